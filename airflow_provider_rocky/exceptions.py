@@ -1,0 +1,235 @@
+"""The failure taxonomy: every error the provider raises is a :class:`RockyError`.
+
+Each error carries structured fields (``category``, ``retryable``, ``exit_code``, ``stderr_tail``,
+``result``, ``command``) so callbacks and retry policies can branch on them instead of parsing text.
+Whether Airflow retries is decided by the base class, which is how Airflow itself decides:
+retryable categories derive from ``AirflowException`` (``retries`` apply), the others from
+``AirflowFailException`` (a retry cannot fix them, so Airflow fails the task at once).
+
+The message ends with the engine's last stderr lines, so the Airflow UI shows them without a log dive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from rocky_sdk.types import RunResult
+
+Category = Literal[
+    "binary_missing",
+    "usage",
+    "compile",
+    "contract",
+    "quality_check",
+    "adapter",
+    "state",
+    "budget",
+    "governance",
+    "timeout",
+    "interrupted",
+    "output",
+    "partial",
+    "engine",
+]
+
+#: Where the "binary missing" message sends people.
+INSTALL_HINT = (
+    "Install the rocky binary from https://github.com/rocky-data/rocky/releases and put it on the "
+    "worker's (and triggerer's) PATH, or set `binary_path` on the operator or the `rocky` connection. "
+    "To test DAGs without the engine, use the stand-in: `airflow_provider_rocky.testing.install_standin()`."
+)
+
+
+class RockyError(AirflowException):
+    """Base of every failure raised by the provider; retryable unless a subclass says otherwise."""
+
+    category: ClassVar[Category] = "engine"
+    retryable: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = None,
+        stderr_tail: Sequence[str] = (),
+        result: RunResult | None = None,
+        command: Sequence[str] = (),
+    ) -> None:
+        self.reason = message
+        self.exit_code = exit_code
+        self.stderr_tail: list[str] = list(stderr_tail)
+        self.result = result
+        self.command: list[str] = list(command)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        retry = "a retry may help" if self.retryable else "a retry will not help"
+        head = f"[rocky:{self.category}] {self.reason} ({retry}"
+        head += f"; exit code {self.exit_code})" if self.exit_code is not None else ")"
+        if not self.stderr_tail:
+            return head
+        tail = "\n".join(f"  | {line}" for line in self.stderr_tail)
+        return f"{head}\nLast {len(self.stderr_tail)} stderr line(s) of the engine:\n{tail}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickle by state: keyword-only __init__ arguments would otherwise be lost.
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[RockyError], state: dict[str, object]) -> RockyError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, err._render())
+    return err
+
+
+class RockyFatalError(RockyError, AirflowFailException):
+    """A failure no retry can fix: Airflow fails the task immediately, ignoring ``retries``."""
+
+    retryable: ClassVar[bool] = False
+
+
+# --- not retryable -------------------------------------------------------------------------------
+
+
+class RockyBinaryNotFoundError(RockyFatalError):
+    """The rocky binary could not be found or executed."""
+
+    category: ClassVar[Category] = "binary_missing"
+
+
+class RockyUsageError(RockyFatalError):
+    """Bad arguments: refused before spawning, or the engine's argument parser exited 2 without JSON."""
+
+    category: ClassVar[Category] = "usage"
+
+
+class RockyCompileError(RockyFatalError):
+    """A model failed to compile (E001, E020-E036): fix the SQL, then re-run."""
+
+    category: ClassVar[Category] = "compile"
+
+
+class RockyContractError(RockyFatalError):
+    """A data contract was violated (E010-E013)."""
+
+    category: ClassVar[Category] = "contract"
+
+
+class RockyQualityCheckError(RockyFatalError):
+    """Error-severity quality checks failed and gated the run: the data is wrong, not the run."""
+
+    category: ClassVar[Category] = "quality_check"
+
+
+class RockyAdapterError(RockyFatalError):
+    """The warehouse refused the work for a reason a retry cannot fix (auth, rejected query, not found)."""
+
+    category: ClassVar[Category] = "adapter"
+
+
+class RockyStateError(RockyFatalError):
+    """The state store is unusable (schema mismatch, corruption): needs a human."""
+
+    category: ClassVar[Category] = "state"
+
+
+class RockyBudgetError(RockyFatalError):
+    """A ``[budget]`` limit with ``on_breach = "error"`` was exceeded."""
+
+    category: ClassVar[Category] = "budget"
+
+
+class RockyGovernanceError(RockyFatalError):
+    """Governance refused the run (e.g. a governance override that would revoke every binding)."""
+
+    category: ClassVar[Category] = "governance"
+
+
+class RockyOutputError(RockyFatalError):
+    """The engine's stdout was neither empty nor a readable RunResult, or it passed the size cap."""
+
+    category: ClassVar[Category] = "output"
+
+
+class RockyPartialFailure(RockyFatalError):
+    """``fail_on_partial=True`` and some tables failed for reasons a retry will not fix."""
+
+    category: ClassVar[Category] = "partial"
+
+
+class RockyEngineError(RockyFatalError):
+    """Any other failure the engine reported (exit 1 with ``Error: ...``, a panic)."""
+
+    category: ClassVar[Category] = "engine"
+
+
+# --- retryable -----------------------------------------------------------------------------------
+
+
+class RockyTransientAdapterError(RockyError):
+    """The warehouse failed transiently (timeout, connection, quota): a later retry can succeed."""
+
+    category: ClassVar[Category] = "adapter"
+    #: The engine's retry-after hint (circuit breaker cooldown), when it gave one.
+    cooldown_seconds: int | None = None
+
+
+class RockyStateBusyError(RockyError):
+    """Another writer holds the state store (or the idempotency key): retry once it is done."""
+
+    category: ClassVar[Category] = "state"
+
+
+class RockyTimeoutError(RockyError):
+    """The provider's deadline (``timeout_seconds`` / ``execution_timeout``) ended the run."""
+
+    category: ClassVar[Category] = "timeout"
+
+
+class RockyInterruptedError(RockyError):
+    """The run was interrupted (SIGTERM/SIGINT, exit 130, or the task was killed)."""
+
+    category: ClassVar[Category] = "interrupted"
+
+
+class RockyTransientPartialFailure(RockyError):
+    """``fail_on_partial=True`` and every failed table failed transiently: a retry can finish the job."""
+
+    category: ClassVar[Category] = "partial"
+
+
+class RockyTransientEngineError(RockyError):
+    """The engine died from a signal nobody in this task sent (OOM killer, node drain)."""
+
+    category: ClassVar[Category] = "engine"
+
+
+__all__ = [
+    "INSTALL_HINT",
+    "Category",
+    "RockyAdapterError",
+    "RockyBinaryNotFoundError",
+    "RockyBudgetError",
+    "RockyCompileError",
+    "RockyContractError",
+    "RockyEngineError",
+    "RockyError",
+    "RockyFatalError",
+    "RockyGovernanceError",
+    "RockyInterruptedError",
+    "RockyOutputError",
+    "RockyPartialFailure",
+    "RockyQualityCheckError",
+    "RockyStateBusyError",
+    "RockyStateError",
+    "RockyTimeoutError",
+    "RockyTransientAdapterError",
+    "RockyTransientEngineError",
+    "RockyTransientPartialFailure",
+    "RockyUsageError",
+]

@@ -1,0 +1,100 @@
+"""Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point.
+
+Kept import-free (no Airflow, no hook imports) so the providers manager can load it cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_rocky import __version__
+
+#: The connection form, declared as data (Airflow 3.2+ renders it without importing the hook).
+#: Every value lands in ``Connection.extra``; older 3.x use ``RockyHook.get_ui_field_behaviour``.
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "binary_path": {
+        "label": "Rocky binary",
+        "description": "Path or name of the rocky binary (default: `rocky` on PATH).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "project_dir": {
+        "label": "Project directory",
+        "description": "Working directory of the engine (where rocky.toml, models/ and .rocky/ live).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "config_path": {
+        "label": "Config path",
+        "description": "Path to rocky.toml, relative to the project directory (default: rocky.toml).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "state_path": {
+        "label": "State path",
+        "description": "Explicit state file (--state-path). Leave empty to let the engine resolve it.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "state_namespace": {
+        "label": "State namespace",
+        "description": "Per-namespace state key (--state-namespace, [a-zA-Z0-9_]+); excludes state path.",
+        "schema": {"type": ["string", "null"], "pattern": "^[a-zA-Z0-9_]*$"},
+    },
+    "asset_namespace": {
+        "label": "Asset namespace",
+        "description": "Warehouse namespace for Asset URIs, e.g. duckdb:///data/wh.duckdb, "
+        "snowflake://<account>, databricks://<workspace-host>, bigquery.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "env": {
+        "label": "Engine environment",
+        "description": "JSON object of environment variables for the engine (warehouse credentials). "
+        "Every value is masked in logs.",
+        "schema": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider's metadata: connection type, hooks, operators, triggers."""
+    return {
+        "package-name": "airflow-provider-rocky",
+        "name": "Rocky",
+        "description": "Run the Rocky SQL transformation engine from Apache Airflow 3.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Rocky",
+                "external-doc-url": "https://rocky-data.dev/",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Rocky",
+                "python-modules": ["airflow_provider_rocky.hooks.rocky"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Rocky",
+                "python-modules": ["airflow_provider_rocky.operators.rocky"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Rocky",
+                "python-modules": ["airflow_provider_rocky.triggers.rocky"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "rocky",
+                "hook-class-name": "airflow_provider_rocky.hooks.rocky.RockyHook",
+                "hook-name": "Rocky",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "schema", "login", "password", "port"],
+                    "relabeling": {},
+                    "placeholders": {},
+                },
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }

@@ -1,0 +1,382 @@
+"""``RockyOperator``: run ``rocky run`` as an Airflow task, on the worker or under the triggerer.
+
+A mode is only *where* the process runs: both modes build the command with the hook, supervise it
+with :class:`~airflow_provider_rocky.process.ProcessRunner`, and hand the outcome to
+:func:`~airflow_provider_rocky.results.interpret`. ``__init__`` does no I/O (parse time is free):
+arguments that do not depend on templating are checked there, everything else in ``execute``
+before anything is spawned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.configuration import conf
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowTaskTimeout
+
+from airflow_provider_rocky import results, summary
+from airflow_provider_rocky.command import RunArgs
+from airflow_provider_rocky.exceptions import RockyEngineError
+from airflow_provider_rocky.hooks.rocky import RockyHook
+from airflow_provider_rocky.logs import LogLine
+from airflow_provider_rocky.process import (
+    DEFAULT_MAX_STDOUT_BYTES,
+    DEFAULT_TERM_GRACE_SECONDS,
+    ProcessOutcome,
+    ProcessRunner,
+    RockyCommand,
+    run_sync,
+)
+from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: XCom key of the full RunResult when ``push_full_result=True``.
+FULL_RESULT_KEY = "rocky_result"
+#: Extra seconds the framework's defer timeout waits past our own deadline (a backstop only).
+DEFER_TIMEOUT_MARGIN = timedelta(minutes=5)
+
+_RUN_TRIGGER = {
+    "scheduled": "schedule",
+    "backfill": "schedule",
+    "asset_triggered": "sensor",
+    "manual": "manual",
+}
+
+
+class RockyOperator(BaseOperator):
+    """Run ``rocky run`` with live logs, the typed result in XCom, and categorized failures.
+
+    Run arguments mirror ``rocky_sdk.RockyClient.run`` (``filter``, ``governance_override``, ``run_models``,
+    ``partition``, ``partition_from``/``partition_to``, ``latest``, ``missing``, ``lookback``, ``parallel``,
+    ``pipeline``, ``shadow_suffix``, ``idempotency_key``) plus ``model`` (``run_model``), ``resume_latest``
+    (``resume_run``), ``defer_upstream``/``defer_to`` (``--defer``/``--defer-to``; not called ``defer``,
+    which is ``BaseOperator.defer``). ``env_vars`` reach only the child's environment and are masked.
+
+    Connection overrides for this task: ``binary_path``, ``project_dir``, ``config_path``, ``state_path``,
+    ``state_namespace``, ``models_dir``.
+
+    :param timeout_seconds: the run's own time budget; the task's ``execution_timeout`` also applies,
+        in both modes (Airflow does not enforce it while deferred, so the trigger does).
+    :param fail_on_partial: raise ``category == "partial"`` (after XCom is pushed) when some tables failed;
+        by default a partial run succeeds with a loud warning, as dagster-rocky does.
+    :param stderr_tail_lines: engine stderr lines kept for error messages.
+    :param push_full_result: also push the full ``RunResult`` JSON under XCom key ``rocky_result``.
+    :param deferrable: run the engine under the triggerer (no worker slot held while it runs).
+    :param auto_idempotency_key: in deferrable mode, when ``idempotency_key`` is not given, pass a key
+        made of the task instance and its try number so a trigger run twice runs the work once.
+    """
+
+    template_fields: Sequence[str] = (
+        "filter",
+        "governance_override",
+        "partition",
+        "partition_from",
+        "partition_to",
+        "lookback",
+        "parallel",
+        "pipeline",
+        "model",
+        "shadow_suffix",
+        "idempotency_key",
+        "defer_to",
+        "env_vars",
+        "binary_path",
+        "project_dir",
+        "config_path",
+        "state_path",
+        "state_namespace",
+        "models_dir",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"governance_override": "json", "env_vars": "json"}
+    ui_color = "#2b2d42"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        filter: str | None = None,
+        governance_override: dict[str, Any] | str | None = None,
+        run_models: bool = False,
+        partition: str | None = None,
+        partition_from: str | None = None,
+        partition_to: str | None = None,
+        latest: bool = False,
+        missing: bool = False,
+        lookback: int | str | None = None,
+        parallel: int | str | None = None,
+        pipeline: str | None = None,
+        model: str | None = None,
+        shadow_suffix: str | None = None,
+        idempotency_key: str | None = None,
+        resume_latest: bool = False,
+        defer_upstream: bool = False,
+        defer_to: str | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        rocky_conn_id: str = RockyHook.default_conn_name,
+        binary_path: str | None = None,
+        project_dir: str | None = None,
+        config_path: str | None = None,
+        state_path: str | None = None,
+        state_namespace: str | None = None,
+        models_dir: str | None = None,
+        timeout_seconds: float | None = None,
+        fail_on_partial: bool = False,
+        stderr_tail_lines: int = 20,
+        push_full_result: bool = False,
+        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
+        term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        auto_idempotency_key: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filter = filter
+        self.governance_override = governance_override
+        self.run_models = run_models
+        self.partition = partition
+        self.partition_from = partition_from
+        self.partition_to = partition_to
+        self.latest = latest
+        self.missing = missing
+        self.lookback = lookback
+        self.parallel = parallel
+        self.pipeline = pipeline
+        self.model = model
+        self.shadow_suffix = shadow_suffix
+        self.idempotency_key = idempotency_key
+        self.resume_latest = resume_latest
+        self.defer_upstream = defer_upstream
+        self.defer_to = defer_to
+        self.env_vars = dict(env_vars) if env_vars else {}
+        self.rocky_conn_id = rocky_conn_id
+        self.binary_path = binary_path
+        self.project_dir = project_dir
+        self.config_path = config_path
+        self.state_path = state_path
+        self.state_namespace = state_namespace
+        self.models_dir = models_dir
+        self.timeout_seconds = timeout_seconds
+        self.fail_on_partial = fail_on_partial
+        self.stderr_tail_lines = stderr_tail_lines
+        self.push_full_result = push_full_result
+        self.max_stdout_bytes = max_stdout_bytes
+        self.term_grace_seconds = term_grace_seconds
+        self.deferrable = deferrable
+        self.auto_idempotency_key = auto_idempotency_key
+        self._runner: ProcessRunner | None = None
+        self._check_static_arguments()
+
+    def _check_static_arguments(self) -> None:
+        """Catch at parse time what templating cannot change (None-ness and booleans), naming it."""
+        if self.timeout_seconds is not None and self.timeout_seconds <= 0:
+            raise ValueError(f"{self.task_id}: timeout_seconds={self.timeout_seconds!r} must be > 0")
+        if self.stderr_tail_lines < 0:
+            raise ValueError(f"{self.task_id}: stderr_tail_lines must be >= 0")
+
+        def given(value: object) -> str | None:
+            return "x" if value not in (None, "") else None
+
+        probe = RunArgs(
+            partition=given(self.partition),
+            partition_from=given(self.partition_from),
+            partition_to=given(self.partition_to),
+            latest=self.latest,
+            missing=self.missing,
+            run_models=self.run_models,
+            model=given(self.model),
+            resume_latest=self.resume_latest,
+            idempotency_key=given(self.idempotency_key),
+            defer=self.defer_upstream,
+            defer_to=given(self.defer_to),
+        )
+        try:
+            probe.validate()
+        except Exception as err:
+            raise ValueError(f"{self.task_id}: {err}") from None
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def _hook(self) -> RockyHook:
+        return RockyHook(
+            self.rocky_conn_id,
+            binary_path=self.binary_path,
+            project_dir=self.project_dir,
+            config_path=self.config_path,
+            state_path=self.state_path,
+            state_namespace=self.state_namespace,
+            models_dir=self.models_dir,
+        )
+
+    def _run_args(self, context: Context) -> RunArgs:
+        key = self.idempotency_key
+        if key is None and self.deferrable and self.auto_idempotency_key and not self.resume_latest:
+            key = _try_key(context)
+        return RunArgs.coerce(
+            filter=self.filter,
+            governance_override=self.governance_override,
+            run_models=self.run_models,
+            partition=self.partition,
+            partition_from=self.partition_from,
+            partition_to=self.partition_to,
+            latest=self.latest,
+            missing=self.missing,
+            lookback=self.lookback,
+            parallel=self.parallel,
+            pipeline=self.pipeline,
+            model=self.model,
+            shadow_suffix=self.shadow_suffix,
+            idempotency_key=key,
+            resume_latest=self.resume_latest,
+            defer=self.defer_upstream,
+            defer_to=self.defer_to,
+        )
+
+    def build_command(self, context: Context) -> RockyCommand:
+        """The validated command for this try (raises ``RockyUsageError`` before anything runs)."""
+        env = {**_audit_env(context), **{str(k): str(v) for k, v in self.env_vars.items()}}
+        return self._hook().build_run_command(self._run_args(context), env)
+
+    def _deadline(self, context: Context) -> tuple[float | None, str | None]:
+        """The earliest of ``timeout_seconds`` (from now) and ``execution_timeout`` (from task start)."""
+        options: list[tuple[float, str]] = []
+        if self.timeout_seconds:
+            options.append(
+                (time.time() + float(self.timeout_seconds), f"timeout_seconds={self.timeout_seconds:g}")
+            )
+        if self.execution_timeout is not None:
+            start = getattr(context.get("ti"), "start_date", None)
+            begin = start.timestamp() if start is not None else time.time()
+            options.append(
+                (
+                    begin + self.execution_timeout.total_seconds(),
+                    f"execution_timeout={self.execution_timeout}",
+                )
+            )
+        if not options:
+            return None, None
+        return min(options)
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
+        command = self.build_command(context)
+        deadline, reason = self._deadline(context)
+        self.log.info("rocky command: %s (cwd=%s)", " ".join(command.redacted()), command.cwd or ".")
+        if self.deferrable:
+            trigger = RockyRunTrigger(
+                command.serialize(),
+                deadline=deadline,
+                deadline_reason=reason,
+                stderr_tail_lines=self.stderr_tail_lines,
+                max_stdout_bytes=self.max_stdout_bytes,
+                term_grace_seconds=self.term_grace_seconds,
+            )
+            backstop = None
+            if deadline is not None:
+                backstop = timedelta(seconds=max(deadline - time.time(), 0) + self.term_grace_seconds)
+                backstop += DEFER_TIMEOUT_MARGIN
+            self.defer(
+                trigger=trigger,
+                method_name="execute_complete",
+                kwargs={"command": command.redacted()},
+                timeout=backstop,
+            )
+        runner = ProcessRunner(
+            command,
+            on_line=self._log_line,
+            stderr_tail_lines=self.stderr_tail_lines,
+            max_stdout_bytes=self.max_stdout_bytes,
+            deadline=deadline,
+            deadline_reason=reason,
+            term_grace_seconds=self.term_grace_seconds,
+        )
+        self._runner = runner
+        try:
+            outcome = run_sync(runner)
+        except AirflowTaskTimeout:
+            # Airflow's own execution_timeout fired first; the runner has ended the group by now.
+            ended = runner.outcome or ProcessOutcome(exit_code=None)
+            outcome = dataclasses.replace(
+                ended,
+                timed_out=True,
+                killed=False,
+                deadline_reason=f"execution_timeout={self.execution_timeout}",
+            )
+        finally:
+            self._runner = None
+        return self._finish(context, outcome, command.redacted())
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, command: list[str] | None = None
+    ) -> dict[str, Any] | None:
+        """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
+        if not event or "outcome" not in event:
+            raise RockyEngineError(f"the rocky trigger returned no outcome: {event!r}")
+        return self._finish(context, ProcessOutcome.from_event(event["outcome"]), command or [])
+
+    def _log_line(self, line: LogLine) -> None:
+        self.log.log(line.level, line.text)
+
+    def _finish(self, context: Context, outcome: ProcessOutcome, command: list[str]) -> dict[str, Any] | None:
+        verdict = results.interpret(
+            outcome,
+            command=command,
+            binary=command[0] if command else "rocky",
+            fail_on_partial=self.fail_on_partial,
+            max_stdout_bytes=self.max_stdout_bytes,
+        )
+        for text, is_warning in summary.report(verdict):
+            (self.log.warning if is_warning else self.log.info)(text)
+        if verdict.outcome == "partial":
+            self.log.warning(
+                "PARTIAL SUCCESS: %d table(s) failed: %s. The tables that landed are reported; "
+                "set fail_on_partial=True to fail the task instead.",
+                verdict.result.tables_failed if verdict.result else 0,
+                ", ".join(verdict.failed_tables[:20]),
+            )
+        compact = summary.build(verdict)
+        ti = context["ti"]
+        if self.push_full_result and verdict.result is not None:
+            ti.xcom_push(key=FULL_RESULT_KEY, value=verdict.result.model_dump(mode="json"))
+        if verdict.error is not None:
+            if self.do_xcom_push:
+                ti.xcom_push(key="return_value", value=compact)
+            raise verdict.error
+        return compact
+
+    def on_kill(self) -> None:
+        """Airflow is stopping the task: end the engine's process group (the run then fails)."""
+        runner = self._runner
+        if runner is not None:
+            self.log.warning(
+                "Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", self.term_grace_seconds
+            )
+            runner.request_stop()
+
+
+def _try_key(context: Context) -> str:
+    """An idempotency key naming this task instance *and* try: a retry or a re-run still runs."""
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return f"airflow:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}:try{ti.try_number}"
+
+
+def _audit_env(context: Context) -> dict[str, str]:
+    """``ROCKY_RUN_TRIGGER``/``ROCKY_SUBMISSION_ID``: let rocky's run history say who started the run."""
+    env: dict[str, str] = {}
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    run_type = str(getattr(dag_run, "run_type", "") or "").lower().rsplit(".", 1)[-1]
+    if run_type in _RUN_TRIGGER:
+        env["ROCKY_RUN_TRIGGER"] = _RUN_TRIGGER[run_type]
+    if ti is not None:
+        env["ROCKY_SUBMISSION_ID"] = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
+    return env

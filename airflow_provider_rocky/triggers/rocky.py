@@ -1,0 +1,139 @@
+"""``RockyRunTrigger``: the same process runner and log renderer as the sync path, in the triggerer.
+
+The trigger owns the rocky process while the task is deferred, so no worker slot is held. What it
+must guarantee, because Airflow may cancel, move or duplicate a trigger at any time:
+
+* whenever ``run()`` stops early (user kill, triggerer shutdown, hand-off to another triggerer) the
+  runner ends the whole process group (SIGTERM first, so the engine records the interruption);
+* a second copy of the same try is deflected by the engine's idempotency key: while the key is held
+  by a live run (``SkippedInFlight``) this copy waits and asks again instead of reporting early;
+* exactly one ``TriggerEvent`` is yielded, carrying the ``ProcessOutcome`` (stdout compressed),
+  which ``execute_complete`` hands to the same interpreter as the sync path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_rocky import logs
+from airflow_provider_rocky.process import (
+    DEFAULT_MAX_STDOUT_BYTES,
+    DEFAULT_TERM_GRACE_SECONDS,
+    ProcessOutcome,
+    ProcessRunner,
+    RockyCommand,
+)
+
+#: Seconds between re-asks while another copy of this try holds the idempotency key.
+IN_FLIGHT_POLL_SECONDS = 10.0
+
+
+class RockyRunTrigger(BaseTrigger):
+    """Run one rocky command under the triggerer's event loop and report its outcome once.
+
+    :param command: :meth:`RockyCommand.serialize` output (argv, extra env, cwd).
+    :param deadline: absolute wall-clock time (epoch seconds) at which the process group is ended and
+        the run reported as timed out; ``None`` for no deadline.
+    :param deadline_reason: names the budget in the timeout error (``timeout_seconds=600``, ...).
+    """
+
+    def __init__(
+        self,
+        command: dict[str, Any],
+        *,
+        deadline: float | None = None,
+        deadline_reason: str | None = None,
+        stderr_tail_lines: int = 20,
+        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
+        term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
+        in_flight_poll_seconds: float = IN_FLIGHT_POLL_SECONDS,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.command = command
+        self.deadline = deadline
+        self.deadline_reason = deadline_reason
+        self.stderr_tail_lines = stderr_tail_lines
+        self.max_stdout_bytes = max_stdout_bytes
+        self.term_grace_seconds = term_grace_seconds
+        self.in_flight_poll_seconds = in_flight_poll_seconds
+        self._runner: ProcessRunner | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Classpath and kwargs; ``cls(**kwargs)`` rebuilds an equal trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "command": self.command,
+                "deadline": self.deadline,
+                "deadline_reason": self.deadline_reason,
+                "stderr_tail_lines": self.stderr_tail_lines,
+                "max_stdout_bytes": self.max_stdout_bytes,
+                "term_grace_seconds": self.term_grace_seconds,
+                "in_flight_poll_seconds": self.in_flight_poll_seconds,
+            },
+        )
+
+    def _log_line(self, line: logs.LogLine) -> None:
+        self.log.log(line.level, line.text)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Run the engine (again while another copy holds the key), then yield the one event."""
+        command = RockyCommand.deserialize(self.command)
+        _mask_env(command)
+        self.log.info("Running rocky in the triggerer: %s", " ".join(command.redacted()))
+        while True:
+            self._runner = ProcessRunner(
+                command,
+                on_line=self._log_line,
+                stderr_tail_lines=self.stderr_tail_lines,
+                max_stdout_bytes=self.max_stdout_bytes,
+                deadline=self.deadline,
+                deadline_reason=self.deadline_reason,
+                term_grace_seconds=self.term_grace_seconds,
+            )
+            outcome = await self._runner.run()
+            if not _in_flight(outcome) or self._out_of_time():
+                break
+            self.log.warning(
+                "Another copy of this try holds the idempotency key (SkippedInFlight); asking again in %.0fs",
+                self.in_flight_poll_seconds,
+            )
+            await asyncio.sleep(self.in_flight_poll_seconds)
+        self.log.info(
+            "rocky exited %s after %.1fs; handing the outcome to the task",
+            outcome.exit_code,
+            outcome.duration_ms / 1000,
+        )
+        yield TriggerEvent({"outcome": outcome.to_event()})  # type: ignore[no-untyped-call]
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.time() + self.in_flight_poll_seconds >= self.deadline
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3+: a user killed the deferred task. Cancellation of ``run()`` ends the group;
+        this makes sure of it even if ``run()`` is between two engine invocations."""
+        if self._runner is not None:
+            self._runner.request_stop()
+
+    async def cleanup(self) -> None:
+        """Every exit path (Airflow < 3.3 has no ``on_kill``): the runner never outlives ``run()``."""
+        if self._runner is not None and self._runner.outcome is None:
+            self._runner.request_stop()
+
+
+def _in_flight(outcome: ProcessOutcome) -> bool:
+    # ``status`` is among the first keys rocky prints; no need to parse megabytes to find it.
+    return outcome.exit_code == 0 and b'"SkippedInFlight"' in outcome.stdout[:4096]
+
+
+def _mask_env(command: RockyCommand) -> None:
+    """Register the command's secrets with this (triggerer) process's masker too."""
+    from airflow_provider_rocky.hooks.rocky import mask_secret
+
+    for value in command.env.values():
+        mask_secret(value)

@@ -1,0 +1,95 @@
+"""Test session set-up: a throwaway AIRFLOW_HOME with a real SQLite metadata DB, and an orphan check.
+
+Airflow reads its configuration at first import, so the environment is set here, at module import,
+before any test module imports airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DAGS = ROOT / "tests" / "dags"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+_HOME = Path(tempfile.mkdtemp(prefix="rocky-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(TEST_DAGS)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
+os.environ.setdefault("ROCKY_STANDIN_DELAY", "0")
+#: Every process this test session starts inherits this marker, so orphans can be found even after
+#: they were re-parented to init (they are no longer our children then).
+SESSION_MARKER = f"rocky-test-{uuid.uuid4().hex}"
+os.environ["ROCKY_TEST_SESSION"] = SESSION_MARKER
+#: Where test DAGs find the stand-in binary and write their invocation records.
+os.environ["ROCKY_TEST_WORKDIR"] = str(_HOME / "work")
+(_HOME / "work").mkdir()
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def marked_processes() -> list[int]:
+    """Pids of live processes (other than this one) that carry this session's marker."""
+    import psutil
+
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == me:
+            continue
+        try:
+            if proc.environ().get("ROCKY_TEST_SESSION") == SESSION_MARKER and proc.status() != "zombie":
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_orphans() -> Iterator[None]:
+    """After every test, no process started by the test run may still be alive."""
+    yield
+    import psutil
+
+    left = marked_processes()
+    if left:
+        for pid in left:
+            try:
+                psutil.Process(pid).kill()
+            except psutil.NoSuchProcess:
+                pass
+        pytest.fail(f"processes left alive after the test: {left}")
+
+
+@pytest.fixture(scope="session")
+def standin_bin() -> Path:
+    """The stand-in engine installed as an executable named ``rocky``."""
+    from airflow_provider_rocky.testing import install_standin
+
+    bindir = _HOME / "bin"
+    bindir.mkdir(exist_ok=True)
+    return install_standin(bindir)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[Path]:
+    """A freshly migrated SQLite metadata DB for the whole session."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield _HOME
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A per-test project directory for the engine (its cwd)."""
+    return tmp_path
