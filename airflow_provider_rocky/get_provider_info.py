@@ -69,7 +69,7 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Rocky",
-                "python-modules": ["airflow_provider_rocky.hooks.rocky"],
+                "python-modules": ["airflow_provider_rocky.hooks.rocky", "airflow_provider_rocky.hooks.duckdb"],
             }
         ],
         "operators": [
@@ -95,6 +95,16 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {},
                 },
                 "conn-fields": CONN_FIELDS,
-            }
+            },
+            {
+                "connection-type": "rocky_duckdb",
+                "hook-class-name": "airflow_provider_rocky.hooks.duckdb.RockyDuckDBHook",
+                "hook-name": "Rocky DuckDB warehouse",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "password", "port"],
+                    "relabeling": {"host": "DuckDB file"},
+                    "placeholders": {"host": "/path/to/warehouse.duckdb"},
+                },
+            },
         ],
     }

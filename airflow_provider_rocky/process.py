@@ -224,6 +224,11 @@ class ProcessRunner:
             raise
         finally:
             stopped.cancel()
+            # Close the pipes' transport now: left to the garbage collector it would run after a
+            # private event loop (the worker's asyncio.run) is closed, and complain.
+            transport = getattr(proc, "_transport", None)
+            if transport is not None:
+                transport.close()
             self.outcome = self._outcome(proc, started, timed_out=timed_out, killed=killed)
         return self.outcome
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from rocky_sdk.types import MaterializationInfo, RunResult
 
+from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.results import Verdict, error_table
 
 #: Entries kept per list in the XCom summary; the full count is always given beside it.
@@ -85,6 +86,11 @@ def build(verdict: Verdict) -> dict[str, Any]:
         }
     )
     return summary
+
+
+def refused(error: RockyError) -> dict[str, Any]:
+    """The summary of a run refused before anything was spawned (bad arguments, settings)."""
+    return {"outcome": "failed", "exit_code": None, "run_id": None, "category": error.category}
 
 
 def _failed_checks(result: RunResult) -> Iterable[dict[str, Any]]:

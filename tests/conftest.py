@@ -35,6 +35,7 @@ os.environ["ROCKY_TEST_SESSION"] = SESSION_MARKER
 os.environ["ROCKY_TEST_WORKDIR"] = str(_HOME / "work")
 (_HOME / "work").mkdir()
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(TEST_DAGS))
 
 
 def marked_processes() -> list[int]:

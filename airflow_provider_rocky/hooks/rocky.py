@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_provider_rocky.command import RockySettings, RunArgs, build_run_command
 from airflow_provider_rocky.exceptions import INSTALL_HINT, RockyBinaryNotFoundError, RockyUsageError

@@ -16,12 +16,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.configuration import conf
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowTaskTimeout
+from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+from airflow.sdk import AssetAlias, BaseOperator
 
-from airflow_provider_rocky import results, summary
+from airflow_provider_rocky import assets, results, summary, task_context
 from airflow_provider_rocky.command import RunArgs
-from airflow_provider_rocky.exceptions import RockyEngineError
+from airflow_provider_rocky.exceptions import RockyEngineError, RockyError
 from airflow_provider_rocky.hooks.rocky import RockyHook
 from airflow_provider_rocky.logs import LogLine
 from airflow_provider_rocky.process import (
@@ -134,9 +134,21 @@ class RockyOperator(BaseOperator):
         term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         auto_idempotency_key: bool = True,
+        asset_namespace: str | None = None,
+        asset_alias: str | None = None,
+        emit_assets: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.asset_namespace = asset_namespace
+        self.emit_assets = emit_assets
+        #: Declared at parse time (Airflow requires it); runtime events go through it.
+        self.asset_alias: AssetAlias | None = None
+        if emit_assets:
+            dag_id = self.dag.dag_id if self.has_dag() else ""  # type: ignore[no-untyped-call]
+            self.asset_alias = AssetAlias(asset_alias or assets.default_alias_name(dag_id, self.task_id))
+            self.outlets = [*self.outlets, self.asset_alias]
+        self._asset_specs: list[assets.AssetEventSpec] = []
         self.filter = filter
         self.governance_override = governance_override
         self.run_models = run_models
@@ -171,6 +183,7 @@ class RockyOperator(BaseOperator):
         self.deferrable = deferrable
         self.auto_idempotency_key = auto_idempotency_key
         self._runner: ProcessRunner | None = None
+        self._namespace: str | None = None
         self._check_static_arguments()
 
     def _check_static_arguments(self) -> None:
@@ -217,7 +230,7 @@ class RockyOperator(BaseOperator):
     def _run_args(self, context: Context) -> RunArgs:
         key = self.idempotency_key
         if key is None and self.deferrable and self.auto_idempotency_key and not self.resume_latest:
-            key = _try_key(context)
+            key = task_context.try_key(context)
         return RunArgs.coerce(
             filter=self.filter,
             governance_override=self.governance_override,
@@ -240,35 +253,23 @@ class RockyOperator(BaseOperator):
 
     def build_command(self, context: Context) -> RockyCommand:
         """The validated command for this try (raises ``RockyUsageError`` before anything runs)."""
-        env = {**_audit_env(context), **{str(k): str(v) for k, v in self.env_vars.items()}}
-        return self._hook().build_run_command(self._run_args(context), env)
-
-    def _deadline(self, context: Context) -> tuple[float | None, str | None]:
-        """The earliest of ``timeout_seconds`` (from now) and ``execution_timeout`` (from task start)."""
-        options: list[tuple[float, str]] = []
-        if self.timeout_seconds:
-            options.append(
-                (time.time() + float(self.timeout_seconds), f"timeout_seconds={self.timeout_seconds:g}")
-            )
-        if self.execution_timeout is not None:
-            start = getattr(context.get("ti"), "start_date", None)
-            begin = start.timestamp() if start is not None else time.time()
-            options.append(
-                (
-                    begin + self.execution_timeout.total_seconds(),
-                    f"execution_timeout={self.execution_timeout}",
-                )
-            )
-        if not options:
-            return None, None
-        return min(options)
+        env = {**task_context.audit_env(context), **{str(k): str(v) for k, v in self.env_vars.items()}}
+        hook = self._hook()
+        command = hook.build_run_command(self._run_args(context), env)
+        self._namespace = self.asset_namespace or hook.get_settings().asset_namespace
+        return command
 
     # -- running ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
-        command = self.build_command(context)
-        deadline, reason = self._deadline(context)
+        try:
+            command = self.build_command(context)
+        except RockyError as err:  # refused before anything was spawned: still say why in XCom
+            if self.do_xcom_push:
+                context["ti"].xcom_push(key="return_value", value=summary.refused(err))
+            raise
+        deadline, reason = task_context.deadline(context, self.timeout_seconds, self.execution_timeout)
         self.log.info("rocky command: %s (cwd=%s)", " ".join(command.redacted()), command.cwd or ".")
         if self.deferrable:
             trigger = RockyRunTrigger(
@@ -286,7 +287,7 @@ class RockyOperator(BaseOperator):
             self.defer(
                 trigger=trigger,
                 method_name="execute_complete",
-                kwargs={"command": command.redacted()},
+                kwargs={"command": command.redacted(), "asset_namespace": self._namespace},
                 timeout=backstop,
             )
         runner = ProcessRunner(
@@ -315,9 +316,14 @@ class RockyOperator(BaseOperator):
         return self._finish(context, outcome, command.redacted())
 
     def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, command: list[str] | None = None
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        command: list[str] | None = None,
+        asset_namespace: str | None = None,
     ) -> dict[str, Any] | None:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
+        self._namespace = asset_namespace
         if not event or "outcome" not in event:
             raise RockyEngineError(f"the rocky trigger returned no outcome: {event!r}")
         return self._finish(context, ProcessOutcome.from_event(event["outcome"]), command or [])
@@ -350,7 +356,27 @@ class RockyOperator(BaseOperator):
             if self.do_xcom_push:
                 ti.xcom_push(key="return_value", value=compact)
             raise verdict.error
+        self._emit_assets(context, verdict)
         return compact
+
+    def _emit_assets(self, context: Context, verdict: results.Verdict) -> None:
+        """One asset event per materialized table (and partition), only for runs that succeeded."""
+        if self.asset_alias is None or verdict.result is None:
+            return
+        try:
+            specs = assets.asset_events(verdict.result, namespace=self._namespace)
+        except ValueError as err:  # a namespace that cannot name these tables: say so, keep the run
+            self.log.error("No asset events: %s (set asset_namespace on the operator or connection)", err)
+            return
+        count = assets.emit(context["outlet_events"], self.asset_alias, self.outlets, specs)
+        self._asset_specs = specs
+        self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage outputs = the tables this run materialized (only with the OpenLineage provider)."""
+        from airflow_provider_rocky.lineage import operator_lineage
+
+        return operator_lineage(self._asset_specs)
 
     def on_kill(self) -> None:
         """Airflow is stopping the task: end the engine's process group (the run then fails)."""
@@ -360,23 +386,3 @@ class RockyOperator(BaseOperator):
                 "Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", self.term_grace_seconds
             )
             runner.request_stop()
-
-
-def _try_key(context: Context) -> str:
-    """An idempotency key naming this task instance *and* try: a retry or a re-run still runs."""
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", -1)
-    return f"airflow:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}:try{ti.try_number}"
-
-
-def _audit_env(context: Context) -> dict[str, str]:
-    """``ROCKY_RUN_TRIGGER``/``ROCKY_SUBMISSION_ID``: let rocky's run history say who started the run."""
-    env: dict[str, str] = {}
-    ti = context.get("ti")
-    dag_run = context.get("dag_run")
-    run_type = str(getattr(dag_run, "run_type", "") or "").lower().rsplit(".", 1)[-1]
-    if run_type in _RUN_TRIGGER:
-        env["ROCKY_RUN_TRIGGER"] = _RUN_TRIGGER[run_type]
-    if ti is not None:
-        env["ROCKY_SUBMISSION_ID"] = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
-    return env

@@ -1,0 +1,49 @@
+# Two front doors: `make demo` runs the example DAG end to end, `make test` runs the test suite.
+# Both bootstrap everything they need on a machine with only Python 3.11 and make: uv is installed
+# into .tools/, the environments are built by uv with compiled bytecode (PYTHONDONTWRITEBYTECODE is
+# set on our machines, and an uncompiled Airflow costs seconds per import).
+
+PYTHON ?= python3.11
+UV_VERSION ?= 0.13.9
+# The lowest Airflow the package claims, tested beside the locked (newest) one.
+AIRFLOW_LOWEST ?= 3.1.8
+UV := .tools/bin/uv
+export UV_PYTHON := $(PYTHON)
+export UV_COMPILE_BYTECODE := 1
+PYTEST_ARGS ?= -q
+
+.PHONY: demo test test-newest test-lowest lint e2e bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# The locked environment: newest supported Airflow, every extra, the dev group.
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --all-extras
+	touch $@
+
+# The lowest supported Airflow: same project and dev group, Airflow pinned, the rest resolved by uv.
+.venv-lowest/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) venv --quiet --allow-existing .venv-lowest
+	$(UV) pip install --quiet --python .venv-lowest/bin/python -e ".[duckdb,openlineage]" --group dev "apache-airflow==$(AIRFLOW_LOWEST)"
+	touch $@
+
+demo: .venv/.synced
+	.venv/bin/python scripts/demo.py
+
+test: lint test-newest test-lowest
+
+lint: .venv/.synced
+	.venv/bin/ruff check airflow_provider_rocky tests example_dags
+	.venv/bin/ruff format --check airflow_provider_rocky tests example_dags
+	.venv/bin/mypy
+
+test-newest: .venv/.synced
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+test-lowest: .venv-lowest/.synced
+	.venv-lowest/bin/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .tools .venv .venv-lowest .demo

@@ -1,0 +1,411 @@
+"""The Dagster Pipes message channel rocky writes to (contract §5), read live from Airflow.
+
+Rocky emits Pipes messages only when both ``DAGSTER_PIPES_CONTEXT`` and ``DAGSTER_PIPES_MESSAGES``
+are set, and decodes the latter as **base64 JSON without zlib** (stock dagster-pipes adds zlib), so
+:class:`PipesChannel` writes that exact form. Messages are JSON lines
+``{"__dagster_pipes_version": "0.1", "method": ..., "params": ...}``; :func:`tail` follows the file
+while the engine runs and :func:`parse_message` turns each line into a message or a problem (never an
+exception), accepting rocky's plain metadata and stock writers' ``{"raw_value", "type"}`` form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import inspect
+import json
+import logging
+import os
+import tempfile
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from airflow_provider_rocky.assets import (
+    AssetEventSpec,
+    JsonValue,
+    resolve_namespace,
+    table_ref_for,
+)
+
+log = logging.getLogger(__name__)
+
+PIPES_PROTOCOL_VERSION = "0.1"
+PIPES_VERSION_FIELD = "__dagster_pipes_version"
+PIPES_CONTEXT_ENV = "DAGSTER_PIPES_CONTEXT"
+PIPES_MESSAGES_ENV = "DAGSTER_PIPES_MESSAGES"
+#: Strip these from an inherited environment when Pipes is off, or rocky would write to a stranger's file.
+PIPES_ENV_VARS: tuple[str, ...] = (PIPES_CONTEXT_ENV, PIPES_MESSAGES_ENV)
+_REQUIRED_PARAMS: dict[str, tuple[tuple[str, type], ...]] = {
+    "log": (("message", str),),
+    "report_asset_materialization": (("asset_key", str),),
+    "report_asset_check": (("asset_key", str), ("check_name", str), ("passed", bool)),
+}
+#: Every method of the Pipes protocol 0.1; rocky sends log, report_*, closed.
+KNOWN_METHODS = frozenset(
+    {*_REQUIRED_PARAMS, "opened", "closed", "report_custom_message", "log_external_stream"}
+)
+_LEVELS = {**{k: v for k, v in logging.getLevelNamesMapping().items() if v}, "TRACE": logging.DEBUG}
+_CHUNK_BYTES = 64 * 1024
+_MAX_LINE_BYTES = 8 * 1024 * 1024
+_PROBLEM_LINE_CHARS = 200
+
+
+def encode_env_value(value: Any) -> str:
+    """base64 of compact JSON, no zlib: the only form rocky decodes."""
+    return base64.b64encode(json.dumps(value, separators=(",", ":")).encode("utf-8")).decode("ascii")
+
+
+def decode_env_value(text: str) -> Any:
+    """Decode a Pipes env value: rocky's base64 JSON, or stock dagster's base64(zlib(JSON))."""
+    raw = base64.b64decode(text)
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return json.loads(zlib.decompress(raw))
+
+
+def without_pipes_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``env`` without the Pipes variables."""
+    return {k: v for k, v in env.items() if k not in PIPES_ENV_VARS}
+
+
+class PipesChannel:
+    """A private messages file (mode 0600) plus the two env variables that point rocky at it.
+
+    ``context`` entries override the PipesContextData defaults (run_id, job_name, extras...), which
+    only stock Pipes writers read: rocky checks that the variable is set, never its content.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str] | None = None, *, context: Mapping[str, Any] | None = None
+    ):
+        fd, name = tempfile.mkstemp(prefix="rocky-pipes-", suffix=".jsonl", dir=directory)
+        os.close(fd)
+        self.path = Path(name)
+        self.context: dict[str, Any] = {
+            "asset_keys": None,
+            "code_version_by_asset_key": None,
+            "provenance_by_asset_key": None,
+            "partition_key": None,
+            "partition_key_range": None,
+            "partition_time_window": None,
+            "run_id": "",
+            "job_name": None,
+            "retry_number": 0,
+            "extras": {},
+            **(context or {}),
+        }
+
+    def env(self) -> dict[str, str]:
+        """``DAGSTER_PIPES_CONTEXT`` (inline context data) and ``DAGSTER_PIPES_MESSAGES`` (the file)."""
+        return {
+            PIPES_CONTEXT_ENV: encode_env_value({"data": self.context}),
+            PIPES_MESSAGES_ENV: encode_env_value({"path": str(self.path)}),
+        }
+
+    def close(self) -> None:
+        """Remove the messages file (idempotent)."""
+        self.path.unlink(missing_ok=True)
+
+    cleanup = close
+
+    def __enter__(self) -> PipesChannel:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class PipesMessage:
+    """A valid message: ``params`` is a dict (``{}`` for ``closed``), metadata already plain."""
+
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PipesProblem:
+    """A line that is not a usable message; the caller logs ``reason`` as a warning."""
+
+    reason: str
+    line: str
+
+
+def normalize_metadata(metadata: object) -> dict[str, Any]:
+    """Plain metadata values: ``{"raw_value": v, "type": t}`` (stock writers) becomes ``v``."""
+    if not isinstance(metadata, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, Mapping) and value.keys() == {"raw_value", "type"}:
+            value = value["raw_value"]
+        out[str(key)] = value
+    return out
+
+
+def parse_message(line: str) -> PipesMessage | PipesProblem:
+    """Parse one JSON line; malformed JSON, unknown method or protocol version -> a problem."""
+
+    def problem(reason: str) -> PipesProblem:
+        return PipesProblem(reason, line[:_PROBLEM_LINE_CHARS])
+
+    try:
+        data = json.loads(line)
+    except ValueError as err:
+        return problem(f"not JSON: {err}")
+    if not isinstance(data, dict):
+        return problem("not a JSON object")
+    if PIPES_VERSION_FIELD not in data:
+        return problem(f"missing {PIPES_VERSION_FIELD}")
+    if data[PIPES_VERSION_FIELD] != PIPES_PROTOCOL_VERSION:
+        return problem(f"unsupported Pipes protocol version {data[PIPES_VERSION_FIELD]!r}")
+    method = data.get("method")
+    if method not in KNOWN_METHODS:
+        return problem(f"unknown Pipes method {method!r}")
+    params = data.get("params")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        return problem(f"params of {method} must be an object")
+    for name, kind in _REQUIRED_PARAMS.get(method, ()):
+        if not isinstance(params.get(name), kind):
+            return problem(f"{method} needs {kind.__name__} param {name!r}")
+    if "metadata" in params:
+        params = {**params, "metadata": normalize_metadata(params["metadata"])}
+    return PipesMessage(method, params)
+
+
+def log_record(message: PipesMessage) -> tuple[int, str]:
+    """A ``log`` message as ``(logging level, text)``; unknown levels log at INFO."""
+    level = str(message.params.get("level") or "INFO").upper()
+    return _LEVELS.get(level, logging.INFO), str(message.params.get("message", ""))
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """A ``report_asset_check``: rocky reports check_results (severity ERROR) and drift (WARN)."""
+
+    asset_key: str
+    check_name: str
+    passed: bool
+    severity: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_drift(self) -> bool:
+        """Rocky reports each drift action as a passing ``drift`` check on the dotted table name."""
+        return self.check_name == "drift"
+
+    @property
+    def asset_key_parts(self) -> list[str]:
+        """The key split on ``/``; a drift check's key is a dotted table name instead."""
+        if "/" not in self.asset_key and self.is_drift:
+            return self.asset_key.split(".")
+        return self.asset_key.split("/")
+
+
+def check_report(message: PipesMessage) -> CheckReport:
+    """Translate a parsed ``report_asset_check`` message."""
+    p = message.params
+    return CheckReport(
+        asset_key=p["asset_key"],
+        check_name=p["check_name"],
+        passed=p["passed"],
+        severity=str(p.get("severity") or "ERROR").upper(),
+        metadata=dict(p.get("metadata") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class MaterializationReport:
+    """A ``report_asset_materialization``; merged with stdout by (table, partition_key)."""
+
+    asset_key: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    data_version: str | None = None
+
+    @property
+    def asset_key_parts(self) -> list[str]:
+        """``"a/b/c"`` as rocky joins ``asset_key`` with ``/``."""
+        return self.asset_key.split("/")
+
+    @property
+    def target_table(self) -> str | None:
+        """``catalog.schema.table`` when the engine reported it."""
+        value = self.metadata.get("target_table_full_name")
+        return value if isinstance(value, str) else None
+
+    @property
+    def partition_key(self) -> str | None:
+        """The partition this materialization was for, if any."""
+        value = self.metadata.get("partition_key")
+        return value if isinstance(value, str) else None
+
+
+def materialization_report(message: PipesMessage) -> MaterializationReport:
+    """Translate a parsed ``report_asset_materialization`` message."""
+    p = message.params
+    version = p.get("data_version")
+    return MaterializationReport(
+        asset_key=p["asset_key"],
+        metadata=dict(p.get("metadata") or {}),
+        data_version=version if isinstance(version, str) else None,
+    )
+
+
+def _report_extra(report: MaterializationReport, target_table: str) -> dict[str, JsonValue]:
+    extra: dict[str, JsonValue] = {
+        "target_table": target_table,
+        "asset_key": list[JsonValue](report.asset_key_parts),
+    }
+    for key, value in report.metadata.items():
+        if key != "target_table_full_name" and value is not None:
+            extra[key] = value
+    if report.data_version is not None:
+        extra["data_version"] = report.data_version
+    return extra
+
+
+def merge_materializations(
+    specs: Sequence[AssetEventSpec],
+    reports: Iterable[MaterializationReport],
+    *,
+    namespace: str | None = None,
+    default_catalog: str | None = None,
+    run_status: str | None = None,
+    engine_version: str | None = None,
+) -> list[AssetEventSpec]:
+    """Stdout events first, enriched with Pipes metadata they lack; Pipes-only tables appended.
+
+    The same (table URI, partition_key) is never emitted twice; stdout values always win. A
+    Pipes-only event is marked ``reported_by: "pipes"``. Use the namespace the specs were built with.
+    """
+    ns = resolve_namespace(namespace, default_catalog)
+    merged = list(specs)
+    index: dict[tuple[str, str | None], int] = {}
+    for i, spec in enumerate(merged):
+        index.setdefault(spec.merge_key, i)
+    for report in reports:
+        ref = table_ref_for(report.target_table, report.asset_key_parts)
+        if ref is None:
+            log.warning("rocky pipes: cannot name the table of %r; ignored", report.asset_key)
+            continue
+        name, uri = ns.locate(ref)
+        extra = _report_extra(report, report.target_table or ref.dotted)
+        key = (uri, report.partition_key)
+        if key in index:
+            old = merged[index[key]]
+            merged[index[key]] = AssetEventSpec(old.uri, old.name, {**extra, **old.extra})
+            continue
+        for k, v in (("run_status", run_status), ("engine_version", engine_version)):
+            if v is not None:
+                extra.setdefault(k, v)
+        extra["reported_by"] = "pipes"
+        index[key] = len(merged)
+        merged.append(AssetEventSpec(uri, name, extra))
+    return merged
+
+
+@dataclass
+class TailStats:
+    """What :func:`tail` delivered."""
+
+    messages: int = 0
+    problems: int = 0
+    closed: bool = False
+
+
+OnMessage = Callable[[PipesMessage | PipesProblem], Awaitable[None] | None]
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def tail(
+    path: str | os.PathLike[str],
+    on_message: OnMessage,
+    stop: asyncio.Event,
+    poll_interval: float = 0.1,
+    *,
+    chunk_bytes: int = _CHUNK_BYTES,
+    max_line_bytes: int = _MAX_LINE_BYTES,
+) -> TailStats:
+    """Follow the messages file, calling ``on_message`` per line (sync or async callback).
+
+    Reads small chunks (a regular-file read never blocks for long) and yields to the loop between
+    them; a partial last line waits in a buffer for its newline. Returns after a ``closed`` message,
+    or once ``stop`` is set and the file has been read to its end (a final unterminated line is then
+    parsed too). A missing file is waited for; a line over ``max_line_bytes`` becomes a problem.
+    """
+    stats = TailStats()
+    buffer = bytearray()
+    skipping = False  # inside an over-long line: drop bytes until its newline
+
+    async def emit(item: PipesMessage | PipesProblem) -> bool:
+        if isinstance(item, PipesProblem):
+            stats.problems += 1
+        else:
+            stats.messages += 1
+            stats.closed = item.method == "closed"
+        result = on_message(item)
+        if inspect.isawaitable(result):
+            await result
+        return stats.closed
+
+    async def deliver(raw: bytes) -> bool:
+        text = raw.decode("utf-8", errors="replace").strip()
+        return bool(text) and await emit(parse_message(text))
+
+    handle = None
+    try:
+        while True:
+            stopping = stop.is_set()  # read before checking, so data written before stop is seen
+            if handle is None:
+                try:
+                    handle = open(path, "rb")  # noqa: SIM115 - held across awaits, closed in finally
+                except FileNotFoundError:
+                    if stopping:
+                        return stats
+                    await _wait(stop, poll_interval)
+                    continue
+            chunk = handle.read(chunk_bytes)
+            if not chunk:
+                if stopping:
+                    if buffer and not skipping:
+                        await deliver(bytes(buffer))
+                    return stats
+                await _wait(stop, poll_interval)
+                continue
+            if b"\n" not in chunk:
+                buffer += chunk
+                lines: list[bytes] = []
+            else:
+                *lines, last = (bytes(buffer) + chunk).split(b"\n")
+                buffer = bytearray(last)
+            for raw in lines:
+                if skipping:  # the rest of an over-long line
+                    skipping = False
+                    continue
+                if await deliver(raw):
+                    return stats
+            if skipping:
+                buffer.clear()
+            elif len(buffer) > max_line_bytes:
+                head = bytes(buffer[:_PROBLEM_LINE_CHARS]).decode("utf-8", "replace")
+                await emit(PipesProblem(f"Pipes line longer than {max_line_bytes} bytes, dropped", head))
+                buffer.clear()
+                skipping = True
+            await asyncio.sleep(0)
+    finally:
+        if handle is not None:
+            handle.close()

@@ -1,0 +1,58 @@
+"""What the running task instance contributes to a rocky run: its deadline, its key, its audit trail.
+
+Kept apart from the operator so the rules are small, pure functions of the Airflow context.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_RUN_TRIGGER = {
+    "scheduled": "schedule",
+    "backfill": "schedule",
+    "asset_triggered": "sensor",
+    "manual": "manual",
+}
+
+
+def deadline(
+    context: Context, timeout_seconds: float | None, execution_timeout: timedelta | None
+) -> tuple[float | None, str | None]:
+    """The earliest of ``timeout_seconds`` (from now) and ``execution_timeout`` (from the task's start),
+    as an absolute wall-clock time (it crosses serialization to the triggerer), and which budget it is.
+    """
+    options: list[tuple[float, str]] = []
+    if timeout_seconds:
+        options.append((time.time() + float(timeout_seconds), f"timeout_seconds={timeout_seconds:g}"))
+    if execution_timeout is not None:
+        start = getattr(context.get("ti"), "start_date", None)
+        begin = start.timestamp() if start is not None else time.time()
+        options.append((begin + execution_timeout.total_seconds(), f"execution_timeout={execution_timeout}"))
+    if not options:
+        return None, None
+    return min(options)
+
+
+def try_key(context: Context) -> str:
+    """An idempotency key naming this task instance *and* try: a retry or a re-run still runs."""
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return f"airflow:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}:try{ti.try_number}"
+
+
+def audit_env(context: Context) -> dict[str, str]:
+    """``ROCKY_RUN_TRIGGER``/``ROCKY_SUBMISSION_ID``: let rocky's run history say who started the run."""
+    env: dict[str, str] = {}
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    run_type = str(getattr(dag_run, "run_type", "") or "").lower().rsplit(".", 1)[-1]
+    if run_type in _RUN_TRIGGER:
+        env["ROCKY_RUN_TRIGGER"] = _RUN_TRIGGER[run_type]
+    if ti is not None:
+        env["ROCKY_SUBMISSION_ID"] = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
+    return env

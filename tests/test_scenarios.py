@@ -1,0 +1,54 @@
+"""Every stand-in scenario, in both modes, through ``dag.test()`` against a real metadata DB.
+
+Each case must reach the documented task state and category (tests/scenario_cases.py), and the two
+modes must agree: one interpreter decides, whichever mode ran the process.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from airflow_helpers import run_dag
+from scenario_cases import CASES, MODES, Case, dag_id
+
+pytestmark = pytest.mark.usefixtures("airflow_db", "standin_bin")
+
+
+def records(workdir: Path, name: str) -> list[dict]:
+    path = workdir / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_scenario_reaches_its_documented_verdict(case: Case, mode: str, capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    name = dag_id(case, mode)
+    work = Path(os.environ["ROCKY_TEST_WORKDIR"])
+    (work / f"{name}.jsonl").unlink(missing_ok=True)
+    run = run_dag("rocky_scenarios", name)
+    log = capfd.readouterr().out
+
+    assert run.task_state == case.state, log[-3000:]
+    summary = run.summary
+    assert isinstance(summary, dict), "the summary must be in XCom whatever the outcome"
+    assert summary["category"] == case.category
+    if case.outcome:
+        assert summary["outcome"] == case.outcome
+    if case.status:
+        assert summary["status"] == case.status
+    if case.state == "failed":
+        assert f"[rocky:{case.category}]" in log
+        assert ("a retry may help" if case.retryable else "a retry will not help") in log
+    else:
+        assert "Rocky run summary: outcome=" in log
+    starts = [r for r in records(work, name) if r.get("event") == "start"]
+    if case.category not in ("binary_missing", "usage") or case.scenario == "usage":
+        assert len(starts) == 1, "the engine ran exactly once"
+    else:
+        assert starts == [], "nothing may be spawned for input refused before the run"
+    if mode == "deferrable" and starts:
+        assert "--idempotency-key" in starts[0]["argv"]
