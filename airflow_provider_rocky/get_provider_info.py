@@ -69,7 +69,10 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Rocky",
-                "python-modules": ["airflow_provider_rocky.hooks.rocky", "airflow_provider_rocky.hooks.duckdb"],
+                "python-modules": [
+                    "airflow_provider_rocky.hooks.rocky",
+                    "airflow_provider_rocky.hooks.duckdb",
+                ],
             }
         ],
         "operators": [

@@ -36,8 +36,12 @@ CASES: list[Case] = [
         outcome="success",
     ),
     Case("partial", "partial", "success", outcome="partial", status="PartialFailure"),
-    Case("partial_strict", "partial", "failed", "partial", False, {"fail_on_partial": True}, outcome="partial"),
-    Case("partial_transient_strict", "partial_transient", "failed", "partial", True, {"fail_on_partial": True}),
+    Case(
+        "partial_strict", "partial", "failed", "partial", False, {"fail_on_partial": True}, outcome="partial"
+    ),
+    Case(
+        "partial_transient_strict", "partial_transient", "failed", "partial", True, {"fail_on_partial": True}
+    ),
     Case("total_failure", "total_failure", "failed", "adapter", False, status="Failure"),
     Case("adapter_transient", "adapter_transient", "failed", "adapter", True),
     Case("adapter_auth", "adapter_auth", "failed", "adapter", False),
@@ -70,7 +74,9 @@ CASES: list[Case] = [
     Case("huge_stdout", "huge_stdout", "success", outcome="success"),
     Case("non_utf8_stderr", "non_utf8_stderr", "success", outcome="success"),
     Case("many_lines", "many_lines", "success", outcome="success"),
-    Case("binary_missing", "success", "failed", "binary_missing", False, {"binary_path": "/nonexistent/rocky"}),
+    Case(
+        "binary_missing", "success", "failed", "binary_missing", False, {"binary_path": "/nonexistent/rocky"}
+    ),
     Case(
         "invalid_filter",
         "success",

@@ -23,7 +23,9 @@ def records(workdir: Path, name: str) -> list[dict]:
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_scenario_reaches_its_documented_verdict(case: Case, mode: str, capfd: pytest.CaptureFixture[str]) -> None:
+def test_scenario_reaches_its_documented_verdict(
+    case: Case, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     import os
 
     name = dag_id(case, mode)

@@ -279,17 +279,13 @@ class RockyOperator(BaseOperator):
                 stderr_tail_lines=self.stderr_tail_lines,
                 max_stdout_bytes=self.max_stdout_bytes,
                 term_grace_seconds=self.term_grace_seconds,
+                carry={"asset_namespace": self._namespace},
             )
             backstop = None
             if deadline is not None:
                 backstop = timedelta(seconds=max(deadline - time.time(), 0) + self.term_grace_seconds)
                 backstop += DEFER_TIMEOUT_MARGIN
-            self.defer(
-                trigger=trigger,
-                method_name="execute_complete",
-                kwargs={"command": command.redacted(), "asset_namespace": self._namespace},
-                timeout=backstop,
-            )
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
         runner = ProcessRunner(
             command,
             on_line=self._log_line,
@@ -316,17 +312,15 @@ class RockyOperator(BaseOperator):
         return self._finish(context, outcome, command.redacted())
 
     def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any] | None = None,
-        command: list[str] | None = None,
-        asset_namespace: str | None = None,
+        self, context: Context, event: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
-        self._namespace = asset_namespace
         if not event or "outcome" not in event:
             raise RockyEngineError(f"the rocky trigger returned no outcome: {event!r}")
-        return self._finish(context, ProcessOutcome.from_event(event["outcome"]), command or [])
+        self._namespace = (event.get("carry") or {}).get("asset_namespace")
+        return self._finish(
+            context, ProcessOutcome.from_event(event["outcome"]), list(event.get("command") or [])
+        )
 
     def _log_line(self, line: LogLine) -> None:
         self.log.log(line.level, line.text)

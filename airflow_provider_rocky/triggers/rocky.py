@@ -40,6 +40,8 @@ class RockyRunTrigger(BaseTrigger):
     :param deadline: absolute wall-clock time (epoch seconds) at which the process group is ended and
         the run reported as timed out; ``None`` for no deadline.
     :param deadline_reason: names the budget in the timeout error (``timeout_seconds=600``, ...).
+    :param carry: small JSON data the task needs after resuming, echoed in the event (not in defer
+        kwargs: ``dag.test()`` replaces those with the event, a real triggerer merges them).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class RockyRunTrigger(BaseTrigger):
         max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
         term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
         in_flight_poll_seconds: float = IN_FLIGHT_POLL_SECONDS,
+        carry: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.command = command
@@ -61,6 +64,7 @@ class RockyRunTrigger(BaseTrigger):
         self.max_stdout_bytes = max_stdout_bytes
         self.term_grace_seconds = term_grace_seconds
         self.in_flight_poll_seconds = in_flight_poll_seconds
+        self.carry = carry or {}
         self._runner: ProcessRunner | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -75,6 +79,7 @@ class RockyRunTrigger(BaseTrigger):
                 "max_stdout_bytes": self.max_stdout_bytes,
                 "term_grace_seconds": self.term_grace_seconds,
                 "in_flight_poll_seconds": self.in_flight_poll_seconds,
+                "carry": self.carry,
             },
         )
 
@@ -109,7 +114,8 @@ class RockyRunTrigger(BaseTrigger):
             outcome.exit_code,
             outcome.duration_ms / 1000,
         )
-        yield TriggerEvent({"outcome": outcome.to_event()})  # type: ignore[no-untyped-call]
+        payload = {"outcome": outcome.to_event(), "command": command.redacted(), "carry": self.carry}
+        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.time() + self.in_flight_poll_seconds >= self.deadline

@@ -21,13 +21,20 @@ def sdk_client(**kw: Any) -> RockyClient:
 def ours(args: RunArgs, **settings: Any) -> list[str]:
     if "state_namespace" not in settings:
         settings.setdefault("state_path", ".rocky-state.redb")
-    return list(build_run_command(RockySettings(binary_path=SDK_BINARY, config_path="conf/rocky.toml", **settings), args).argv)
+    return list(
+        build_run_command(
+            RockySettings(binary_path=SDK_BINARY, config_path="conf/rocky.toml", **settings), args
+        ).argv
+    )
 
 
 RUN_CASES: list[dict[str, Any]] = [
     {"filter": "tenant=acme"},
     {"filter": "tenant=acme", "pipeline": "raw"},
-    {"filter": "tenant=acme", "governance_override": {"workspace_ids": [{"id": 1, "binding_type": "READ_WRITE"}]}},
+    {
+        "filter": "tenant=acme",
+        "governance_override": {"workspace_ids": [{"id": 1, "binding_type": "READ_WRITE"}]},
+    },
     {"filter": "tenant=acme", "run_models": True},
     {"filter": "tenant=acme", "shadow_suffix": "_pr42"},
     {"filter": "tenant=acme", "partition": "2026-04-07"},
@@ -57,17 +64,24 @@ RUN_CASES: list[dict[str, Any]] = [
 @pytest.mark.parametrize("kwargs", RUN_CASES, ids=lambda kw: ",".join(kw))
 def test_run_argv_equals_rocky_sdk(kwargs: dict[str, Any]) -> None:
     client = sdk_client()
-    expected = client._build_cmd(client._build_run_args(kwargs["filter"], **{
-        "governance_override": kwargs.get("governance_override"),
-        **{k: v for k, v in kwargs.items() if k not in ("filter", "governance_override")},
-    }))
+    expected = client._build_cmd(
+        client._build_run_args(
+            kwargs["filter"],
+            **{
+                "governance_override": kwargs.get("governance_override"),
+                **{k: v for k, v in kwargs.items() if k not in ("filter", "governance_override")},
+            },
+        )
+    )
     assert ours(RunArgs(**kwargs)) == expected
 
 
 @pytest.mark.parametrize("settings", [{"state_namespace": "tenant_a"}, {"state_path": "/var/state.redb"}])
 def test_global_flags_equal_rocky_sdk(settings: dict[str, Any]) -> None:
     client = sdk_client(**settings)
-    assert ours(RunArgs(filter="a=b"), **settings) == client._build_cmd(client._build_run_args("a=b", governance_override=None))
+    assert ours(RunArgs(filter="a=b"), **settings) == client._build_cmd(
+        client._build_run_args("a=b", governance_override=None)
+    )
 
 
 def test_without_state_settings_the_engine_resolves_its_own_state() -> None:
@@ -84,7 +98,9 @@ def test_without_state_settings_the_engine_resolves_its_own_state() -> None:
         {"latest": True, "missing": True},
     ],
 )
-def test_model_argv_equals_rocky_sdk_run_model(kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_argv_equals_rocky_sdk_run_model(
+    kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = sdk_client()
     captured: dict[str, list[str]] = {}
     monkeypatch.setattr(client, "run_cli", lambda args, **_: captured.setdefault("args", args) and "")
@@ -95,7 +111,9 @@ def test_model_argv_equals_rocky_sdk_run_model(kwargs: dict[str, Any], monkeypat
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"filter": "tenant=acme"}, {"governance_override": {"grants": []}}])
-def test_resume_latest_argv_equals_rocky_sdk_resume_run(kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_latest_argv_equals_rocky_sdk_resume_run(
+    kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = sdk_client()
     captured: dict[str, list[str]] = {}
     monkeypatch.setattr(client, "run_cli", lambda args, **_: captured.setdefault("args", args) and "")
@@ -107,7 +125,10 @@ def test_resume_latest_argv_equals_rocky_sdk_resume_run(kwargs: dict[str, Any], 
 @pytest.mark.parametrize(
     ("kwargs", "names"),
     [
-        ({"partition": "2026-04-07", "partition_from": "2026-04-01", "partition_to": "2026-04-07"}, ["partition", "partition_from"]),
+        (
+            {"partition": "2026-04-07", "partition_from": "2026-04-01", "partition_to": "2026-04-07"},
+            ["partition", "partition_from"],
+        ),
         ({"partition": "2026-04-07", "latest": True}, ["partition", "latest"]),
         ({"partition_from": "2026-04-01"}, ["partition_from", "partition_to"]),
         ({"partition_to": "2026-04-01"}, ["partition_to", "partition_from"]),
@@ -137,14 +158,22 @@ def test_empty_workspace_ids_refused_before_spawn() -> None:
 
 def test_coerce_handles_rendered_templates() -> None:
     args = RunArgs.coerce(lookback="3", parallel=" 4 ", partition="", governance_override='{"grants": []}')
-    assert (args.lookback, args.parallel, args.partition, args.governance_override) == (3, 4, None, {"grants": []})
+    assert (args.lookback, args.parallel, args.partition, args.governance_override) == (
+        3,
+        4,
+        None,
+        {"grants": []},
+    )
     with pytest.raises(RockyUsageError, match="lookback"):
         RunArgs.coerce(lookback="three")
 
 
 @pytest.mark.parametrize(
     ("settings", "word"),
-    [({"state_path": "a", "state_namespace": "b"}, "mutually exclusive"), ({"state_namespace": "bad-key"}, "state_namespace")],
+    [
+        ({"state_path": "a", "state_namespace": "b"}, "mutually exclusive"),
+        ({"state_namespace": "bad-key"}, "state_namespace"),
+    ],
 )
 def test_bad_settings_are_refused(settings: dict[str, Any], word: str) -> None:
     with pytest.raises(RockyUsageError, match=word):
@@ -154,7 +183,9 @@ def test_bad_settings_are_refused(settings: dict[str, Any], word: str) -> None:
 def test_secret_flags_are_redacted_for_logs() -> None:
     cmd = build_run_command(
         RockySettings(env={"TOKEN": "s3cret"}),
-        RunArgs(governance_override={"grants": [{"principal": "x", "permissions": []}]}, idempotency_key="k-1"),
+        RunArgs(
+            governance_override={"grants": [{"principal": "x", "permissions": []}]}, idempotency_key="k-1"
+        ),
     )
     shown = cmd.redacted()
     assert "k-1" not in shown and not any("principal" in tok for tok in shown)

@@ -25,7 +25,9 @@ def tracing(level: str, message: str, **fields: object) -> str:
 def test_tracing_line_is_rendered_like_the_seed() -> None:
     line = logs.render(tracing("INFO", "copying acme.orders (15000 rows)"))
     assert line.level == logging.INFO
-    assert line.text == "rocky: INFO rocky::run copying acme.orders (15000 rows) run_id=run-20260717-091422-481"
+    assert (
+        line.text == "rocky: INFO rocky::run copying acme.orders (15000 rows) run_id=run-20260717-091422-481"
+    )
 
 
 @pytest.mark.parametrize(

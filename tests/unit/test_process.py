@@ -218,7 +218,9 @@ def test_environment_is_layered_and_pipes_variables_dropped(monkeypatch: pytest.
 
 
 def test_outcome_round_trips_through_a_trigger_event() -> None:
-    outcome = ProcessOutcome(exit_code=2, stdout=b'{"a": 1}' * 1000, stderr_tail=["x"], run_id="run-1", timed_out=True)
+    outcome = ProcessOutcome(
+        exit_code=2, stdout=b'{"a": 1}' * 1000, stderr_tail=["x"], run_id="run-1", timed_out=True
+    )
     event = outcome.to_event()
     assert len(event["stdout"]) < 200
     assert ProcessOutcome.from_event(event) == outcome

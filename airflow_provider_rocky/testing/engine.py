@@ -1,0 +1,141 @@
+"""The stand-in ``rocky`` executable (console script ``rocky-standin``; ``python -m`` this module).
+
+It behaves like rocky 1.71.0 for the scenario named in ``ROCKY_STANDIN_SCENARIO`` (see
+``scenarios.py``): same argv, same stdout JSON, same stderr lines, same exit codes and signal
+handling as the contract in ``rocky-contract.md`` describes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from airflow_provider_rocky.testing import commands
+from airflow_provider_rocky.testing.cli import EarlyExit, Invocation, UsageError, parse_argv
+from airflow_provider_rocky.testing.errors import CommandError
+from airflow_provider_rocky.testing.record import Recorder
+from airflow_provider_rocky.testing.run_command import run_command
+from airflow_provider_rocky.testing.runner import Outcome, RunEnv
+from airflow_provider_rocky.testing.scenarios import SCENARIO_NAMES, SCENARIOS
+from airflow_provider_rocky.testing.settings import (
+    ENV_SCENARIO,
+    SETUP_ERROR_EXIT,
+    KnobError,
+    Knobs,
+    read_knobs,
+)
+from airflow_provider_rocky.testing.signals import Interrupts
+from airflow_provider_rocky.testing.tracing import StderrLog, new_run_id, write_fd
+
+PANIC_EXIT = 101
+
+
+def _output_format(inv: Invocation) -> str:
+    """``--output``, else ``table`` on a TTY and ``json`` otherwise (``resolve_output``)."""
+    if inv.output is not None:
+        return inv.output
+    return "table" if os.isatty(1) else "json"
+
+
+def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
+    if inv.command == "doctor":
+        return Outcome(commands.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
+    if inv.command == "compile":
+        return Outcome(commands.compile_models(inv, run.scenario, run.cwd, run.log, run.output_format))
+    return run_command(run)
+
+
+def run_engine(argv: Sequence[str]) -> int:
+    """Run one invocation and return the process exit code (the end event is recorded here)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)  # Rust default dispositions until a handler is installed
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # rocky resets SIGPIPE: a closed stdout kills it (141)
+    try:
+        knobs = read_knobs()
+    except KnobError as exc:
+        write_fd(2, f"Error: [rocky stand-in] {exc}\n".encode())
+        return SETUP_ERROR_EXIT
+    recorder = Recorder(knobs.record_path)
+    recorder.append(
+        {
+            "event": "start",
+            "argv": list(argv),
+            "executable": sys.argv[0] if sys.argv else "",
+            "env": dict(os.environ),
+            "cwd": os.getcwd(),
+            "pid": os.getpid(),
+            "pgid": os.getpgid(0),
+            "scenario": knobs.scenario,
+            "time": time.time(),
+        }
+    )
+    outcome = _run(argv, knobs, recorder)
+    recorder.append(
+        {"event": "end", "pid": os.getpid(), "exit_code": outcome.exit_code, "status": outcome.status}
+    )
+    return outcome.exit_code
+
+
+def _run(argv: Sequence[str], knobs: Knobs, recorder: Recorder) -> Outcome:
+    scenario = SCENARIOS.get(knobs.scenario)
+    if scenario is None:
+        write_fd(
+            2,
+            f"Error: [rocky stand-in] unknown {ENV_SCENARIO} '{knobs.scenario}' "
+            f"(known: {', '.join(SCENARIO_NAMES)})\n".encode(),
+        )
+        return Outcome(SETUP_ERROR_EXIT)
+    try:
+        inv = parse_argv(argv)
+    except EarlyExit as exc:
+        write_fd(1, exc.text.encode())
+        return Outcome(0)
+    except UsageError as exc:
+        write_fd(2, exc.render().encode())
+        return Outcome(2)
+    output_format = _output_format(inv)
+    log = StderrLog(
+        json_mode=output_format == "json", run_id=new_run_id(), rust_log=os.environ.get("RUST_LOG")
+    )
+    run = RunEnv(
+        inv=inv,
+        scenario=scenario,
+        knobs=knobs,
+        env=dict(os.environ),
+        cwd=Path.cwd(),
+        log=log,
+        recorder=recorder,
+        interrupts=Interrupts(),
+        output_format=output_format,
+    )
+    try:
+        return _dispatch(inv, run)
+    except UsageError as exc:
+        write_fd(2, exc.render().encode())
+        return Outcome(2)
+    except CommandError as exc:
+        log.plain(exc.render())
+        return Outcome(exc.exit_code)
+    except Exception as exc:  # a stand-in bug: report it the way a Rust panic would (exit 101)
+        detail = "".join(traceback.format_exception(exc))
+        write_fd(
+            2,
+            f"thread 'main' panicked at airflow_provider_rocky/testing (stand-in bug):\n{exc!r}\n"
+            f"note: stand-in traceback follows\n{detail}".encode(),
+        )
+        return Outcome(PANIC_EXIT)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: ``rocky-standin [rocky args...]``."""
+    return run_engine(list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

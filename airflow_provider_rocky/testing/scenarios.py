@@ -1,0 +1,228 @@
+"""The scenarios of the stand-in ``rocky`` engine (``ROCKY_STANDIN_SCENARIO``; names are public API).
+
+Every scenario parses argv like rocky 1.71.0 first (clap errors exit 2, ``Error:`` bails exit 1), then:
+
+=====================  ====  ======  ==================  ==============================================
+scenario               exit  stdout  status              behaviour
+=====================  ====  ======  ==================  ==============================================
+success (default)      0     JSON    Success             replication / transformation (``--models``,
+                                                         ``--all``, ``--model``) / partitioned (any
+                                                         partition flag), chosen from argv
+transformation         0     JSON    Success             models only (``["", "marts", <model>]``)
+partitioned            0     JSON    Success             one materialization per partition
+                                                         (``--partition``, ``--from/--to``; default and
+                                                         ``--latest`` = today UTC) + partition_summaries
+partial                2     JSON    PartialFailure      every 2nd unit fails ``query-rejected``
+                                                         (replication ``asset_key: []``); stderr
+                                                         ``Error: N table(s) failed ... --resume R``
+partial_transient      2     JSON    PartialFailure      as partial, failures ``transient`` /
+                                                         ``connection-failed`` with cooldown_seconds
+total_failure          1     JSON    Failure             every unit fails ``query-rejected``
+adapter_transient      1     JSON    Failure             every unit fails ``transient`` (+ cooldown)
+adapter_auth           1     JSON    Failure             every unit fails ``auth-failed``
+hard_failure           1     none    -                   ``Error: ...`` + ``Caused by:`` chain mid-run
+usage                  2     none    -                   forced clap usage error
+state_locked           1     none    -                   ``state store at P is locked by another process``
+state_busy             1     none    -                   ``state store at P is busy — ... Retry in a moment.``
+state_schema_mismatch  1     none    -                   ``state schema version mismatch: ...``
+compile_error          1     JSON    Failure             models path; ``errors[{asset_key:[model],
+                                                         failure_kind:"compile-error", error:"E001 ..."}]``
+contract_violation     1     JSON    Failure             as compile_error with E010, E012, E013
+budget_breach          1     JSON    Success             ``budget_breaches[max_usd]`` + cost_summary, then
+                                                         ``Error: budget exceeded — max_usd: ...``
+quality_gate           1     JSON    Success             quality pipeline, failed error-severity check,
+                                                         ``check_gate_failed: true``, ``Error: quality
+                                                         pipeline failed: N error-severity check(s) failed``
+quality_warn           0     JSON    Success             replication with a failed check (no exit effect)
+drift                  0     JSON    Success             ``drift.actions_taken``: drop_and_recreate,
+                                                         add_columns, alter_column_types
+governance_refused     1     none    -                   governance refusal ``Error:`` line
+slow                   0     JSON    Success             ~10 progress lines over >= 3 s (ignores DELAY)
+hang                   130   JSON    PartialFailure      hangs in the 2nd table (PartialFailure: the 1st
+                                                         landed); SIGTERM/SIGINT = graceful interrupt
+hang_ignore_term       -9    none    -                   hangs and ignores SIGTERM/SIGINT (SIGKILL only)
+grandchild             130   JSON    PartialFailure      spawns a grandchild in its process group
+                                                         (pid on stderr and in the record), then hangs
+                                                         like ``hang``
+interruptible          130   JSON    per derive status   long replication (``ROCKY_STANDIN_SECONDS``,
+                                                         default 60); on SIGTERM/SIGINT the shutdown
+                                                         line, ``interrupted: true``; else Success, 0
+garbage_stdout         0     text    -                   stdout is not JSON
+huge_stdout            0     JSON    Success             ``ROCKY_STANDIN_TABLES`` (default 10000)
+                                                         materializations
+non_utf8_stderr        0     JSON    Success             stderr: invalid UTF-8, one 10 MiB line, last
+                                                         line without a trailing newline
+many_lines             0     JSON    Success             ``ROCKY_STANDIN_LINES`` (default 10000) tracing
+                                                         lines as fast as possible
+stream_rate            0     JSON    Success             ``ROCKY_STANDIN_LINES_PER_SEC`` (default 100)
+                                                         for ``ROCKY_STANDIN_SECONDS`` (default 5); each
+                                                         line carries ``t_ns`` = ``time.time_ns()``
+=====================  ====  ======  ==================  ==============================================
+
+What runs (``selection.py`` has the table/model catalogue): no model flag = replication path
+(``pipeline_type: "replication"``, graceful SIGTERM/SIGINT); ``--models``/``--model`` without ``--all``
+= transformation path (``"transformation"``, no signal handler: SIGTERM kills it, no JSON); ``--all`` =
+replication then models on the replication path; any partition flag = the time_interval model once per
+partition. Exit codes of the interrupt scenarios above assume a SIGTERM. Idempotency
+(``--idempotency-key``) is real behaviour in every scenario that reaches the run.
+
+Knobs (environment):
+
+* ``ROCKY_STANDIN_SCENARIO``: scenario name (default ``success``; an unknown name exits 64).
+* ``ROCKY_STANDIN_DELAY``: seconds before each progress line (default 0.02; 0 for fast tests).
+* ``ROCKY_STANDIN_RECORD``: JSON-lines file receiving ``start`` (argv, env, cwd, pid, pgid, scenario,
+  time), ``grandchild`` and ``end`` (pid, exit_code, status) events.
+* ``ROCKY_STANDIN_TABLES``: number of replicated tables to synthesize (default: from ``--filter``).
+* ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
+  durations of ``many_lines``, ``stream_rate`` and ``interruptible``.
+
+Deliberate differences from the engine: a missing config file is tolerated (built-in defaults, no
+warehouse writes); ``--dag`` and ``--watch`` are refused with ``Error:`` (their output is not a
+RunOutput); only ``run``, ``doctor`` and ``compile`` exist; ``--resume-latest`` reports a synthesized
+``resumed_from`` (no run history is kept); a stand-in bug exits 101 like a Rust panic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow_provider_rocky.testing.selection import Unit
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Switches the runner consults; see the module table for what each named scenario means."""
+
+    name: str
+    kind: str | None = None
+    fates: str = "ok"
+    early: str | None = None
+    hard_failure: bool = False
+    compile_codes: tuple[str, ...] = ()
+    budget: bool = False
+    quality_gate: bool = False
+    failed_check: bool = False
+    drift: bool = False
+    signals: str = "auto"
+    hang: bool = False
+    grandchild: bool = False
+    slow: bool = False
+    long_running: bool = False
+    stress: str | None = None
+
+
+_ALL = (
+    Scenario("success"),
+    Scenario("transformation", kind="transformation"),
+    Scenario("partitioned", kind="partitioned"),
+    Scenario("partial", fates="partial"),
+    Scenario("partial_transient", fates="partial_transient"),
+    Scenario("total_failure", fates="total"),
+    Scenario("adapter_transient", fates="transient"),
+    Scenario("adapter_auth", fates="auth"),
+    Scenario("hard_failure", hard_failure=True),
+    Scenario("usage", early="usage"),
+    Scenario("state_locked", early="state_locked"),
+    Scenario("state_busy", early="state_busy"),
+    Scenario("state_schema_mismatch", early="state_schema_mismatch"),
+    Scenario("compile_error", kind="models", compile_codes=("E001",)),
+    Scenario("contract_violation", kind="models", compile_codes=("E010", "E012", "E013")),
+    Scenario("budget_breach", budget=True),
+    Scenario("quality_gate", kind="quality", quality_gate=True),
+    Scenario("quality_warn", failed_check=True),
+    Scenario("drift", drift=True),
+    Scenario("governance_refused", early="governance_refused"),
+    Scenario("slow", slow=True),
+    Scenario("hang", signals="graceful", hang=True),
+    Scenario("hang_ignore_term", signals="ignore", hang=True),
+    Scenario("grandchild", signals="graceful", hang=True, grandchild=True),
+    Scenario("interruptible", signals="graceful", long_running=True),
+    Scenario("garbage_stdout", stress="garbage_stdout"),
+    Scenario("huge_stdout", kind="replication", stress="huge_stdout"),
+    Scenario("non_utf8_stderr", stress="non_utf8_stderr"),
+    Scenario("many_lines", stress="many_lines"),
+    Scenario("stream_rate", stress="stream_rate"),
+)
+
+SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _ALL}
+SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
+
+#: Compile diagnostics by code: (message, suggestion). Used by ``run`` and ``compile``.
+DIAGNOSTICS: dict[str, tuple[str, str]] = {
+    "E001": (
+        "type mismatch: column 'revenue' is VARCHAR but is compared with DECIMAL(18,2)",
+        "CAST(revenue AS DECIMAL(18,2)) or fix the upstream column type",
+    ),
+    "E010": (
+        "required column 'customer_id' missing from model output",
+        "select `customer_id`, or drop it from the contract's required columns",
+    ),
+    "E012": (
+        "column 'order_date' is nullable but the contract requires NOT NULL",
+        "filter NULL order_date rows or relax the contract",
+    ),
+    "E013": (
+        "protected column 'customer_id' was removed from the model output",
+        "restore `customer_id` or unprotect it in the contract",
+    ),
+}
+
+
+def compile_error_text(code: str, model: str) -> str:
+    """``errors[].error`` for a compile diagnostic: ``E001 <message> (models/<model>.sql)``."""
+    return f"{code} {DIAGNOSTICS[code][0]} (models/{model}.sql)"
+
+
+@dataclass(frozen=True)
+class Fate:
+    """The planned outcome of one unit: success, or a classified failure."""
+
+    ok: bool
+    failure_kind: str | None = None
+    error: str | None = None
+    cooldown_seconds: int | None = None
+
+
+def _failure(kind: str, unit: Unit, cooldown: int | None = None) -> Fate:
+    target = unit.full_name.lstrip(".")
+    messages = {
+        "query-rejected": (
+            f'statement failed on {target}: Binder Error: Referenced column "discount_code" '
+            "not found in FROM clause!"
+        ),
+        "transient": (
+            f"copy of {target} failed after 3 attempts: HTTP 503 Service Unavailable "
+            "(warehouse is scaling up)"
+        ),
+        "connection-failed": (
+            f"copy of {target} failed: connection to the warehouse was reset (Connection reset by "
+            "peer (os error 104))"
+        ),
+        "auth-failed": (
+            f"copy of {target} failed: HTTP 401 Unauthorized: the access token has expired or was revoked"
+        ),
+    }
+    return Fate(False, kind, messages[kind], cooldown)
+
+
+def fate_for(scenario: Scenario, index: int, unit: Unit) -> Fate:
+    """Outcome of the ``index``-th unit under ``scenario``."""
+    if scenario.fates in ("partial", "partial_transient") and index % 2 == 0:
+        return Fate(True)
+    if scenario.fates == "partial":
+        return _failure("query-rejected", unit)
+    if scenario.fates == "partial_transient":
+        transient = (index // 2) % 2 == 0
+        return _failure("transient" if transient else "connection-failed", unit, 30 if transient else 60)
+    if scenario.fates == "total":
+        return _failure("query-rejected", unit)
+    if scenario.fates == "transient":
+        return _failure("transient", unit, 60)
+    if scenario.fates == "auth":
+        return _failure("auth-failed", unit)
+    return Fate(True)
+
+
+def needs_companion(scenario: Scenario) -> bool:
+    """Partial scenarios need two units (one lands, one fails) even when the filter picks one table."""
+    return scenario.fates in ("partial", "partial_transient")

@@ -1,0 +1,68 @@
+"""Asset events written by real runs, read back from the metadata DB."""
+
+from __future__ import annotations
+
+import pytest
+from airflow_helpers import asset_events, run_dag
+
+from airflow_provider_rocky.assets import rocky_asset
+
+pytestmark = pytest.mark.usefixtures("airflow_db", "standin_bin")
+NAMESPACE = "duckdb:///data/warehouse.duckdb"
+MODES = ("sync", "deferrable")
+
+
+def events_of(name: str, mode: str) -> tuple[object, list[tuple[str, dict]]]:
+    run = run_dag("rocky_assets", f"assets__{name}__{mode}")
+    return run, asset_events(run.dag_id, run.run_id)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_replication_run_emits_one_event_per_table_with_documented_extra(mode: str) -> None:
+    run, events = events_of("replication", mode)
+    assert run.task_state == "success"
+    tables = [m["table"] for m in run.summary["materializations"]]
+    assert len(events) == len(tables) == run.summary["tables_copied"]
+    for (uri, extra), table in zip(events, tables, strict=True):
+        assert uri == rocky_asset(table, namespace=NAMESPACE).uri
+        assert extra["target_table"] == table
+        assert extra["strategy"] == "full_refresh"
+        assert extra["run_status"] == "Success" and extra["engine_version"] == "1.71.0"
+        assert isinstance(extra["rows_copied"], int) and "duration_ms" in extra
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_partitioned_backfill_emits_one_event_per_partition(mode: str) -> None:
+    run, events = events_of("backfill", mode)
+    assert run.task_state == "success"
+    keys = sorted(extra["partition_key"] for _, extra in events if "partition_key" in extra)
+    assert keys == ["2026-04-04", "2026-04-05", "2026-04-06", "2026-04-07", "2026-04-08"]
+    partitioned = [(uri, extra) for uri, extra in events if "partition_key" in extra]
+    assert len({uri for uri, _ in partitioned}) == 1, "one table, five partitions"
+    assert all({"partition_start", "partition_end", "sql_hash"} <= set(extra) for _, extra in partitioned)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_partial_run_emits_events_only_for_tables_that_landed(mode: str) -> None:
+    run, events = events_of("partial", mode)
+    assert run.task_state == "success" and run.summary["outcome"] == "partial"
+    landed = {m["table"] for m in run.summary["materializations"]}
+    assert landed and {extra["target_table"] for _, extra in events} == landed
+    assert run.summary["tables_failed"] > 0
+    assert all(extra["run_status"] == "PartialFailure" for _, extra in events)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_failed_run_emits_no_event(mode: str) -> None:
+    run, events = events_of("failed", mode)
+    assert run.task_state == "failed"
+    assert events == []
+
+
+def test_static_outlet_gets_the_matching_extra() -> None:
+    run = run_dag("rocky_assets", "assets__static_outlet")
+    events = asset_events(run.dag_id, run.run_id)
+    target = rocky_asset("warehouse.staging__orders.orders", namespace=NAMESPACE).uri
+    matching = [extra for uri, extra in events if uri == target]
+    assert matching and all(extra["target_table"] == "warehouse.staging__orders.orders" for extra in matching)
+    assert any(extra.get("strategy") == "full_refresh" and "rows_copied" in extra for extra in matching)
