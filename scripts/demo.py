@@ -38,7 +38,10 @@ def main() -> int:
         binary = str(install_standin(home / "bin"))
         # Slow enough that the log shows lines arriving over time, fast enough for a demo.
         extra_env = {"ROCKY_STANDIN_DELAY": "0.4"}
-        print("No `rocky` binary on PATH: using the stand-in engine (airflow_provider_rocky.testing).", flush=True)
+        print(
+            "No `rocky` binary on PATH: using the stand-in engine (airflow_provider_rocky.testing).",
+            flush=True,
+        )
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home / "airflow"),

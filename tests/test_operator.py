@@ -1,0 +1,122 @@
+"""Operator behaviour outside the scenario matrix: parse time, on_kill, provider registration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from airflow_provider_rocky.exceptions import RockyInterruptedError
+from airflow_provider_rocky.operators.rocky import RockyOperator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_invalid_static_combinations_fail_at_parse_time_naming_them() -> None:
+    with pytest.raises(ValueError, match="partition.*partition_from"):
+        RockyOperator(
+            task_id="t", partition="{{ ds }}", partition_from="2026-01-01", partition_to="2026-01-02"
+        )
+    with pytest.raises(ValueError, match="partition_to"):
+        RockyOperator(task_id="t", partition_from="{{ ds }}")
+
+
+def test_init_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*_: Any, **__: Any) -> None:
+        raise AssertionError("I/O at parse time")
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    monkeypatch.setattr("airflow.sdk.BaseHook.get_connection", forbidden)
+    op = RockyOperator(
+        task_id="t", filter="tenant={{ params.t }}", partition="{{ ds }}", rocky_conn_id="nope"
+    )
+    assert op.filter == "tenant={{ params.t }}"
+    assert any(getattr(o, "name", "") == "rocky____t" for o in op.outlets)
+
+
+class RecordingTI:
+    """The one piece of task context the sync path writes to (XCom); everything else is real."""
+
+    dag_id, run_id, task_id, map_index, try_number, start_date = "d", "r", "t", -1, 1, None
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def test_on_kill_ends_the_group_and_the_task_fails(standin_bin: Path) -> None:
+    op = RockyOperator(
+        task_id="t",
+        binary_path=str(standin_bin),
+        project_dir=os.environ["ROCKY_TEST_WORKDIR"],
+        env_vars={"ROCKY_STANDIN_SCENARIO": "hang_ignore_term", "ROCKY_STANDIN_DELAY": "0"},
+        term_grace_seconds=1,
+    )
+    ti = RecordingTI()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute({"ti": ti})  # type: ignore[arg-type]
+        except BaseException as err:
+            errors.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while op._runner is None or op._runner.pid is None:
+        time.sleep(0.05)
+    pid = op._runner.pid
+    time.sleep(0.5)
+    op.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], RockyInterruptedError)
+    assert ti.xcom["return_value"]["category"] == "interrupted"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_airflow_lists_the_provider() -> None:
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "airflow"),
+            "providers",
+            "get",
+            "airflow-provider-rocky",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-500:]
+    assert "airflow-provider-rocky" in out.stdout
+
+
+def test_provider_info_declares_connection_types_and_classes() -> None:
+    from airflow_provider_rocky.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    types = {c["connection-type"]: c["hook-class-name"] for c in info["connection-types"]}
+    assert types["rocky"] == "airflow_provider_rocky.hooks.rocky.RockyHook"
+    assert types["rocky_duckdb"] == "airflow_provider_rocky.hooks.duckdb.RockyDuckDBHook"
+    modules = [
+        m
+        for key in ("hooks", "operators", "triggers")
+        for entry in info[key]
+        for m in entry["python-modules"]
+    ]
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)

@@ -1,0 +1,112 @@
+"""RockyRunTrigger under pytest-asyncio: event shape, serialize round trip, deadline, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import psutil
+import pytest
+
+from airflow_provider_rocky.process import ProcessOutcome, RockyCommand
+from airflow_provider_rocky.results import interpret
+from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+
+
+def standin(scenario: str, **env: str) -> dict:
+    return RockyCommand(
+        argv=(
+            sys.executable,
+            "-m",
+            "airflow_provider_rocky.testing.engine",
+            "--output",
+            "json",
+            "run",
+            "--filter",
+            "a=b",
+        ),
+        env={"ROCKY_STANDIN_SCENARIO": scenario, "ROCKY_STANDIN_DELAY": "0", **env},
+        cwd=os.environ["ROCKY_TEST_WORKDIR"],
+    ).serialize()
+
+
+def test_serialize_round_trips_exactly() -> None:
+    trigger = RockyRunTrigger(
+        standin("success"), deadline=123.5, deadline_reason="timeout_seconds=5", carry={"a": 1}
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_rocky.triggers.rocky.RockyRunTrigger"
+    again = RockyRunTrigger(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+
+
+@pytest.mark.asyncio
+async def test_one_event_with_everything_the_interpreter_needs() -> None:
+    trigger = RockyRunTrigger(standin("partial"), carry={"asset_namespace": "rocky://x"})
+    events = [event async for event in trigger.run()]
+    assert len(events) == 1
+    payload = events[0].payload
+    assert set(payload) == {"outcome", "command", "carry"} and payload["carry"] == {
+        "asset_namespace": "rocky://x"
+    }
+    outcome = ProcessOutcome.from_event(payload["outcome"])
+    assert outcome.exit_code == 2 and outcome.stderr_tail and outcome.duration_ms >= 0
+    assert interpret(outcome).outcome == "partial"
+
+
+@pytest.mark.asyncio
+async def test_deadline_ends_the_group_and_reports_a_timeout() -> None:
+    import time
+
+    trigger = RockyRunTrigger(
+        standin("grandchild"),
+        deadline=time.time() + 2,
+        deadline_reason="execution_timeout=0:00:02",
+        term_grace_seconds=2,
+    )
+    event = await anext(trigger.run())
+    outcome = ProcessOutcome.from_event(event.payload["outcome"])
+    assert outcome.timed_out and outcome.deadline_reason == "execution_timeout=0:00:02"
+    verdict = interpret(outcome)
+    assert verdict.error is not None and verdict.error.category == "timeout"
+    assert "execution_timeout=0:00:02" in str(verdict.error)
+
+
+@pytest.mark.asyncio
+async def test_cancellation_ends_the_process_group() -> None:
+    trigger = RockyRunTrigger(standin("hang"), term_grace_seconds=5)
+    task = asyncio.create_task(anext(trigger.run()))
+    while trigger._runner is None or trigger._runner.pid is None:
+        await asyncio.sleep(0.05)
+    pid = trigger._runner.pid
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert trigger._runner.outcome is not None and trigger._runner.outcome.killed
+
+
+@pytest.mark.asyncio
+async def test_a_second_copy_of_the_same_try_waits_for_the_first(tmp_path) -> None:
+    """Two copies with one idempotency key: the engine's work runs once, and both report success."""
+    record = tmp_path / "record.jsonl"
+
+    def copy() -> RockyRunTrigger:
+        command = standin("slow", ROCKY_STANDIN_RECORD=str(record))
+        command["argv"] += ["--idempotency-key", "airflow:d:r:t:-1:try1"]
+        command["cwd"] = str(tmp_path)
+        return RockyRunTrigger(command, in_flight_poll_seconds=0.5)
+
+    first = asyncio.create_task(anext(copy().run()))
+    await asyncio.sleep(1.0)  # the first holds the key now
+    second = asyncio.create_task(anext(copy().run()))
+    events = await asyncio.gather(first, second)
+    verdicts = [interpret(ProcessOutcome.from_event(e.payload["outcome"])) for e in events]
+    assert [v.outcome for v in verdicts] == ["success", "skipped"]
+    assert verdicts[1].result is not None and verdicts[1].result.skipped_by_run_id
+    from airflow_provider_rocky.testing import read_record
+
+    ran = [r for r in read_record(record) if r.get("event") == "end" and r.get("status") == "Success"]
+    assert len(ran) == 1, "the work ran once"
