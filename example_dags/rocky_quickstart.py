@@ -32,9 +32,8 @@ with DAG(
     @task
     def report(summary: dict[str, Any]) -> None:
         """What downstream tasks get from XCom: a compact, bounded summary of the run."""
-        print(
-            f"rocky status={summary['status']} copied={summary['tables_copied']} failed={summary['tables_failed']}"
-        )
+        copied, failed = summary["tables_copied"], summary["tables_failed"]
+        print(f"rocky status={summary['status']} copied={copied} failed={failed}")
         for mat in summary["materializations"]:
             print(f"  {mat['table']}: {mat['strategy']}, {mat['rows_copied']} rows")
 

@@ -6,6 +6,7 @@ before any test module imports airflow.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -64,10 +65,8 @@ def no_orphans() -> Iterator[None]:
     left = marked_processes()
     if left:
         for pid in left:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 psutil.Process(pid).kill()
-            except psutil.NoSuchProcess:
-                pass
         pytest.fail(f"processes left alive after the test: {left}")
 
 

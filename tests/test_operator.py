@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_invalid_static_combinations_fail_at_parse_time_naming_them() -> None:
-    with pytest.raises(ValueError, match="partition.*partition_from"):
+    with pytest.raises(ValueError, match=r"partition.*partition_from"):
         RockyOperator(
             task_id="t", partition="{{ ds }}", partition_from="2026-01-01", partition_to="2026-01-02"
         )
