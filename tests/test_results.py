@@ -31,8 +31,9 @@ def test_summary_is_bounded_for_10000_tables() -> None:
     compact = summary.build(verdict)
     size = len(json.dumps(compact))
     event = outcome.to_event()
+    event_size = len(json.dumps(event))
     print(
-        f"\nsummary={size} bytes, full stdout={len(outcome.stdout)} bytes, trigger event={len(json.dumps(event))} bytes"
+        f"\nsummary={size} bytes, full stdout={len(outcome.stdout)} bytes, trigger event={event_size} bytes"
     )
     assert size < SUMMARY_BOUND_BYTES
     assert (
