@@ -3,23 +3,20 @@
 Rocky emits Pipes messages only when both ``DAGSTER_PIPES_CONTEXT`` and ``DAGSTER_PIPES_MESSAGES``
 are set, and decodes the latter as **base64 JSON without zlib** (stock dagster-pipes adds zlib), so
 :class:`PipesChannel` writes that exact form. Messages are JSON lines
-``{"__dagster_pipes_version": "0.1", "method": ..., "params": ...}``; :func:`tail` follows the file
-while the engine runs and :func:`parse_message` turns each line into a message or a problem (never an
-exception), accepting rocky's plain metadata and stock writers' ``{"raw_value", "type"}`` form.
+``{"__dagster_pipes_version": "0.1", "method": ..., "params": ...}``; ``pipes_tail.tail`` follows the
+file while the engine runs and :func:`parse_message` turns each line into a message or a problem (never
+an exception), accepting rocky's plain metadata and stock writers' ``{"raw_value", "type"}`` form.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
-import inspect
 import json
 import logging
 import os
 import tempfile
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -312,100 +309,3 @@ def merge_materializations(
         index[key] = len(merged)
         merged.append(AssetEventSpec(uri, name, extra))
     return merged
-
-
-@dataclass
-class TailStats:
-    """What :func:`tail` delivered."""
-
-    messages: int = 0
-    problems: int = 0
-    closed: bool = False
-
-
-OnMessage = Callable[[PipesMessage | PipesProblem], Awaitable[None] | None]
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-
-
-async def tail(
-    path: str | os.PathLike[str],
-    on_message: OnMessage,
-    stop: asyncio.Event,
-    poll_interval: float = 0.1,
-    *,
-    chunk_bytes: int = _CHUNK_BYTES,
-    max_line_bytes: int = _MAX_LINE_BYTES,
-) -> TailStats:
-    """Follow the messages file, calling ``on_message`` per line (sync or async callback).
-
-    Reads small chunks (a regular-file read never blocks for long) and yields to the loop between
-    them; a partial last line waits in a buffer for its newline. Returns after a ``closed`` message,
-    or once ``stop`` is set and the file has been read to its end (a final unterminated line is then
-    parsed too). A missing file is waited for; a line over ``max_line_bytes`` becomes a problem.
-    """
-    stats = TailStats()
-    buffer = bytearray()
-    skipping = False  # inside an over-long line: drop bytes until its newline
-
-    async def emit(item: PipesMessage | PipesProblem) -> bool:
-        if isinstance(item, PipesProblem):
-            stats.problems += 1
-        else:
-            stats.messages += 1
-            stats.closed = item.method == "closed"
-        result = on_message(item)
-        if inspect.isawaitable(result):
-            await result
-        return stats.closed
-
-    async def deliver(raw: bytes) -> bool:
-        text = raw.decode("utf-8", errors="replace").strip()
-        return bool(text) and await emit(parse_message(text))
-
-    handle = None
-    try:
-        while True:
-            stopping = stop.is_set()  # read before checking, so data written before stop is seen
-            if handle is None:
-                try:
-                    handle = open(path, "rb")  # noqa: SIM115 - held across awaits, closed in finally
-                except FileNotFoundError:
-                    if stopping:
-                        return stats
-                    await _wait(stop, poll_interval)
-                    continue
-            chunk = handle.read(chunk_bytes)
-            if not chunk:
-                if stopping:
-                    if buffer and not skipping:
-                        await deliver(bytes(buffer))
-                    return stats
-                await _wait(stop, poll_interval)
-                continue
-            if b"\n" not in chunk:
-                buffer += chunk
-                lines: list[bytes] = []
-            else:
-                *lines, last = (bytes(buffer) + chunk).split(b"\n")
-                buffer = bytearray(last)
-            for raw in lines:
-                if skipping:  # the rest of an over-long line
-                    skipping = False
-                    continue
-                if await deliver(raw):
-                    return stats
-            if skipping:
-                buffer.clear()
-            elif len(buffer) > max_line_bytes:
-                head = bytes(buffer[:_PROBLEM_LINE_CHARS]).decode("utf-8", "replace")
-                await emit(PipesProblem(f"Pipes line longer than {max_line_bytes} bytes, dropped", head))
-                buffer.clear()
-                skipping = True
-            await asyncio.sleep(0)
-    finally:
-        if handle is not None:
-            handle.close()

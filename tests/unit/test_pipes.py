@@ -30,9 +30,9 @@ from airflow_provider_rocky.pipes import (
     materialization_report,
     merge_materializations,
     parse_message,
-    tail,
     without_pipes_env,
 )
+from airflow_provider_rocky.pipes_tail import tail
 
 
 def _line(method: str, params: Any) -> str:
