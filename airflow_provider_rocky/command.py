@@ -109,6 +109,18 @@ class RunArgs:
                 raise RockyUsageError(f"governance_override is not valid JSON: {exc}") from None
         return cls(**values)  # type: ignore[arg-type]  # field types are checked by validate()
 
+    @classmethod
+    def check_shape(cls, **values: Any) -> None:
+        """Validate only which arguments are set, not their (maybe still templated) values.
+
+        Used at DAG parse time: ``partition="{{ ds }}"`` with a range is wrong whatever ``ds`` is.
+        """
+        probe: dict[str, Any] = {
+            key: value if isinstance(value, bool) else ("x" if value not in (None, "") else None)
+            for key, value in values.items()
+        }
+        cls(**probe).validate()
+
     def validate(self) -> None:
         """Refuse every combination the engine would refuse (or silently ignore), naming the arguments."""
         ranged = [n for n in ("partition_from", "partition_to") if getattr(self, n) is not None]

@@ -40,6 +40,9 @@ REDACTED_FLAGS = frozenset({"--governance-override", "--idempotency-key"})
 
 _READ_CHUNK = 64 * 1024
 
+#: Where rendered engine lines go (the task logger, the trigger logger, a test's list).
+LineSink = Callable[[logs.LogLine], None]
+
 
 @dataclass(frozen=True)
 class RockyCommand:
@@ -136,7 +139,7 @@ class ProcessRunner:
         self,
         command: RockyCommand,
         *,
-        on_line: Callable[[logs.LogLine], None],
+        on_line: LineSink,
         stderr_tail_lines: int = 20,
         max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
         deadline: float | None = None,

@@ -14,6 +14,7 @@ from rocky_sdk.types import MaterializationInfo, RunResult
 
 from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.results import Verdict, error_table
+from airflow_provider_rocky.supervise import PipesRecord
 
 #: Entries kept per list in the XCom summary; the full count is always given beside it.
 MAX_ITEMS = 100
@@ -26,7 +27,7 @@ def table_name(mat: MaterializationInfo) -> str:
     return mat.metadata.target_table_full_name or ".".join(mat.asset_key)
 
 
-def build(verdict: Verdict) -> dict[str, Any]:
+def build(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
     """The ``return_value`` XCom: status, counts, and capped lists of what landed and what failed."""
     result = verdict.result
     summary: dict[str, Any] = {
@@ -35,6 +36,18 @@ def build(verdict: Verdict) -> dict[str, Any]:
         "run_id": verdict.run_id,
         "category": verdict.error.category if verdict.error else None,
     }
+    if pipes is not None:
+        checks = pipes.checks()
+        summary["pipes"] = {
+            "checks": [
+                {"asset_key": c.asset_key, "check": c.check_name, "passed": c.passed, "severity": c.severity}
+                for c in checks[:MAX_ITEMS]
+            ],
+            "checks_total": len(checks),
+            "checks_failed": sum(not c.passed for c in checks),
+            "materializations_reported": len(pipes.materializations()),
+            "problems": pipes.problems,
+        }
     if result is None:
         return summary
     materializations = [
@@ -100,7 +113,9 @@ def _failed_checks(result: RunResult) -> Iterable[dict[str, Any]]:
                 yield {"table": ".".join(table.asset_key), "check": check.name, "severity": check.severity}
 
 
-def report(verdict: Verdict, *, max_tables: int = 20) -> list[tuple[str, bool]]:
+def report(
+    verdict: Verdict, pipes: PipesRecord | None = None, *, max_tables: int = 20
+) -> list[tuple[str, bool]]:
     """The end-of-run report as ``(line, is_warning)`` pairs, for the task log."""
     result = verdict.result
     head = (
@@ -143,6 +158,16 @@ def report(verdict: Verdict, *, max_tables: int = 20) -> list[tuple[str, bool]]:
     for breach in result.budget_breaches:
         lines.append(
             (f"  budget breach: {breach.limit_type} actual {breach.actual} > limit {breach.limit}", True)
+        )
+    if pipes is not None:
+        pipe_checks = pipes.checks()
+        failed_pipes = [c for c in pipe_checks if not c.passed]
+        lines.append(
+            (
+                f"  pipes: {len(pipe_checks)} check report(s), {len(failed_pipes)} failed; "
+                f"{len(pipes.materializations())} materialization report(s); {pipes.problems} bad message(s)",
+                bool(failed_pipes or pipes.problems),
+            )
         )
     if result.skipped_by_run_id:
         lines.append((f"  skipped: deflected by run {result.skipped_by_run_id} (idempotency key)", False))

@@ -66,3 +66,19 @@ def test_static_outlet_gets_the_matching_extra() -> None:
     matching = [extra for uri, extra in events if uri == target]
     assert matching and all(extra["target_table"] == "warehouse.staging__orders.orders" for extra in matching)
     assert any(extra.get("strategy") == "full_refresh" and "rows_copied" in extra for extra in matching)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pipes_run_logs_messages_and_merges_materializations_without_duplicates(
+    mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    run, events = events_of("pipes", mode)
+    log = capfd.readouterr().out
+    assert run.task_state == "success"
+    assert "rocky pipes: rocky run starting" in log, "Pipes `log` messages reach the task log"
+    assert "rocky pipes: check drift on" in log, "drift actions arrive as Pipes check reports"
+    pipes = run.summary["pipes"]
+    assert pipes["problems"] == 0 and pipes["checks_total"] >= 1
+    assert pipes["materializations_reported"] == run.summary["materializations_total"]
+    uris = [uri for uri, _ in events]
+    assert len(uris) == len(set(uris)) == run.summary["materializations_total"], "no duplicate events"

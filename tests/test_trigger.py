@@ -47,9 +47,8 @@ async def test_one_event_with_everything_the_interpreter_needs() -> None:
     events = [event async for event in trigger.run()]
     assert len(events) == 1
     payload = events[0].payload
-    assert set(payload) == {"outcome", "command", "carry"} and payload["carry"] == {
-        "asset_namespace": "rocky://x"
-    }
+    assert set(payload) == {"outcome", "command", "carry", "pipes"}
+    assert payload["carry"] == {"asset_namespace": "rocky://x"} and payload["pipes"] is None
     outcome = ProcessOutcome.from_event(payload["outcome"])
     assert outcome.exit_code == 2 and outcome.stderr_tail and outcome.duration_ms >= 0
     assert interpret(outcome).outcome == "partial"

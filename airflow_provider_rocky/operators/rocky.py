@@ -9,6 +9,7 @@ before anything is spawned.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
@@ -19,18 +20,18 @@ from airflow.configuration import conf
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 from airflow.sdk import AssetAlias, BaseOperator
 
-from airflow_provider_rocky import assets, results, summary, task_context
+from airflow_provider_rocky import assets, results, summary, supervise, task_context
 from airflow_provider_rocky.command import RunArgs
 from airflow_provider_rocky.exceptions import RockyEngineError, RockyError
 from airflow_provider_rocky.hooks.rocky import RockyHook
 from airflow_provider_rocky.logs import LogLine
+from airflow_provider_rocky.pipes import merge_materializations
 from airflow_provider_rocky.process import (
     DEFAULT_MAX_STDOUT_BYTES,
     DEFAULT_TERM_GRACE_SECONDS,
     ProcessOutcome,
     ProcessRunner,
     RockyCommand,
-    run_sync,
 )
 from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
 
@@ -137,10 +138,12 @@ class RockyOperator(BaseOperator):
         asset_namespace: str | None = None,
         asset_alias: str | None = None,
         emit_assets: bool = True,
+        pipes: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.asset_namespace = asset_namespace
+        self.pipes = pipes
         self.emit_assets = emit_assets
         #: Declared at parse time (Airflow requires it); runtime events go through it.
         self.asset_alias: AssetAlias | None = None
@@ -192,25 +195,12 @@ class RockyOperator(BaseOperator):
             raise ValueError(f"{self.task_id}: timeout_seconds={self.timeout_seconds!r} must be > 0")
         if self.stderr_tail_lines < 0:
             raise ValueError(f"{self.task_id}: stderr_tail_lines must be >= 0")
-
-        def given(value: object) -> str | None:
-            return "x" if value not in (None, "") else None
-
-        probe = RunArgs(
-            partition=given(self.partition),
-            partition_from=given(self.partition_from),
-            partition_to=given(self.partition_to),
-            latest=self.latest,
-            missing=self.missing,
-            run_models=self.run_models,
-            model=given(self.model),
-            resume_latest=self.resume_latest,
-            idempotency_key=given(self.idempotency_key),
-            defer=self.defer_upstream,
-            defer_to=given(self.defer_to),
-        )
+        names = ("partition", "partition_from", "partition_to", "latest", "missing", "run_models", "model")
+        values = {
+            name: getattr(self, name) for name in (*names, "resume_latest", "idempotency_key", "defer_to")
+        }
         try:
-            probe.validate()
+            RunArgs.check_shape(defer=self.defer_upstream, **values)
         except Exception as err:
             raise ValueError(f"{self.task_id}: {err}") from None
 
@@ -280,12 +270,16 @@ class RockyOperator(BaseOperator):
                 max_stdout_bytes=self.max_stdout_bytes,
                 term_grace_seconds=self.term_grace_seconds,
                 carry={"asset_namespace": self._namespace},
+                pipes=self.pipes,
             )
             backstop = None
             if deadline is not None:
                 backstop = timedelta(seconds=max(deadline - time.time(), 0) + self.term_grace_seconds)
                 backstop += DEFER_TIMEOUT_MARGIN
             self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
+        channel = None
+        if self.pipes:
+            command, channel = supervise.attach_pipes(command)
         runner = ProcessRunner(
             command,
             on_line=self._log_line,
@@ -296,8 +290,9 @@ class RockyOperator(BaseOperator):
             term_grace_seconds=self.term_grace_seconds,
         )
         self._runner = runner
+        record: supervise.PipesRecord | None = None
         try:
-            outcome = run_sync(runner)
+            outcome, record = asyncio.run(supervise.run(runner, channel, self._log_line))
         except AirflowTaskTimeout:
             # Airflow's own execution_timeout fired first; the runner has ended the group by now.
             ended = runner.outcome or ProcessOutcome(exit_code=None)
@@ -309,7 +304,7 @@ class RockyOperator(BaseOperator):
             )
         finally:
             self._runner = None
-        return self._finish(context, outcome, command.redacted())
+        return self._finish(context, outcome, command.redacted(), record)
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None
@@ -318,14 +313,20 @@ class RockyOperator(BaseOperator):
         if not event or "outcome" not in event:
             raise RockyEngineError(f"the rocky trigger returned no outcome: {event!r}")
         self._namespace = (event.get("carry") or {}).get("asset_namespace")
-        return self._finish(
-            context, ProcessOutcome.from_event(event["outcome"]), list(event.get("command") or [])
-        )
+        record = supervise.PipesRecord.unpack(event["pipes"]) if event.get("pipes") else None
+        outcome = ProcessOutcome.from_event(event["outcome"])
+        return self._finish(context, outcome, list(event.get("command") or []), record)
 
     def _log_line(self, line: LogLine) -> None:
         self.log.log(line.level, line.text)
 
-    def _finish(self, context: Context, outcome: ProcessOutcome, command: list[str]) -> dict[str, Any] | None:
+    def _finish(
+        self,
+        context: Context,
+        outcome: ProcessOutcome,
+        command: list[str],
+        pipes_record: supervise.PipesRecord | None = None,
+    ) -> dict[str, Any] | None:
         verdict = results.interpret(
             outcome,
             command=command,
@@ -333,7 +334,7 @@ class RockyOperator(BaseOperator):
             fail_on_partial=self.fail_on_partial,
             max_stdout_bytes=self.max_stdout_bytes,
         )
-        for text, is_warning in summary.report(verdict):
+        for text, is_warning in summary.report(verdict, pipes_record):
             (self.log.warning if is_warning else self.log.info)(text)
         if verdict.outcome == "partial":
             self.log.warning(
@@ -342,7 +343,7 @@ class RockyOperator(BaseOperator):
                 verdict.result.tables_failed if verdict.result else 0,
                 ", ".join(verdict.failed_tables[:20]),
             )
-        compact = summary.build(verdict)
+        compact = summary.build(verdict, pipes_record)
         ti = context["ti"]
         if self.push_full_result and verdict.result is not None:
             ti.xcom_push(key=FULL_RESULT_KEY, value=verdict.result.model_dump(mode="json"))
@@ -350,15 +351,25 @@ class RockyOperator(BaseOperator):
             if self.do_xcom_push:
                 ti.xcom_push(key="return_value", value=compact)
             raise verdict.error
-        self._emit_assets(context, verdict)
+        self._emit_assets(context, verdict, pipes_record)
         return compact
 
-    def _emit_assets(self, context: Context, verdict: results.Verdict) -> None:
+    def _emit_assets(
+        self, context: Context, verdict: results.Verdict, pipes_record: supervise.PipesRecord | None
+    ) -> None:
         """One asset event per materialized table (and partition), only for runs that succeeded."""
         if self.asset_alias is None or verdict.result is None:
             return
         try:
             specs = assets.asset_events(verdict.result, namespace=self._namespace)
+            if pipes_record is not None:  # Pipes-only tables are added; a table is never emitted twice
+                specs = merge_materializations(
+                    specs,
+                    pipes_record.materializations(),
+                    namespace=self._namespace,
+                    run_status=verdict.result.status,
+                    engine_version=verdict.result.version,
+                )
         except ValueError as err:  # a namespace that cannot name these tables: say so, keep the run
             self.log.error("No asset events: %s (set asset_namespace on the operator or connection)", err)
             return

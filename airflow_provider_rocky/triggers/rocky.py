@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_rocky import logs
+from airflow_provider_rocky import logs, supervise
 from airflow_provider_rocky.process import (
     DEFAULT_MAX_STDOUT_BYTES,
     DEFAULT_TERM_GRACE_SECONDS,
@@ -55,6 +55,7 @@ class RockyRunTrigger(BaseTrigger):
         term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
         in_flight_poll_seconds: float = IN_FLIGHT_POLL_SECONDS,
         carry: dict[str, Any] | None = None,
+        pipes: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.command = command
@@ -65,6 +66,7 @@ class RockyRunTrigger(BaseTrigger):
         self.term_grace_seconds = term_grace_seconds
         self.in_flight_poll_seconds = in_flight_poll_seconds
         self.carry = carry or {}
+        self.pipes = pipes
         self._runner: ProcessRunner | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -80,6 +82,7 @@ class RockyRunTrigger(BaseTrigger):
                 "term_grace_seconds": self.term_grace_seconds,
                 "in_flight_poll_seconds": self.in_flight_poll_seconds,
                 "carry": self.carry,
+                "pipes": self.pipes,
             },
         )
 
@@ -92,8 +95,12 @@ class RockyRunTrigger(BaseTrigger):
         _mask_env(command)
         self.log.info("Running rocky in the triggerer: %s", " ".join(command.redacted()))
         while True:
+            channel = None
+            spawned = command
+            if self.pipes:  # the messages file lives on the triggerer, next to the process
+                spawned, channel = supervise.attach_pipes(command)
             self._runner = ProcessRunner(
-                command,
+                spawned,
                 on_line=self._log_line,
                 stderr_tail_lines=self.stderr_tail_lines,
                 max_stdout_bytes=self.max_stdout_bytes,
@@ -101,7 +108,7 @@ class RockyRunTrigger(BaseTrigger):
                 deadline_reason=self.deadline_reason,
                 term_grace_seconds=self.term_grace_seconds,
             )
-            outcome = await self._runner.run()
+            outcome, record = await supervise.run(self._runner, channel, self._log_line)
             if not _in_flight(outcome) or self._out_of_time():
                 break
             self.log.warning(
@@ -114,7 +121,12 @@ class RockyRunTrigger(BaseTrigger):
             outcome.exit_code,
             outcome.duration_ms / 1000,
         )
-        payload = {"outcome": outcome.to_event(), "command": command.redacted(), "carry": self.carry}
+        payload = {
+            "outcome": outcome.to_event(),
+            "command": command.redacted(),
+            "carry": self.carry,
+            "pipes": record.pack() if record is not None else None,
+        }
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
     def _out_of_time(self) -> bool:

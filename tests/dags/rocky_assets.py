@@ -22,6 +22,7 @@ CASES = {
     ),
     "partial": ({"filter": "source=orders"}, "partial"),
     "failed": ({"filter": "source=orders"}, "total_failure"),
+    "pipes": ({"filter": "source=orders", "pipes": True}, "drift"),
 }
 
 for _name, (_kwargs, _scenario) in CASES.items():
