@@ -172,3 +172,16 @@ def report(
     if result.skipped_by_run_id:
         lines.append((f"  skipped: deflected by run {result.skipped_by_run_id} (idempotency key)", False))
     return lines
+
+
+def log_report(log: Any, verdict: Verdict, pipes: PipesRecord | None = None) -> None:
+    """Write the end-of-run report to a task or trigger logger; a partial success is said loudly."""
+    for text, is_warning in report(verdict, pipes):
+        (log.warning if is_warning else log.info)(text)
+    if verdict.outcome == "partial":
+        log.warning(
+            "PARTIAL SUCCESS: %d table(s) failed: %s. The tables that landed are reported; "
+            "set fail_on_partial=True to fail the task instead.",
+            verdict.result.tables_failed if verdict.result else 0,
+            ", ".join(verdict.failed_tables[:20]),
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,13 +26,27 @@ def deadline(
     """The earliest of ``timeout_seconds`` (from now) and ``execution_timeout`` (from the task's start),
     as an absolute wall-clock time (it crosses serialization to the triggerer), and which budget it is.
     """
+    start = getattr(context.get("ti"), "start_date", None)
+    return deadline_from(timeout_seconds, execution_timeout, start.timestamp() if start is not None else None)
+
+
+def deadline_from(
+    timeout_seconds: float | None,
+    execution_timeout: timedelta | float | None,
+    started: float | None = None,
+) -> tuple[float | None, str | None]:
+    """:func:`deadline` from plain values; ``execution_timeout`` may be seconds (a serialized spec)."""
     options: list[tuple[float, str]] = []
     if timeout_seconds:
-        options.append((time.time() + float(timeout_seconds), f"timeout_seconds={timeout_seconds:g}"))
+        options.append((time.time() + float(timeout_seconds), f"timeout_seconds={float(timeout_seconds):g}"))
     if execution_timeout is not None:
-        start = getattr(context.get("ti"), "start_date", None)
-        begin = start.timestamp() if start is not None else time.time()
-        options.append((begin + execution_timeout.total_seconds(), f"execution_timeout={execution_timeout}"))
+        budget = (
+            execution_timeout
+            if isinstance(execution_timeout, timedelta)
+            else timedelta(seconds=execution_timeout)
+        )
+        begin = started if started is not None else time.time()
+        options.append((begin + budget.total_seconds(), f"execution_timeout={budget}"))
     if not options:
         return None, None
     return min(options)
@@ -40,7 +54,11 @@ def deadline(
 
 def try_key(context: Context) -> str:
     """An idempotency key naming this task instance *and* try: a retry or a re-run still runs."""
-    ti = context["ti"]
+    return try_key_of(context["ti"])
+
+
+def try_key_of(ti: Any) -> str:
+    """:func:`try_key` for any task-instance-like object (the triggerer's ``task_instance`` too)."""
     map_index = getattr(ti, "map_index", -1)
     return f"airflow:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}:try{ti.try_number}"
 

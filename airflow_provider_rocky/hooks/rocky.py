@@ -67,30 +67,39 @@ class RockyHook(BaseHook):
     def get_settings(self) -> RockySettings:
         """Connection + overrides → validated settings (looked up once per hook)."""
         if self._settings is None:
-            extra = self._connection_extra()
-            values: dict[str, Any] = {
-                key: extra[key] for key in (*SETTING_KEYS, "asset_namespace") if extra.get(key)
-            }
-            values.update(self.overrides)
-            values["env"] = self._env_from(extra)
-            settings = RockySettings(**values)
-            settings.validate()
-            self._settings = settings
+            try:
+                conn = self.get_connection(self.rocky_conn_id)
+            except AirflowNotFoundException:
+                conn = None
+            self._settings = self._settings_from(conn)
         return self._settings
 
-    def _connection_extra(self) -> dict[str, Any]:
-        try:
-            conn = self.get_connection(self.rocky_conn_id)
-        except AirflowNotFoundException:
-            if self.rocky_conn_id == self.default_conn_name:
-                self.log.debug("No %r connection: using rocky's defaults", self.rocky_conn_id)
-                return {}
+    async def aget_settings(self) -> RockySettings:
+        """The same, for the triggerer's event loop (``start_from_trigger``): no blocking lookup."""
+        if self._settings is None:
+            try:
+                conn = await self.aget_connection(self.rocky_conn_id)
+            except AirflowNotFoundException:
+                conn = None
+            self._settings = self._settings_from(conn)
+        return self._settings
+
+    def _settings_from(self, conn: Any) -> RockySettings:
+        if conn is None and self.rocky_conn_id != self.default_conn_name:
             raise RockyUsageError(
                 f"Airflow connection {self.rocky_conn_id!r} (rocky_conn_id) does not exist; create it, "
                 f"or use {self.default_conn_name!r}, which may be left undefined"
-            ) from None
-        extra = conn.extra_dejson
-        return dict(extra) if isinstance(extra, Mapping) else {}
+            )
+        raw = conn.extra_dejson if conn is not None else {}
+        extra: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+        values: dict[str, Any] = {
+            key: extra[key] for key in (*SETTING_KEYS, "asset_namespace") if extra.get(key)
+        }
+        values.update(self.overrides)
+        values["env"] = self._env_from(extra)
+        settings = RockySettings(**values)
+        settings.validate()
+        return settings
 
     def _env_from(self, extra: Mapping[str, Any]) -> dict[str, str]:
         raw = extra.get("env") or {}

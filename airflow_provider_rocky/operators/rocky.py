@@ -20,7 +20,7 @@ from airflow.configuration import conf
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 from airflow.sdk import AssetAlias, BaseOperator
 
-from airflow_provider_rocky import assets, results, summary, supervise, task_context
+from airflow_provider_rocky import assets, exceptions, results, summary, supervise, task_context
 from airflow_provider_rocky.command import RunArgs
 from airflow_provider_rocky.exceptions import RockyEngineError, RockyError
 from airflow_provider_rocky.hooks.rocky import RockyHook
@@ -33,6 +33,7 @@ from airflow_provider_rocky.process import (
     ProcessRunner,
     RockyCommand,
 )
+from airflow_provider_rocky.triggers import start
 from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ class RockyOperator(BaseOperator):
         asset_alias: str | None = None,
         emit_assets: bool = True,
         pipes: bool = False,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -188,6 +190,11 @@ class RockyOperator(BaseOperator):
         self._runner: ProcessRunner | None = None
         self._namespace: str | None = None
         self._check_static_arguments()
+        self.start_from_trigger = start_from_trigger
+        if start_from_trigger:
+            if not deferrable:
+                raise ValueError(f"{self.task_id}: start_from_trigger=True needs deferrable=True")
+            self.start_trigger_args = start.start_trigger_args(self)
 
     def _check_static_arguments(self) -> None:
         """Catch at parse time what templating cannot change (None-ness and booleans), naming it."""
@@ -310,6 +317,13 @@ class RockyOperator(BaseOperator):
         self, context: Context, event: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
+        if event and "refused" in event:  # start_from_trigger: refused in the triggerer, before spawning
+            refused = event["refused"]
+            error_class = getattr(exceptions, refused.get("class", ""), exceptions.RockyUsageError)
+            error = error_class(refused.get("message", "refused before spawning"))
+            if self.do_xcom_push:
+                context["ti"].xcom_push(key="return_value", value=summary.refused(error))
+            raise error
         if not event or "outcome" not in event:
             raise RockyEngineError(f"the rocky trigger returned no outcome: {event!r}")
         self._namespace = (event.get("carry") or {}).get("asset_namespace")
@@ -334,15 +348,7 @@ class RockyOperator(BaseOperator):
             fail_on_partial=self.fail_on_partial,
             max_stdout_bytes=self.max_stdout_bytes,
         )
-        for text, is_warning in summary.report(verdict, pipes_record):
-            (self.log.warning if is_warning else self.log.info)(text)
-        if verdict.outcome == "partial":
-            self.log.warning(
-                "PARTIAL SUCCESS: %d table(s) failed: %s. The tables that landed are reported; "
-                "set fail_on_partial=True to fail the task instead.",
-                verdict.result.tables_failed if verdict.result else 0,
-                ", ".join(verdict.failed_tables[:20]),
-            )
+        summary.log_report(self.log, verdict, pipes_record)
         compact = summary.build(verdict, pipes_record)
         ti = context["ti"]
         if self.push_full_result and verdict.result is not None:

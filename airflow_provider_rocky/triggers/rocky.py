@@ -21,6 +21,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_rocky import logs, supervise
+from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.process import (
     DEFAULT_MAX_STDOUT_BYTES,
     DEFAULT_TERM_GRACE_SECONDS,
@@ -46,7 +47,7 @@ class RockyRunTrigger(BaseTrigger):
 
     def __init__(
         self,
-        command: dict[str, Any],
+        command: dict[str, Any] | None = None,
         *,
         deadline: float | None = None,
         deadline_reason: str | None = None,
@@ -56,6 +57,8 @@ class RockyRunTrigger(BaseTrigger):
         in_flight_poll_seconds: float = IN_FLIGHT_POLL_SECONDS,
         carry: dict[str, Any] | None = None,
         pipes: bool = False,
+        spec: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.command = command
@@ -67,6 +70,18 @@ class RockyRunTrigger(BaseTrigger):
         self.in_flight_poll_seconds = in_flight_poll_seconds
         self.carry = carry or {}
         self.pipes = pipes
+        self.spec = spec
+        from airflow_provider_rocky.triggers.start import TEMPLATED
+
+        unknown = set(fields) - set(TEMPLATED)
+        if unknown:
+            raise TypeError(f"RockyRunTrigger got unexpected arguments: {sorted(unknown)}")
+        #: start_from_trigger: the operator's templated arguments, as attributes the triggerer renders.
+        self._fields = sorted(fields)
+        for name, value in fields.items():
+            setattr(self, name, value)
+        if command is None and spec is None:
+            raise ValueError("RockyRunTrigger needs a command, or a spec to build one (start_from_trigger)")
         self._runner: ProcessRunner | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -83,6 +98,8 @@ class RockyRunTrigger(BaseTrigger):
                 "in_flight_poll_seconds": self.in_flight_poll_seconds,
                 "carry": self.carry,
                 "pipes": self.pipes,
+                "spec": self.spec,
+                **{name: getattr(self, name) for name in self._fields},
             },
         )
 
@@ -91,7 +108,16 @@ class RockyRunTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Run the engine (again while another copy holds the key), then yield the one event."""
-        command = RockyCommand.deserialize(self.command)
+        if self.command is None:  # started from the trigger: build the command here, like execute() would
+            try:
+                command = await self._command_from_spec()
+            except RockyError as err:
+                self.log.error("rocky was not started: %s", err.reason)
+                refused = {"class": type(err).__name__, "message": err.reason}
+                yield TriggerEvent({"refused": refused, "carry": self.carry})  # type: ignore[no-untyped-call]
+                return
+        else:
+            command = RockyCommand.deserialize(self.command)
         _mask_env(command)
         self.log.info("Running rocky in the triggerer: %s", " ".join(command.redacted()))
         while True:
@@ -128,6 +154,16 @@ class RockyRunTrigger(BaseTrigger):
             "pipes": record.pack() if record is not None else None,
         }
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def _command_from_spec(self) -> RockyCommand:
+        """``start_from_trigger``: the rendered spec → the same validated command ``execute()`` builds."""
+        from airflow_provider_rocky.triggers.start import command_from_spec
+
+        fields = {name: getattr(self, name) for name in self._fields}
+        built = await command_from_spec(self.spec or {}, fields, getattr(self, "task_instance", None))
+        self.deadline, self.deadline_reason = built.deadline, built.deadline_reason
+        self.carry = {**self.carry, "asset_namespace": built.asset_namespace}
+        return built.command
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.time() + self.in_flight_poll_seconds >= self.deadline
