@@ -39,6 +39,8 @@ PIPES_ENV_PREFIX = "DAGSTER_PIPES_"
 REDACTED_FLAGS = frozenset({"--governance-override", "--idempotency-key"})
 
 _READ_CHUNK = 64 * 1024
+#: Lines handed to the log sink between two yields to the event loop.
+_LINES_PER_YIELD = 32
 
 #: Where rendered engine lines go (the task logger, the trigger logger, a test's list).
 LineSink = Callable[[logs.LogLine], None]
@@ -306,7 +308,7 @@ class ProcessRunner:
         assert proc.stderr is not None
         limit = self.max_line_chars * 4  # bytes kept of one line; the rest is only counted
         partial = bytearray()
-        dropped = 0
+        dropped = emitted = 0
         while chunk := await proc.stderr.read(_READ_CHUNK):
             start = 0
             while True:
@@ -321,6 +323,11 @@ class ProcessRunner:
                 partial.clear()
                 dropped = 0
                 start = end + 1
+                emitted += 1
+                if emitted % _LINES_PER_YIELD == 0:
+                    # Logging a line costs tens of microseconds; a buffered read returns without
+                    # yielding, so give the loop (the triggerer's other triggers) a turn regularly.
+                    await asyncio.sleep(0)
         if partial or dropped:
             self._emit(bytes(partial), dropped)  # a last line with no newline still counts
 

@@ -71,7 +71,10 @@ CASES: list[Case] = [
         {"execution_timeout_seconds": 4, "term_grace_seconds": 2},
     ),
     Case("garbage_stdout", "garbage_stdout", "failed", "output", False),
-    Case("huge_stdout", "huge_stdout", "success", outcome="success"),
+    # 10,000 tables. Asset events are off here: Airflow itself takes ~85 s (3.3) to >300 s (3.1) to
+    # register 10,000 new assets at task end (measured; see benchmarks/README.md), which is not what
+    # this case tests (parsing, bounded XCom). tests/test_asset_events.py covers emission.
+    Case("huge_stdout", "huge_stdout", "success", op_kwargs={"emit_assets": False}, outcome="success"),
     Case("non_utf8_stderr", "non_utf8_stderr", "success", outcome="success"),
     Case("many_lines", "many_lines", "success", outcome="success"),
     Case(

@@ -49,15 +49,6 @@ def conn(monkeypatch: pytest.MonkeyPatch, warehouse: Path) -> str:
     return CONN_ID
 
 
-def _with_hook(op: Any, conn_id: str) -> Any:
-    """Give a SQL operator its hook; via the connection type once the provider registers it."""
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
-    if "rocky_duckdb" not in ProvidersManagerTaskRuntime().hooks:  # type: ignore[no-untyped-call]
-        op.__dict__["_hook"] = RockyDuckDBHook(conn_id)  # the cached_property the operator reads
-    return op
-
-
 def test_records_first_and_qmark_parameters(conn: str) -> None:
     hook = RockyDuckDBHook(conn)
     assert hook.placeholder == "?"
@@ -135,7 +126,7 @@ def test_sql_execute_query_operator(conn: str) -> None:
         sql="SELECT orders FROM marts.fct_daily_orders WHERE orders >= ? ORDER BY orders",
         parameters=[3],
     )
-    assert _with_hook(op, conn).execute({}) == [(3,), (5,)]
+    assert op.execute({}) == [(3,), (5,)]
 
 
 def test_sql_column_check_operator_passes_and_fails(conn: str) -> None:
@@ -147,7 +138,7 @@ def test_sql_column_check_operator_passes_and_fails(conn: str) -> None:
             "orders": {"null_check": {"equal_to": 0}, "min": {"geq_to": 0}, "max": {"less_than": 10}}
         },
     )
-    _with_hook(ok, conn).execute({})
+    ok.execute({})
     bad = SQLColumnCheckOperator(
         task_id="cols_bad",
         conn_id=conn,
@@ -155,7 +146,7 @@ def test_sql_column_check_operator_passes_and_fails(conn: str) -> None:
         column_mapping={"orders": {"min": {"greater_than": 0}}},
     )
     with pytest.raises(AirflowException, match="orders"):
-        _with_hook(bad, conn).execute({})
+        bad.execute({})
 
 
 def test_sql_table_check_operator_passes_and_fails(conn: str) -> None:
@@ -168,7 +159,7 @@ def test_sql_table_check_operator_passes_and_fails(conn: str) -> None:
             "revenue": {"check_statement": "SUM(revenue) > 80"},
         },
     )
-    _with_hook(ok, conn).execute({})
+    ok.execute({})
     bad = SQLTableCheckOperator(
         task_id="table_bad",
         conn_id=conn,
@@ -176,14 +167,10 @@ def test_sql_table_check_operator_passes_and_fails(conn: str) -> None:
         checks={"row_count": {"check_statement": "COUNT(*) = 4"}},
     )
     with pytest.raises(AirflowException, match="row_count"):
-        _with_hook(bad, conn).execute({})
+        bad.execute({})
 
 
 def test_operators_find_the_hook_through_the_connection_type(conn: str) -> None:
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
-    if "rocky_duckdb" not in ProvidersManagerTaskRuntime().hooks:  # type: ignore[no-untyped-call]
-        pytest.skip("get_provider_info() does not register connection type rocky_duckdb yet")
     op = SQLExecuteQueryOperator(task_id="q", conn_id=conn, sql="SELECT count(*) FROM marts.fct_daily_orders")
     assert isinstance(op.get_db_hook(), RockyDuckDBHook)
     assert op.execute({}) == [(3,)]  # type: ignore[no-untyped-call]
