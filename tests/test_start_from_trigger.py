@@ -79,6 +79,9 @@ async def test_the_triggerer_renders_builds_and_runs_the_same_command(
     ti = RecordingTI()
     summary = op.execute_complete({"ti": ti, "outlet_events": _Events()}, event.payload)  # type: ignore[arg-type]
     assert summary is not None and summary["outcome"] == "success" and summary["materializations_total"] >= 1
+    lineage = op.get_openlineage_facets_on_complete(None)  # the real OpenLineage provider's classes
+    assert len(lineage.outputs) == summary["materializations_total"]
+    assert {ds.namespace for ds in lineage.outputs} == {"rocky://acme"}
 
 
 @pytest.mark.asyncio
