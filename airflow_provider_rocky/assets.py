@@ -22,11 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk import Asset, AssetAlias
-from rocky_sdk.types import MaterializationInfo, RunResult
+
+if TYPE_CHECKING:  # rocky-sdk costs ~0.2 s to import: never at DAG parse time
+    from rocky_sdk.types import MaterializationInfo, RunResult
 
 log = logging.getLogger(__name__)
 

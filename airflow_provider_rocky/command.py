@@ -14,9 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rocky_sdk import RockyClient
-from rocky_sdk.exceptions import RockyError as SdkRockyError
-
 from airflow_provider_rocky.exceptions import RockyGovernanceError, RockyUsageError
 from airflow_provider_rocky.process import RockyCommand
 
@@ -181,6 +178,9 @@ class RunArgs:
             return
         if not isinstance(override, dict):
             raise RockyUsageError(f"governance_override must be a JSON object, got {type(override).__name__}")
+        from rocky_sdk import RockyClient  # lazily: rocky-sdk is not needed to parse a DAG
+        from rocky_sdk.exceptions import RockyError as SdkRockyError
+
         try:
             RockyClient.validate_governance_override(override)
         except SdkRockyError as exc:

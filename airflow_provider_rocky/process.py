@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_provider_rocky import logs
+from airflow_provider_rocky.spawn import Child
 
 #: stdout beyond this many bytes is counted, not kept (a 10,000-table RunResult is about 9 MB).
 DEFAULT_MAX_STDOUT_BYTES = 128 * 1024 * 1024
@@ -161,7 +162,7 @@ class ProcessRunner:
         self._stdout_seen = 0
         self._lines = 0
         self._run_id: str | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: Child | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._stop_requested = False
@@ -194,15 +195,7 @@ class ProcessRunner:
             self.outcome = ProcessOutcome(exit_code=None, killed=True)
             return self.outcome
         try:
-            self._proc = await asyncio.create_subprocess_exec(
-                *self.command.argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.command.cwd,
-                env=self.command.child_env(),
-                start_new_session=True,
-            )
+            self._proc = await Child.spawn(self.command)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             self.outcome = ProcessOutcome(exit_code=None, spawn_error=f"{type(exc).__name__}: {exc}")
             return self.outcome
@@ -229,17 +222,11 @@ class ProcessRunner:
             raise
         finally:
             stopped.cancel()
-            # Close the pipes' transport now: left to the garbage collector it would run after a
-            # private event loop (the worker's asyncio.run) is closed, and complain.
-            transport = getattr(proc, "_transport", None)
-            if transport is not None:
-                transport.close()
+            proc.close()
             self.outcome = self._outcome(proc, started, timed_out=timed_out, killed=killed)
         return self.outcome
 
-    def _outcome(
-        self, proc: asyncio.subprocess.Process, started: float, *, timed_out: bool, killed: bool
-    ) -> ProcessOutcome:
+    def _outcome(self, proc: Child, started: float, *, timed_out: bool, killed: bool) -> ProcessOutcome:
         return ProcessOutcome(
             exit_code=proc.returncode,
             stdout=bytes(self._stdout),
@@ -256,7 +243,7 @@ class ProcessRunner:
         )
 
     async def _cleanup_after_abort(
-        self, proc: asyncio.subprocess.Process, exited: asyncio.Future[int], readers: asyncio.Future[Any]
+        self, proc: Child, exited: asyncio.Future[int], readers: asyncio.Future[Any]
     ) -> None:
         if proc.returncode is None:
             await self._end_group(proc, exited)
@@ -265,7 +252,7 @@ class ProcessRunner:
         with contextlib.suppress(BaseException):
             await readers
 
-    async def _end_group(self, proc: asyncio.subprocess.Process, exited: asyncio.Future[int]) -> None:
+    async def _end_group(self, proc: Child, exited: asyncio.Future[int]) -> None:
         """SIGTERM the group, give rocky ``term_grace_seconds`` to finish, then SIGKILL it."""
         _signal_group(proc.pid, signal.SIGTERM)
         try:
@@ -274,7 +261,7 @@ class ProcessRunner:
             _signal_group(proc.pid, signal.SIGKILL)
             await exited
 
-    async def _reap_group(self, proc: asyncio.subprocess.Process) -> None:
+    async def _reap_group(self, proc: Child) -> None:
         """After the engine exits, end whatever it left in its group (hooks, helpers)."""
         if not _group_alive(proc.pid):
             return
@@ -296,7 +283,7 @@ class ProcessRunner:
 
     # -- pipes ------------------------------------------------------------------------------------
 
-    async def _read_stdout(self, proc: asyncio.subprocess.Process) -> None:
+    async def _read_stdout(self, proc: Child) -> None:
         assert proc.stdout is not None
         while chunk := await proc.stdout.read(_READ_CHUNK):
             room = self.max_stdout_bytes - len(self._stdout)
@@ -304,7 +291,7 @@ class ProcessRunner:
                 self._stdout += chunk[:room]
             self._stdout_seen += len(chunk)
 
-    async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
+    async def _read_stderr(self, proc: Child) -> None:
         assert proc.stderr is not None
         limit = self.max_line_chars * 4  # bytes kept of one line; the rest is only counted
         partial = bytearray()

@@ -15,13 +15,14 @@ import re
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from pydantic import ValidationError
-from rocky_sdk.types import RunResult
+from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky.process import ProcessOutcome
+
+if TYPE_CHECKING:  # rocky-sdk and pydantic models load on first use, not at DAG parse time
+    from pydantic import ValidationError
+    from rocky_sdk.types import RunResult
 
 Outcome = Literal["success", "partial", "skipped", "failed"]
 
@@ -59,6 +60,9 @@ def error_table(asset_key: Sequence[str]) -> str:
 
 def parse_result(stdout: bytes) -> RunResult:
     """stdout → ``RunResult`` with rocky-sdk's model; raises ``ValueError`` when it is not one."""
+    from pydantic import ValidationError
+    from rocky_sdk.types import RunResult
+
     try:
         return RunResult.model_validate_json(stdout)
     except ValidationError as err:

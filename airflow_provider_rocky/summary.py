@@ -8,13 +8,14 @@ not the megabytes of the full ``RunResult`` (which ``push_full_result`` pushes u
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-from rocky_sdk.types import MaterializationInfo, RunResult
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.results import Verdict, error_table
 from airflow_provider_rocky.supervise import PipesRecord
+
+if TYPE_CHECKING:  # imported lazily: the operator module must stay cheap to import at parse time
+    from rocky_sdk.types import MaterializationInfo, RunResult
 
 #: Entries kept per list in the XCom summary; the full count is always given beside it.
 MAX_ITEMS = 100

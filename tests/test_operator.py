@@ -120,3 +120,16 @@ def test_provider_info_declares_connection_types_and_classes() -> None:
 
     for module in modules:
         importlib.import_module(module)
+
+
+def test_parsing_a_rocky_dag_does_not_import_rocky_sdk() -> None:
+    """DAG parse cost: rocky-sdk's models load on first use, never when a DAG file is parsed."""
+    code = (
+        "import sys; from airflow_provider_rocky.operators.rocky import RockyOperator; "
+        "[RockyOperator(task_id=f't{i}', filter='a=b', partition='{{ ds }}') for i in range(3)]; "
+        "print(sorted(m for m in sys.modules if m.startswith('rocky_sdk')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
