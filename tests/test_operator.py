@@ -133,3 +133,20 @@ def test_parsing_a_rocky_dag_does_not_import_rocky_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_only_user_values_become_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """env_vars and the connection's env are masked; the audit values (e.g. "manual") are not."""
+    from airflow_provider_rocky.command import RunArgs
+    from airflow_provider_rocky.hooks import rocky as hook_module
+
+    masked: list[str] = []
+    monkeypatch.setattr(hook_module, "mask_secret", masked.append)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ROCKY_DEFAULT", '{"conn_type": "rocky", "extra": {"env": {"TOKEN": "conn-s3cret"}}}'
+    )
+    command = hook_module.RockyHook().build_run_command(
+        RunArgs(filter="a=b"), {"API_KEY": "user-s3cret"}, {"ROCKY_RUN_TRIGGER": "manual"}
+    )
+    assert sorted(masked) == ["conn-s3cret", "user-s3cret"]
+    assert command.env == {"TOKEN": "conn-s3cret", "ROCKY_RUN_TRIGGER": "manual", "API_KEY": "user-s3cret"}

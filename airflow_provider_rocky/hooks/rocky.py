@@ -119,11 +119,21 @@ class RockyHook(BaseHook):
 
     # -- commands ---------------------------------------------------------------------------------
 
-    def build_run_command(self, args: RunArgs, env_vars: Mapping[str, str] | None = None) -> RockyCommand:
-        """``rocky ... run ...`` for these arguments; ``env_vars`` are masked and added to the child's env."""
+    def build_run_command(
+        self,
+        args: RunArgs,
+        env_vars: Mapping[str, str] | None = None,
+        audit_env: Mapping[str, str] | None = None,
+    ) -> RockyCommand:
+        """``rocky ... run ...`` for these arguments.
+
+        ``env_vars`` (the user's, maybe credentials) are registered with the secret masker;
+        ``audit_env`` (``ROCKY_RUN_TRIGGER=manual`` & co.) is not: masking "manual" would hide it in
+        every run id of the log.
+        """
         for value in (env_vars or {}).values():
             mask_secret(str(value))
-        extra = {str(key): str(value) for key, value in (env_vars or {}).items()}
+        extra = {str(key): str(value) for key, value in {**(audit_env or {}), **(env_vars or {})}.items()}
         return build_run_command(self.get_settings(), args, extra)
 
     def with_settings(self, **changes: Any) -> RockySettings:

@@ -250,9 +250,9 @@ class RockyOperator(BaseOperator):
 
     def build_command(self, context: Context) -> RockyCommand:
         """The validated command for this try (raises ``RockyUsageError`` before anything runs)."""
-        env = {**task_context.audit_env(context), **{str(k): str(v) for k, v in self.env_vars.items()}}
+        env = {str(k): str(v) for k, v in self.env_vars.items()}
         hook = self._hook()
-        command = hook.build_run_command(self._run_args(context), env)
+        command = hook.build_run_command(self._run_args(context), env, task_context.audit_env(context))
         self._namespace = self.asset_namespace or hook.get_settings().asset_namespace
         return command
 

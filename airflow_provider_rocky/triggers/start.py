@@ -96,8 +96,9 @@ async def command_from_spec(spec: dict[str, Any], fields: dict[str, Any], ti: An
     if run_args.get("idempotency_key") in (None, "") and wants_key and ti is not None:
         run_args["idempotency_key"] = try_key_of(ti)
     env = {str(k): str(v) for k, v in (fields.get("env_vars") or {}).items()}
-    if ti is not None:
-        env.setdefault("ROCKY_SUBMISSION_ID", f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}")
-    command = hook.build_run_command(RunArgs.coerce(**run_args), env)
+    audit = (
+        {} if ti is None else {"ROCKY_SUBMISSION_ID": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}"}
+    )
+    command = hook.build_run_command(RunArgs.coerce(**run_args), env, audit)
     deadline, reason = deadline_from(spec.get("timeout_seconds"), spec.get("execution_timeout"))
     return BuiltCommand(command, deadline, reason, spec.get("asset_namespace") or settings.asset_namespace)
