@@ -247,14 +247,22 @@ class RunArgs:
 
 
 def build_run_command(
-    settings: RockySettings, args: RunArgs, extra_env: Mapping[str, str] | None = None
+    settings: RockySettings,
+    args: RunArgs,
+    extra_env: Mapping[str, str] | None = None,
+    public_env: Mapping[str, str] | None = None,
 ) -> RockyCommand:
-    """Validate both halves and assemble the command: argv, environment (secrets only here), cwd."""
+    """Validate both halves and assemble the command: argv, environment (secrets only here), cwd.
+
+    The connection's ``env`` and ``extra_env`` are secrets; ``public_env`` (audit values such as
+    ``ROCKY_RUN_TRIGGER``) is not, and must not be masked.
+    """
     settings.validate()
     args.validate()
-    env = {**settings.env, **(extra_env or {})}
+    secret = {**settings.env, **(extra_env or {})}
     return RockyCommand(
         argv=(*settings.global_argv(), *args.argv(settings.models_dir)),
-        env=env,
+        env={**(public_env or {}), **secret},
         cwd=settings.project_dir,
+        secret_keys=tuple(sorted(secret)),
     )

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_rocky.logs import render
+
 if TYPE_CHECKING:
     from rocky_sdk.types import RunResult
 
@@ -72,7 +74,8 @@ class RockyError(AirflowException):
         head += f"; exit code {self.exit_code})" if self.exit_code is not None else ")"
         if not self.stderr_tail:
             return head
-        tail = "\n".join(f"  | {line}" for line in self.stderr_tail)
+        # Rendered like the task log (tracing JSON becomes `rocky: LEVEL target message ...`).
+        tail = "\n".join(f"  | {render(line).text}" for line in self.stderr_tail)
         return f"{head}\nLast {len(self.stderr_tail)} stderr line(s) of the engine:\n{tail}"
 
     def __reduce__(self) -> tuple[object, ...]:

@@ -60,6 +60,8 @@ class RockyCommand:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     unset_env_prefixes: tuple[str, ...] = (PIPES_ENV_PREFIX,)
+    #: Keys of ``env`` whose values are secrets: every process that runs the command masks them.
+    secret_keys: tuple[str, ...] = ()
 
     def redacted(self) -> list[str]:
         """argv with secret-bearing flag values replaced by ``***``, for logs and errors."""
@@ -88,6 +90,7 @@ class RockyCommand:
             "env": dict(self.env),
             "cwd": self.cwd,
             "unset_env_prefixes": list(self.unset_env_prefixes),
+            "secret_keys": list(self.secret_keys),
         }
 
     @classmethod
@@ -98,6 +101,7 @@ class RockyCommand:
             env=dict(data.get("env") or {}),
             cwd=data.get("cwd"),
             unset_env_prefixes=tuple(data.get("unset_env_prefixes", (PIPES_ENV_PREFIX,))),
+            secret_keys=tuple(data.get("secret_keys", ())),
         )
 
 
@@ -215,13 +219,17 @@ class ProcessRunner:
             await self._reap_group(proc)
             await self._drain(readers)
         except BaseException:
-            # Cancelled (trigger cancelled, asyncio.run torn down by AirflowTaskTimeout, ...):
-            # end the group before the exception goes on, so nothing outlives the run.
+            # Cancelled: the trigger was cancelled or moved, the triggerer is stopping, asyncio.run
+            # was torn down by AirflowTaskTimeout... Every other task of the loop may be cancelled
+            # too, so ending the group relies on none of them (not `exited`, not the readers).
             killed = True
-            await asyncio.shield(self._cleanup_after_abort(proc, exited, readers))
+            await self._abort(proc, exited, readers)
             raise
         finally:
             stopped.cancel()
+            if proc.popen.poll() is None or _group_alive(proc.pid):  # last resort, never reached normally
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.popen.wait()
             proc.close()
             self.outcome = self._outcome(proc, started, timed_out=timed_out, killed=killed)
         return self.outcome
@@ -242,15 +250,21 @@ class ProcessRunner:
             deadline_reason=self.deadline_reason if timed_out else None,
         )
 
-    async def _cleanup_after_abort(
-        self, proc: Child, exited: asyncio.Future[int], readers: asyncio.Future[Any]
-    ) -> None:
-        if proc.returncode is None:
-            await self._end_group(proc, exited)
-        await self._reap_group(proc)
-        readers.cancel()
-        with contextlib.suppress(BaseException):
-            await readers
+    async def _abort(self, proc: Child, exited: asyncio.Future[int], readers: asyncio.Future[Any]) -> None:
+        """SIGTERM, ``term_grace_seconds`` polled on the pid, SIGKILL; a second cancel kills at once."""
+        _signal_group(proc.pid, signal.SIGTERM)
+        until = time.monotonic() + self.term_grace_seconds
+        try:
+            while proc.popen.poll() is None and time.monotonic() < until:
+                await asyncio.sleep(0.05)
+        finally:
+            if proc.popen.poll() is None or _group_alive(proc.pid):
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.popen.wait()  # immediate after SIGKILL
+            for future in (exited, readers):
+                future.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(exited, readers, return_exceptions=True)
 
     async def _end_group(self, proc: Child, exited: asyncio.Future[int]) -> None:
         """SIGTERM the group, give rocky ``term_grace_seconds`` to finish, then SIGKILL it."""

@@ -150,3 +150,9 @@ def test_only_user_values_become_secrets(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     assert sorted(masked) == ["conn-s3cret", "user-s3cret"]
     assert command.env == {"TOKEN": "conn-s3cret", "ROCKY_RUN_TRIGGER": "manual", "API_KEY": "user-s3cret"}
+    assert command.secret_keys == ("API_KEY", "TOKEN")  # what the triggerer masks again
+    from airflow_provider_rocky.triggers import rocky as trigger_module
+
+    masked.clear()
+    trigger_module._mask_env(type(command).deserialize(command.serialize()))
+    assert sorted(masked) == ["conn-s3cret", "user-s3cret"]

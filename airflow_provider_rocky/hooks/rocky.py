@@ -133,8 +133,9 @@ class RockyHook(BaseHook):
         """
         for value in (env_vars or {}).values():
             mask_secret(str(value))
-        extra = {str(key): str(value) for key, value in {**(audit_env or {}), **(env_vars or {})}.items()}
-        return build_run_command(self.get_settings(), args, extra)
+        extra = {str(key): str(value) for key, value in (env_vars or {}).items()}
+        public = {str(key): str(value) for key, value in (audit_env or {}).items()}
+        return build_run_command(self.get_settings(), args, extra, public)
 
     def with_settings(self, **changes: Any) -> RockySettings:
         """A copy of the resolved settings with ``changes`` applied (for one-off commands)."""

@@ -189,5 +189,5 @@ def _mask_env(command: RockyCommand) -> None:
     """Register the command's secrets with this (triggerer) process's masker too."""
     from airflow_provider_rocky.hooks.rocky import mask_secret
 
-    for value in command.env.values():
-        mask_secret(value)
+    for key in command.secret_keys:
+        mask_secret(command.env[key])

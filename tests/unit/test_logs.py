@@ -78,3 +78,15 @@ def test_long_lines_are_cut_with_a_note() -> None:
 def test_run_id_is_read_from_the_span() -> None:
     assert logs.run_id_of(tracing("INFO", "hi")) == "run-20260717-091422-481"
     assert logs.run_id_of("Error: nope") is None
+
+
+def test_error_messages_show_the_tail_rendered() -> None:
+    from airflow_provider_rocky.exceptions import RockyEngineError
+
+    err = RockyEngineError(
+        "boom", exit_code=1, stderr_tail=[tracing("ERROR", "table x failed"), "Error: boom"]
+    )
+    message = str(err)
+    assert "  | rocky: ERROR rocky::run table x failed run_id=run-20260717-091422-481" in message
+    assert "  | rocky: Error: boom" in message
+    assert err.stderr_tail[0].startswith("{"), "the attribute keeps the raw lines"

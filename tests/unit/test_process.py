@@ -225,3 +225,31 @@ def test_outcome_round_trips_through_a_trigger_event() -> None:
     assert len(event["stdout"]) < 200
     assert ProcessOutcome.from_event(event) == outcome
     assert ProcessOutcome.from_event(ProcessOutcome(exit_code=0).to_event()).stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("scenario", "exit_code"), [("interruptible", 130), ("hang_ignore_term", -signal.SIGKILL)]
+)
+def test_a_torn_down_loop_still_gives_grace_then_kills(scenario: str, exit_code: int) -> None:
+    """asyncio.run cancels *every* task when its main coroutine returns (a triggerer stopping, a
+    worker's AirflowTaskTimeout): the engine still gets SIGTERM and its grace, then SIGKILL."""
+    runner = ProcessRunner(
+        RockyCommand(
+            argv=(sys.executable, "-m", "airflow_provider_rocky.testing.engine", "--output", "json", "run"),
+            env={"ROCKY_STANDIN_SCENARIO": scenario, "ROCKY_STANDIN_DELAY": "0.05"},
+        ),
+        on_line=lambda _: None,
+        term_grace_seconds=3,
+    )
+
+    async def main() -> None:
+        pending = asyncio.ensure_future(runner.run())
+        while runner.pid is None:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        assert not pending.done()  # return with the run in flight
+
+    asyncio.run(main())
+    assert runner.outcome is not None and runner.outcome.killed
+    assert runner.outcome.exit_code == exit_code
+    assert runner.pid is not None and not alive(runner.pid)
