@@ -47,3 +47,6 @@ test-lowest: .venv-lowest/.synced
 
 clean:
 	rm -rf .tools .venv .venv-lowest .demo
+
+e2e: .venv/.synced
+	.venv/bin/python e2e/run.py

@@ -28,7 +28,15 @@ SETTING_KEYS = ("binary_path", "project_dir", "config_path", "state_path", "stat
 
 
 def mask_secret(value: str) -> None:
-    """Register ``value`` with Airflow's secret masker (task, supervisor and triggerer processes)."""
+    """Register ``value`` with Airflow's secret masker (task, supervisor and triggerer processes).
+
+    Values shorter than ``[logging] min_length_masked_secret`` (default 5) cannot be masked; Airflow
+    would only log a warning for each (``ROCKY_STANDIN_DELAY=0.3``...), so they are not registered.
+    """
+    from airflow.configuration import conf
+
+    if len(value) < conf.getint("logging", "min_length_masked_secret", fallback=5):
+        return
     try:
         from airflow.sdk.log import mask_secret as mask
     except ImportError:  # Airflow 3.1 keeps it in the execution-time module

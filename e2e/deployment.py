@@ -1,0 +1,274 @@
+"""The deployment under test: a private PostgreSQL and the four Airflow 3 services, all on loopback.
+
+PostgreSQL runs from a data directory under the run's temp dir, as the ``postgres`` user (initdb
+refuses root), on a private port. Airflow gets a throwaway AIRFLOW_HOME, LocalExecutor, and one
+process per service (scheduler, dag-processor, triggerer, api-server), each in its own process group
+with its own log file. Every process started here carries ``ROCKY_E2E_SESSION`` in its environment,
+so whatever is still alive at the end (re-parented orphans included) can be found from outside.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import json
+import os
+import pwd
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from system import (
+    ROOT,
+    E2EError,
+    Service,
+    free_port,
+    pid_alive,
+    port_is_free,
+    run,
+    tail,
+)
+
+MARKER_NAME = "ROCKY_E2E_SESSION"
+PG_PORT = 54329
+SQL = "CREATE DATABASE airflow"
+ROCKY_TOML = '[adapter]\ntype = "duckdb"\npath = "warehouse.duckdb"\n'
+AIRFLOW_SERVICES = ("scheduler", "dag-processor", "triggerer", "api-server")
+STOP_ORDER = ("scheduler", "dag-processor", "triggerer", "api-server")
+#: The projects of e2e/dags/rocky_e2e.py's failure, kill and restart tasks (one each).
+SCRATCH_PROJECTS = ("failure-budget", "failure-compile", "kill", "restart")
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise E2EError(f"PostgreSQL's {name} not found under /usr/lib/postgresql/*/bin")
+    return found[-1]
+
+
+class Postgres:
+    """A throwaway cluster: initdb, pg_ctl start on 127.0.0.1:<port>, one database, pg_ctl stop."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        self.base = base
+        self.data = base / "pgdata"
+        self.sock = base / "pgsock"
+        self.log = base / "logs" / "postgres.log"
+        self.env = env
+        self.port = PG_PORT if port_is_free(PG_PORT) else free_port()
+        self.postmaster_pid: int | None = None
+        self.user = "postgres"
+
+    def _as_user(self, argv: list[str], timeout: float = 120) -> str:
+        return run(["runuser", "-u", self.user, "--", *argv], env=self.env, timeout=timeout)
+
+    def start(self) -> None:
+        try:
+            entry = pwd.getpwnam(self.user)
+        except KeyError as err:
+            raise E2EError("no `postgres` user: is Debian's postgresql package installed?") from err
+        for path in (self.data, self.sock):
+            path.mkdir(mode=0o700)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        self.log.touch()
+        os.chown(self.log, entry.pw_uid, entry.pw_gid)
+        self._as_user(
+            [
+                _pg_bin("initdb"),
+                *("-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
+                *("--no-instructions", "--no-sync"),
+            ]
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.sock} "
+            "-c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._as_user(
+            [_pg_bin("pg_ctl"), *("-D", str(self.data), "-l", str(self.log), "-o", options), "-w", "start"]
+        )
+        self.postmaster_pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        self._as_user(
+            [_pg_bin("psql"), *("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"), "-q", "-c", SQL]
+        )
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
+
+    def stop(self) -> bool:
+        """``pg_ctl stop -m fast``; True when the postmaster is gone afterwards."""
+        if self.postmaster_pid is None:
+            return True
+        try:
+            self._as_user([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"])
+        except E2EError as err:
+            print(f"  pg_ctl stop: {err}", flush=True)
+        deadline = time.monotonic() + 30
+        while pid_alive(self.postmaster_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return not pid_alive(self.postmaster_pid)
+
+
+class Deployment:
+    """Throwaway AIRFLOW_HOME, the Rocky project(s), the connections, and the Airflow services."""
+
+    def __init__(self, base: Path, bindir: Path) -> None:
+        self.base = base
+        self.bindir = bindir
+        self.home = base / "airflow"
+        self.logs = base / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.project = base / "project"  # the quickstart's project: a real DuckDB warehouse
+        self.scratch = base / "scratch"  # the failure, kill and restart scenarios: never the warehouse
+        self.record = base / "rocky-record.jsonl"
+        self.marker = f"rocky-e2e-{uuid.uuid4().hex}"
+        self.api_port = free_port()
+        self.services: dict[str, Service] = {}
+        self.retired: list[Service] = []  # services stopped mid-run (the old triggerer)
+        self.base_env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "ROCKY_"))
+        }
+        self.base_env[MARKER_NAME] = self.marker
+        self.postgres = Postgres(base, self.base_env)
+        self.env: dict[str, str] = {}
+
+    @property
+    def warehouse(self) -> Path:
+        return self.project / "warehouse.duckdb"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def prepare(self) -> None:
+        """Projects, stand-in engine, DAGs folder and the environment every Airflow process gets."""
+        for project in (self.project, self.scratch, *(self.scratch / name for name in SCRATCH_PROJECTS)):
+            project.mkdir()
+            (project / "rocky.toml").write_text(ROCKY_TOML)
+        standin = run(
+            [
+                str(self.bindir / "python"),
+                "-c",
+                "import sys; from airflow_provider_rocky.testing import install_standin;"
+                " print(install_standin(sys.argv[1]))",
+                str(self.base / "engine"),
+            ]
+        ).strip()
+        dags = self.home / "dags"
+        dags.mkdir(parents=True)
+        for source in (ROOT / "example_dags").glob("*.py"):
+            shutil.copy(source, dags / source.name)
+        for source in (ROOT / "e2e" / "dags").glob("*.py"):
+            shutil.copy(source, dags / source.name)
+
+        def rocky_conn(project: Path) -> str:
+            extra = {
+                "binary_path": standin,
+                "project_dir": str(project),
+                "asset_namespace": f"duckdb://{project / 'warehouse.duckdb'}",
+                "env": {"ROCKY_STANDIN_DELAY": "0.3", "ROCKY_STANDIN_RECORD": str(self.record)},
+            }
+            return json.dumps({"conn_type": "rocky", "extra": extra})
+
+        self.env = {
+            **self.base_env,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex,
+            "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
+            # The supervisor notices a deferring task's exit at its next heartbeat (default every 5 s);
+            # a trigger that fires sooner races Airflow 3.3.2's scheduler into failing the resumed task
+            # ("finished with state success, but the task instance's state attribute is queued").
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+            "AIRFLOW_CONN_ROCKY_DEFAULT": rocky_conn(self.project),
+            "AIRFLOW_CONN_ROCKY_E2E_SCRATCH": rocky_conn(self.scratch),
+            "AIRFLOW_CONN_ROCKY_DUCKDB_DEFAULT": json.dumps(
+                {"conn_type": "rocky_duckdb", "host": str(self.warehouse)}
+            ),
+            "ROCKY_EXAMPLE_WAREHOUSE": str(self.warehouse),
+            "ROCKY_E2E_RECORD": str(self.record),
+            "ROCKY_E2E_SCRATCH": str(self.scratch),
+            "PATH": f"{self.bindir}{os.pathsep}{self.base_env.get('PATH', '')}",
+        }
+
+    def airflow(self, *args: str, timeout: float = 300) -> str:
+        return run([str(self.bindir / "airflow"), *args], env=self.env, timeout=timeout)
+
+    def service(self, name: str) -> Service:
+        argv = [str(self.bindir / "airflow"), name]
+        if name == "api-server":
+            argv += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
+        count = sum(1 for s in [*self.retired, *self.services.values()] if s.name == name)
+        log = self.logs / (f"{name}.log" if not count else f"{name}-{count + 1}.log")
+        return Service(name, argv, self.env, log)
+
+    def start(self) -> None:
+        """PostgreSQL, ``airflow db migrate``, then the four services."""
+        self.postgres.start()
+        self.airflow("db", "migrate", timeout=300)
+        for name in AIRFLOW_SERVICES:
+            service = self.service(name)
+            service.start()
+            self.services[name] = service
+
+    def dead_services(self) -> list[Service]:
+        return [service for service in self.services.values() if not service.running()]
+
+    def restart_triggerer(self, grace: float = 60.0) -> tuple[bool, float]:
+        """SIGTERM the triggerer's group, wait for it, start a new one; (stopped in time, seconds)."""
+        old = self.services["triggerer"]
+        began = time.monotonic()
+        clean = old.stop(grace=grace)
+        took = time.monotonic() - began
+        self.retired.append(old)
+        new = self.service("triggerer")
+        new.start()
+        self.services["triggerer"] = new
+        return clean, took
+
+    def stop(self) -> tuple[list[str], bool]:
+        """Stop every service group, then PostgreSQL: (services that needed SIGKILL, PostgreSQL stopped).
+
+        The scheduler goes first and the api-server last: tasks still running when the scheduler
+        is told to stop need the api-server (Execution API) to finish.
+        """
+        killed = []
+        for name in STOP_ORDER:
+            for service in [s for s in [*self.retired, self.services.get(name)] if s and s.name == name]:
+                if not service.stop(grace=30):
+                    killed.append(name)
+        return killed, self.postgres.stop()
+
+    def log_tail(self, name: str, lines: int = 12) -> str:
+        service = self.services.get(name)
+        return service.describe() if service is not None else tail(self.logs / f"{name}.log", lines)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 1.0) -> bool:
+    """Poll ``predicate`` until it returns truthy or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
