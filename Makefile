@@ -35,8 +35,8 @@ demo: .venv/.synced
 test: lint test-newest test-lowest
 
 lint: .venv/.synced
-	.venv/bin/ruff check airflow_provider_rocky tests example_dags
-	.venv/bin/ruff format --check airflow_provider_rocky tests example_dags
+	.venv/bin/ruff check airflow_provider_rocky tests example_dags e2e benchmarks scripts
+	.venv/bin/ruff format --check airflow_provider_rocky tests example_dags e2e benchmarks scripts
 	.venv/bin/mypy
 
 test-newest: .venv/.synced
