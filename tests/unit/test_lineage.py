@@ -11,34 +11,13 @@ from typing import Any
 
 import pytest
 from rocky_sdk.types import RunResult
+from run_results import run_result
 
 from airflow_provider_rocky.assets import AssetEventSpec, asset_events
 from airflow_provider_rocky.lineage import operator_lineage, replication_source
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "recorded"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _result(materializations: list[dict[str, Any]]) -> RunResult:
-    return RunResult.model_validate(
-        {
-            "version": "1.71.0",
-            "command": "run",
-            "status": "Success",
-            "filter": "",
-            "duration_ms": 1,
-            "tables_copied": len(materializations),
-            "materializations": materializations,
-            "check_results": [],
-            "permissions": {
-                "grants_added": 0,
-                "grants_revoked": 0,
-                "catalogs_created": 0,
-                "schemas_created": 0,
-            },
-            "drift": {"tables_checked": 0, "tables_drifted": 0, "actions_taken": []},
-        }
-    )
 
 
 def _mat(table: str, key: list[str], partition: str | None = None) -> dict[str, Any]:
@@ -96,7 +75,7 @@ def test_outputs_match_the_asset_uris_for_the_recorded_backfill() -> None:
     ],
 )
 def test_output_naming_per_warehouse(namespace: str | None, table: str, expected: tuple[str, str]) -> None:
-    specs = asset_events(_result([_mat(table, table.split("."))]), namespace=namespace)
+    specs = asset_events(run_result([_mat(table, table.split("."))]), namespace=namespace)
     lineage = operator_lineage(specs)
     assert lineage is not None and [(d.namespace, d.name) for d in lineage.outputs] == [expected]
     assert lineage.inputs == []  # a model's key is its own target: no input can be derived
@@ -104,7 +83,7 @@ def test_output_naming_per_warehouse(namespace: str | None, table: str, expected
 
 def test_inputs_from_replication_keys_mapping_and_explicit() -> None:
     specs = asset_events(
-        _result(
+        run_result(
             [
                 _mat("wh.raw__shop.orders", ["fivetran", "acme", "us_west", "orders"]),
                 _mat(

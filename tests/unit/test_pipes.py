@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster_pipes
 import pytest
-from rocky_sdk.types import RunResult
+from run_results import run_result
 
 from airflow_provider_rocky.assets import asset_events
 from airflow_provider_rocky.pipes import (
@@ -260,28 +260,6 @@ def test_log_levels() -> None:
 # -- merging with stdout ------------------------------------------------------------------------
 
 
-def _result(materializations: list[dict[str, Any]]) -> RunResult:
-    return RunResult.model_validate(
-        {
-            "version": "1.71.0",
-            "command": "run",
-            "status": "Success",
-            "filter": "",
-            "duration_ms": 1,
-            "tables_copied": len(materializations),
-            "materializations": materializations,
-            "check_results": [],
-            "permissions": {
-                "grants_added": 0,
-                "grants_revoked": 0,
-                "catalogs_created": 0,
-                "schemas_created": 0,
-            },
-            "drift": {"tables_checked": 0, "tables_drifted": 0, "actions_taken": []},
-        }
-    )
-
-
 def _report(asset_key: str, **metadata: Any) -> Any:
     msg = parse_message(
         _line(
@@ -297,7 +275,7 @@ def test_merge_enriches_adds_pipes_only_and_never_duplicates() -> None:
     ns = "duckdb:///data/wh.duckdb"
     part = {"key": "2026-04-04", "start": "2026-04-04T00:00:00Z", "end": "2026-04-05T00:00:00Z"}
     stdout = asset_events(
-        _result(
+        run_result(
             [
                 {
                     "asset_key": ["duckdb", "o", "o"],
