@@ -37,6 +37,11 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Per-namespace state key (--state-namespace, [a-zA-Z0-9_]+); excludes state path.",
         "schema": {"type": ["string", "null"], "pattern": "^[a-zA-Z0-9_]*$"},
     },
+    "models_dir": {
+        "label": "Models directory",
+        "description": "--models for run_models / model, relative to the project directory (default: models).",
+        "schema": {"type": ["string", "null"]},
+    },
     "asset_namespace": {
         "label": "Asset namespace",
         "description": "Warehouse namespace for Asset URIs, e.g. duckdb:///data/wh.duckdb, "
