@@ -39,7 +39,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "models_dir": {
         "label": "Models directory",
-        "description": "--models for run_models / model, relative to the project directory (default: models).",
+        "description": "--models for run_models / model, relative to the project dir (default: models).",
         "schema": {"type": ["string", "null"]},
     },
     "asset_namespace": {
