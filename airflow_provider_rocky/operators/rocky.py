@@ -256,8 +256,6 @@ class RockyOperator(BaseOperator):
         self._namespace = self.asset_namespace or hook.get_settings().asset_namespace
         return command
 
-    # -- running ----------------------------------------------------------------------------------
-
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
         try:
@@ -319,8 +317,10 @@ class RockyOperator(BaseOperator):
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
         if event and "refused" in event:  # start_from_trigger: refused in the triggerer, before spawning
             refused = event["refused"]
-            error_class = getattr(exceptions, refused.get("class", ""), exceptions.RockyUsageError)
-            error = error_class(refused.get("message", "refused before spawning"))
+            found = getattr(exceptions, str(refused.get("class", "")), None)
+            if not (isinstance(found, type) and issubclass(found, exceptions.RockyError)):
+                found = exceptions.RockyUsageError
+            error = found(refused.get("message", "refused before spawning"))
             if self.do_xcom_push:
                 context["ti"].xcom_push(key="return_value", value=summary.refused(error))
             raise error
