@@ -23,7 +23,7 @@ import signal
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -364,8 +364,3 @@ def _group_alive(pgid: int) -> bool:
 def run_sync(runner: ProcessRunner) -> ProcessOutcome:
     """Run ``runner`` on a private event loop (the worker path)."""
     return asyncio.run(runner.run())
-
-
-def redact(argv: Sequence[str]) -> list[str]:
-    """Redact secret-bearing flag values of any argv (see :data:`REDACTED_FLAGS`)."""
-    return RockyCommand(argv=tuple(argv)).redacted()

@@ -72,6 +72,14 @@ def stream_profile(ctx: Ctx, log: Any, lines: int) -> None:
     print(_top(profile, 18))
 
 
+async def _track_stall(done: asyncio.Event, worst: list[float]) -> None:
+    """A 10 ms ticker on the loop; ``worst[0]`` keeps its longest oversleep (the worst stall)."""
+    while not done.is_set():
+        start = time.perf_counter()
+        await asyncio.sleep(0.01)
+        worst[0] = max(worst[0], time.perf_counter() - start - 0.01)
+
+
 def loop_profile(ctx: Ctx, runs: int) -> None:
     """Concurrent stream_rate runs on one loop: what runs on the loop thread, and the worst stall."""
     env = scenario_env("stream_rate", LINES_PER_SEC=5, SECONDS=5)
@@ -79,14 +87,7 @@ def loop_profile(ctx: Ctx, runs: int) -> None:
 
     async def main() -> None:
         done = asyncio.Event()
-
-        async def ticker() -> None:
-            while not done.is_set():
-                start = time.perf_counter()
-                await asyncio.sleep(0.01)
-                worst[0] = max(worst[0], time.perf_counter() - start - 0.01)
-
-        tick = asyncio.create_task(ticker())
+        tick = asyncio.create_task(_track_stall(done, worst))
         runners = [provider_runner(ctx, env, lambda _line: None) for _ in range(runs)]
         await asyncio.gather(*(runner.run() for runner in runners))
         done.set()
@@ -129,21 +130,14 @@ def spawn_stall(ctx: Ctx, runs: int) -> None:
 
     print(f"\n## Worst loop stall while {runs} engines are spawned at once\n")
     for name, spawn in (
-        ("asyncio.create_subprocess_exec (today)", on_loop),
+        ("asyncio.create_subprocess_exec (before spawn.py)", on_loop),
         ("asyncio.to_thread(subprocess.Popen)", in_threads),
     ):
         worst = [0.0]
 
         async def main(spawn: Callable[[], Any] = spawn, worst: list[float] = worst) -> None:
             done = asyncio.Event()
-
-            async def ticker() -> None:
-                while not done.is_set():
-                    start = time.perf_counter()
-                    await asyncio.sleep(0.01)
-                    worst[0] = max(worst[0], time.perf_counter() - start - 0.01)
-
-            tick = asyncio.create_task(ticker())
+            tick = asyncio.create_task(_track_stall(done, worst))
             await asyncio.sleep(0.05)
             await spawn()
             done.set()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
@@ -144,10 +143,6 @@ class RockyHook(BaseHook):
         extra = {str(key): str(value) for key, value in (env_vars or {}).items()}
         public = {str(key): str(value) for key, value in (audit_env or {}).items()}
         return build_run_command(self.get_settings(), args, extra, public)
-
-    def with_settings(self, **changes: Any) -> RockySettings:
-        """A copy of the resolved settings with ``changes`` applied (for one-off commands)."""
-        return replace(self.get_settings(), **changes)
 
     def version(self, timeout: float = 30.0) -> str:
         """``rocky --version`` → ``"1.71.0"``: a cheap check that the worker can run the engine."""
