@@ -9,18 +9,15 @@ before anything is spawned.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.configuration import conf
-from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 from airflow.sdk import AssetAlias, BaseOperator
 
-from airflow_provider_rocky import assets, exceptions, results, summary, supervise, task_context
+from airflow_provider_rocky import assets, exceptions, results, summary, supervise, task_context, worker
 from airflow_provider_rocky.command import RunArgs
 from airflow_provider_rocky.exceptions import RockyEngineError, RockyError
 from airflow_provider_rocky.hooks.rocky import RockyHook
@@ -43,13 +40,6 @@ if TYPE_CHECKING:
 FULL_RESULT_KEY = "rocky_result"
 #: Extra seconds the framework's defer timeout waits past our own deadline (a backstop only).
 DEFER_TIMEOUT_MARGIN = timedelta(minutes=5)
-
-_RUN_TRIGGER = {
-    "scheduled": "schedule",
-    "backfill": "schedule",
-    "asset_triggered": "sensor",
-    "manual": "manual",
-}
 
 
 class RockyOperator(BaseOperator):
@@ -295,18 +285,9 @@ class RockyOperator(BaseOperator):
             term_grace_seconds=self.term_grace_seconds,
         )
         self._runner = runner
-        record: supervise.PipesRecord | None = None
+        budget = None if self.execution_timeout is None else str(self.execution_timeout)
         try:
-            outcome, record = asyncio.run(supervise.run(runner, channel, self._log_line))
-        except AirflowTaskTimeout:
-            # Airflow's own execution_timeout fired first; the runner has ended the group by now.
-            ended = runner.outcome or ProcessOutcome(exit_code=None)
-            outcome = dataclasses.replace(
-                ended,
-                timed_out=True,
-                killed=False,
-                deadline_reason=f"execution_timeout={self.execution_timeout}",
-            )
+            outcome, record = worker.run_here(runner, channel, self._log_line, execution_timeout=budget)
         finally:
             self._runner = None
         return self._finish(context, outcome, command.redacted(), record)
