@@ -183,6 +183,27 @@ class ProcessRunner:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(stop.set)
 
+    def end_now(self, grace: float) -> None:
+        """End the process group synchronously, from any thread: SIGTERM, up to ``grace`` s, SIGKILL.
+
+        For a caller that may be killed itself right after: Airflow's task runner calls ``on_kill``
+        from its SIGTERM handler (the loop is paused meanwhile) and its supervisor SIGKILLs the task
+        process 5 s later, so a group left to the loop's own grace would outlive the task. A run
+        still spawning is stopped by the loop, with the same shortened grace.
+        """
+        self.term_grace_seconds = min(self.term_grace_seconds, grace)
+        self.request_stop()
+        proc = self._proc
+        if proc is None:
+            return
+        _signal_group(proc.pid, signal.SIGTERM)
+        until = time.monotonic() + grace
+        while proc.popen.poll() is None or _group_alive(proc.pid):
+            if time.monotonic() >= until:
+                _signal_group(proc.pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
     @property
     def pid(self) -> int | None:
         """The child's pid (also its process-group id), once spawned."""

@@ -1,6 +1,7 @@
 """Checks about the engine's processes, observed from outside (the record's pids, /proc, process groups).
 
-* marking a deferred task failed through the API ends the engine's whole process group within 10 s;
+* marking a deferred task, or a running sync task, failed through the API ends the engine's whole
+  process group within 10 s;
 * stopping the triggerer mid-run and starting a new one: the task still succeeds and the work of that
   try completed exactly once (one ``end`` with a success status for the try's idempotency key).
 """
@@ -20,21 +21,30 @@ KILL_BUDGET_SECONDS = 10.0
 SUCCESS_STATUSES = frozenset({"Success"})
 
 
-def _engine_start(ctx: Ctx, key: str, timeout: float, grandchild: bool = False) -> dict[str, Any]:
-    """Wait until the engine of this try has started (and spawned its grandchild, if asked)."""
+def _engine_start(
+    ctx: Ctx, key: str, timeout: float, grandchild: bool = False, task: tuple[str, str, str] | None = None
+) -> dict[str, Any]:
+    """Wait until the engine of this try has started (and spawned its grandchild, if asked).
+
+    Found by its idempotency key (deferred runs pass one), or by ``task`` (dag, run, task) through
+    the ``ROCKY_SUBMISSION_ID`` every run carries.
+    """
+
+    def starts() -> list[dict[str, Any]]:
+        return ctx.record.starts_for_task(*task) if task else ctx.record.starts_for_key(key)
 
     def started() -> bool:
-        starts = ctx.record.starts_for_key(key)
-        if not starts:
+        found = starts()
+        if not found:
             return False
-        return not grandchild or bool(ctx.record.grandchildren_of(int(starts[-1]["pid"])))
+        return not grandchild or bool(ctx.record.grandchildren_of(int(found[-1]["pid"])))
 
     if not wait_until(started, timeout, interval=0.3):
         raise CheckFailed(
-            f"the engine never started for key {key} within {timeout:.0f}s",
+            f"the engine never started for {task or key} within {timeout:.0f}s",
             indent(ctx.service_tails("triggerer", "scheduler")),
         )
-    return ctx.record.starts_for_key(key)[-1]
+    return starts()[-1]
 
 
 def _alive(pid: int, pgid: int, extra: list[int]) -> list[int]:
@@ -42,14 +52,19 @@ def _alive(pid: int, pgid: int, extra: list[int]) -> list[int]:
     return sorted(set(group_members(pgid)) | {p for p in [pid, *extra] if pid_alive(p)})
 
 
-def check_kill(ctx: Ctx, run_id: str) -> str:
-    dag_id, task_id = "rocky_e2e_kill", "never_ends"
-    state = ctx.api.wait_ti(dag_id, run_id, task_id, {"deferred"}, timeout=120)
-    if state != "deferred":
+def check_kill(ctx: Ctx, dag_id: str, run_id: str, deferred: bool) -> str:
+    """Deferred: the triggerer ends the group (``grandchild`` scenario). Sync: the worker's supervisor
+    SIGTERMs the task and SIGKILLs it 5 s later; ``on_kill`` must end an engine that ignores SIGTERM
+    (``hang_ignore_term``, ``term_grace_seconds`` 15) before that.
+    """
+    task_id, waiting = ("never_ends", "deferred") if deferred else ("never_ends_sync", "running")
+    state = ctx.api.wait_ti(dag_id, run_id, task_id, {waiting}, timeout=120)
+    if state != waiting:
         raise CheckFailed(
-            f"task reached {state!r} instead of deferred", indent(ctx.service_tails("scheduler"))
+            f"task reached {state!r} instead of {waiting}", indent(ctx.service_tails("scheduler"))
         )
-    start = _engine_start(ctx, try_key(dag_id, run_id, task_id), timeout=60, grandchild=True)
+    key, task = try_key(dag_id, run_id, task_id), (dag_id, run_id, task_id)
+    start = _engine_start(ctx, key, timeout=60, grandchild=deferred, task=None if deferred else task)
     pid, pgid = int(start["pid"]), int(start["pgid"])
     grandchildren = ctx.record.grandchildren_of(pid)
     before = _alive(pid, pgid, grandchildren)
@@ -66,7 +81,7 @@ def check_kill(ctx: Ctx, run_id: str) -> str:
         raise CheckFailed(
             f"engine group {pgid} still had {left or before} {took:.1f}s after the PATCH (budget "
             f"{KILL_BUDGET_SECONDS:.0f}s)",
-            indent(ctx.service_tails("triggerer")),
+            indent(ctx.service_tails("triggerer" if deferred else "scheduler")),
         )
     time.sleep(3)  # a late trigger event must not resurrect the task
     ti = ctx.api.task_instance(dag_id, run_id, task_id)
@@ -76,10 +91,10 @@ def check_kill(ctx: Ctx, run_id: str) -> str:
     end = ctx.record.end_for(pid)
     how = f"engine exit {end['exit_code']} ({end['status']})" if end else "no end recorded"
     entries = ctx.api.log(dag_id, run_id, task_id)
-    if not any("on_kill" in str(e.get("event")) for e in entries):
+    if not any(("on_kill" in str(e.get("event")) or "Task killed" in str(e.get("event"))) for e in entries):
         ctx.rep.note(f"kill: the task log does not mention on_kill:\n{indent(log_text(entries[-8:]))}")
     return (
-        f"pid {pid} + grandchild {grandchildren} (pgid {pgid}) gone {took:.1f}s after the PATCH; {how}; "
+        f"pid {pid} + grandchildren {grandchildren} (pgid {pgid}) gone {took:.1f}s after the PATCH; {how}; "
         "task and run failed"
     )
 

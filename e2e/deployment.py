@@ -38,7 +38,7 @@ ROCKY_TOML = '[adapter]\ntype = "duckdb"\npath = "warehouse.duckdb"\n'
 AIRFLOW_SERVICES = ("scheduler", "dag-processor", "triggerer", "api-server")
 STOP_ORDER = ("scheduler", "dag-processor", "triggerer", "api-server")
 #: The projects of e2e/dags/rocky_e2e.py's failure, kill and restart tasks (one each).
-SCRATCH_PROJECTS = ("failure-budget", "failure-compile", "kill", "restart")
+SCRATCH_PROJECTS = ("failure-budget", "failure-compile", "kill", "kill-sync", "restart")
 
 
 def _pg_bin(name: str) -> str:

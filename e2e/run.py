@@ -44,6 +44,7 @@ DAGS = (
     "rocky_e2e_quickstart_deferrable",
     "rocky_e2e_failures",
     "rocky_e2e_kill",
+    "rocky_e2e_kill_sync",
     "rocky_e2e_triggerer_restart",
 )
 RUN_TIMEOUT = 240.0
@@ -110,13 +111,24 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
     sync_run = api.trigger("rocky_quickstart")
     failures_run = api.trigger("rocky_e2e_failures")
     kill_run = api.trigger("rocky_e2e_kill")
+    kill_sync_run = api.trigger("rocky_e2e_kill_sync")
 
     sync_events = quickstart_checks(ctx, "rocky_quickstart", sync_run, "sync")
     run_check(
         ctx,
         "kill: marking the deferred task failed ends the engine's process group within 10 s",
         check_kill,
+        "rocky_e2e_kill",
         kill_run,
+        True,
+    )
+    run_check(
+        ctx,
+        "kill: marking a running sync task failed ends an engine ignoring SIGTERM within 10 s",
+        check_kill,
+        "rocky_e2e_kill_sync",
+        kill_sync_run,
+        False,
     )
     for task_id, category, marker in (
         ("budget_breach", "budget", "Error: budget exceeded"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -82,6 +84,77 @@ def test_on_kill_ends_the_group_and_the_task_fails(standin_bin: Path) -> None:
     assert len(errors) == 1 and isinstance(errors[0], RockyInterruptedError)
     assert ti.xcom["return_value"]["category"] == "interrupted"
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+#: A task process as Airflow's task runner sets it up: SIGTERM calls ``on_kill`` from a signal handler.
+_TASK_PROCESS = """
+import json, os, signal, sys, threading, time
+from tests.test_operator import RecordingTI
+from airflow_provider_rocky.operators.rocky import RockyOperator
+
+op = RockyOperator(
+    task_id="t",
+    binary_path=sys.argv[1],
+    project_dir=os.environ["ROCKY_TEST_WORKDIR"],
+    env_vars={"ROCKY_STANDIN_SCENARIO": "hang_ignore_term", "ROCKY_STANDIN_DELAY": "0"},
+    term_grace_seconds=15,
+)
+signal.signal(signal.SIGTERM, lambda *_: op.on_kill())
+
+def announce():
+    while op._runner is None or op._runner.pid is None:
+        time.sleep(0.02)
+    print("ENGINE", op._runner.pid, flush=True)
+
+threading.Thread(target=announce, daemon=True).start()
+ti = RecordingTI()
+try:
+    op.execute({"ti": ti})
+except Exception as err:
+    report = {"error": type(err).__name__, "summary": ti.xcom.get("return_value")}
+    print("REPORT", json.dumps(report), flush=True)
+"""
+
+
+def test_a_killed_sync_task_leaves_no_engine_even_when_airflow_sigkills_it(standin_bin: Path) -> None:
+    """The real path: SIGTERM to the task process, then SIGKILL 5 s later, as Airflow's supervisor does.
+
+    The engine ignores SIGTERM and ``term_grace_seconds`` is 15: without ``on_kill`` ending the group
+    itself, the SIGKILL would leave the engine running with no parent watching it.
+    """
+    task = subprocess.Popen(
+        [sys.executable, "-c", _TASK_PROCESS, str(standin_bin)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert task.stdout is not None
+        engine = next(int(line.split()[1]) for line in task.stdout if line.startswith("ENGINE "))
+        time.sleep(0.5)  # the engine is running and has set SIGTERM to be ignored
+        task.send_signal(signal.SIGTERM)
+        try:
+            task.wait(5)  # Airflow's supervisor escalates after 5 s
+        except subprocess.TimeoutExpired:
+            task.kill()
+            task.wait()
+        left = [p for p in psutil.process_iter() if _in_group(p, engine) and p.status() != "zombie"]
+        assert not left, f"engine processes outlived the task: {left}"
+        report = [line for line in task.stdout.read().splitlines() if line.startswith("REPORT ")]
+        assert report, "the task process ended without reporting"
+        assert json.loads(report[0][7:])["summary"]["category"] == "interrupted"
+    finally:
+        if task.poll() is None:
+            task.kill()
+            task.wait()
+
+
+def _in_group(proc: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(proc.pid) == pgid
+    except (ProcessLookupError, psutil.Error):
+        return False
 
 
 def test_airflow_lists_the_provider() -> None:

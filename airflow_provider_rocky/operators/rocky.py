@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 FULL_RESULT_KEY = "rocky_result"
 #: Extra seconds the framework's defer timeout waits past our own deadline (a backstop only).
 DEFER_TIMEOUT_MARGIN = timedelta(minutes=5)
+#: Grace the engine gets when the worker kills a sync task: Airflow SIGKILLs the task 5 s after SIGTERM.
+ON_KILL_GRACE_SECONDS = 3.0
 
 
 class RockyOperator(BaseOperator):
@@ -60,6 +62,8 @@ class RockyOperator(BaseOperator):
         by default a partial run succeeds with a loud warning, as dagster-rocky does.
     :param stderr_tail_lines: engine stderr lines kept for error messages.
     :param push_full_result: also push the full ``RunResult`` JSON under XCom key ``rocky_result``.
+    :param term_grace_seconds: SIGTERM to SIGKILL on a timeout or a kill; a sync task killed by
+        Airflow gives at most :data:`ON_KILL_GRACE_SECONDS` (Airflow SIGKILLs the task 5 s later).
     :param deferrable: run the engine under the triggerer (no worker slot held while it runs).
     :param auto_idempotency_key: in deferrable mode, when ``idempotency_key`` is not given, pass a key
         made of the task instance and its try number so a trigger run twice runs the work once.
@@ -371,10 +375,14 @@ class RockyOperator(BaseOperator):
         return operator_lineage(self._asset_specs)
 
     def on_kill(self) -> None:
-        """Airflow is stopping the task: end the engine's process group (the run then fails)."""
+        """Airflow is stopping the task: end the engine's process group before returning.
+
+        Airflow SIGKILLs the task process 5 s after the SIGTERM that calls this, so the engine gets
+        at most :data:`ON_KILL_GRACE_SECONDS` of ``term_grace_seconds`` here (the trigger, which
+        nobody SIGKILLs, gives it all).
+        """
         runner = self._runner
         if runner is not None:
-            self.log.warning(
-                "Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", self.term_grace_seconds
-            )
-            runner.request_stop()
+            grace = min(self.term_grace_seconds, ON_KILL_GRACE_SECONDS)
+            self.log.warning("Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", grace)
+            runner.end_now(grace)

@@ -4,6 +4,7 @@
   and warehouse (so its asset events start ``rocky_downstream`` too);
 * ``rocky_e2e_failures``: ``budget_breach`` on the worker and ``compile_error`` under the triggerer;
 * ``rocky_e2e_kill``: a deferred run that never ends (``grandchild``), killed through the API;
+* ``rocky_e2e_kill_sync``: a sync run whose engine ignores SIGTERM, killed through the API;
 * ``rocky_e2e_triggerer_restart``: a deferred run long enough to stop the triggerer under it.
 
 The failure, kill and restart tasks use the ``rocky_e2e_scratch`` connection and a project of their
@@ -84,6 +85,18 @@ with DAG(dag_id="rocky_e2e_kill", tags=["rocky", "e2e"], **COMMON):
         timeout_seconds=15 * 60,
         deferrable=True,
         env_vars=standin("grandchild"),
+        retries=0,
+    )
+
+with DAG(dag_id="rocky_e2e_kill_sync", tags=["rocky", "e2e"], **COMMON):
+    RockyOperator(
+        task_id="never_ends_sync",
+        rocky_conn_id="rocky_e2e_scratch",
+        project_dir=f"{SCRATCH}/kill-sync",
+        filter="source=orders",
+        timeout_seconds=15 * 60,
+        term_grace_seconds=15,  # on_kill must cap it: Airflow SIGKILLs the task 5 s after SIGTERM
+        env_vars=standin("hang_ignore_term"),
         retries=0,
     )
 
