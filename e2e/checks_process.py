@@ -2,17 +2,20 @@
 
 * marking a deferred task, or a running sync task, failed through the API ends the engine's whole
   process group within 10 s;
+* a ``start_from_trigger`` task: its engine is a child of the triggerer (no worker ran it), with the
+  ``filter`` the triggerer rendered, and the task succeeds with the engine lines in its log;
 * stopping the triggerer mid-run and starting a new one: the task still succeeds and the work of that
   try completed exactly once (one ``end`` with a success status for the try's idempotency key).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from api import log_text
-from checks_runs import Ctx
+from checks_runs import EXPECTED_ENGINE_LINES, Ctx, engine_entries
 from deployment import wait_until
 from report import CheckFailed, indent, try_key
 from system import group_members, pid_alive
@@ -149,4 +152,42 @@ def check_triggerer_restart(ctx: Ctx, run_id: str) -> str:
     return (
         f"triggerer stopped in {took:.1f}s; engine runs for the try: {summary}; task success "
         f"(status {summary_xcom.get('status')}, skipped_by_run_id {summary_xcom.get('skipped_by_run_id')})"
+    )
+
+
+def check_start_from_trigger(ctx: Ctx, run_id: str) -> str:
+    dag_id, task_id = "rocky_e2e_start_from_trigger", "from_triggerer"
+    final = ctx.api.wait_ti(dag_id, run_id, task_id, {"success", "failed"}, timeout=180)
+    entries = ctx.api.log(dag_id, run_id, task_id)
+    if final != "success":
+        raise CheckFailed(f"task ended {final!r}", indent(log_text(entries)))
+    starts = ctx.record.starts_for_key(try_key(dag_id, run_id, task_id))
+    if len(starts) != 1:
+        raise CheckFailed(f"{len(starts)} engine runs for the try (want 1)")
+    start = starts[0]
+    argv = [str(a) for a in start["argv"]]
+    if "source=orders" not in argv or any("{{" in a for a in argv):
+        raise CheckFailed(f"the triggerer did not render the filter: argv {argv}")
+    triggerer = ctx.dep.services["triggerer"].pgid
+    try:
+        parent_group = os.getpgid(int(start["ppid"]))
+    except ProcessLookupError as err:
+        raise CheckFailed(
+            f"the engine's parent (pid {start['ppid']}) is gone: cannot tell who ran it"
+        ) from err
+    if parent_group != triggerer:
+        raise CheckFailed(
+            f"the engine's parent (pid {start['ppid']}, group {parent_group}) is not in the triggerer's "
+            f"group {triggerer}: a worker ran it"
+        )
+    lines = [str(e.get("event")) for e in engine_entries(entries)]
+    missing = [line for line in EXPECTED_ENGINE_LINES if not any(seen.startswith(line) for seen in lines)]
+    if missing:
+        raise CheckFailed(f"engine lines missing from the task log: {missing}", indent(log_text(entries)))
+    summary = ctx.api.xcom(dag_id, run_id, task_id)
+    if summary.get("status") != "Success":
+        raise CheckFailed(f"XCom summary status {summary.get('status')!r}")
+    return (
+        f"engine pid {start['pid']} child of pid {start['ppid']} in the triggerer's group {triggerer}; "
+        f"argv filter source=orders; {len(lines)} engine lines in the task log; status Success"
     )

@@ -20,7 +20,7 @@ from types import FrameType
 
 import psutil
 from api import AirflowAPI, APIError
-from checks_process import check_kill, check_triggerer_restart
+from checks_process import check_kill, check_start_from_trigger, check_triggerer_restart
 from checks_runs import (
     Ctx,
     check_assets,
@@ -46,6 +46,7 @@ DAGS = (
     "rocky_e2e_kill",
     "rocky_e2e_kill_sync",
     "rocky_e2e_triggerer_restart",
+    "rocky_e2e_start_from_trigger",
 )
 RUN_TIMEOUT = 240.0
 #: Every wait has its own timeout; this bounds their sum: past it, the run stops and tears down.
@@ -112,6 +113,7 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
     failures_run = api.trigger("rocky_e2e_failures")
     kill_run = api.trigger("rocky_e2e_kill")
     kill_sync_run = api.trigger("rocky_e2e_kill_sync")
+    from_trigger_run = api.trigger("rocky_e2e_start_from_trigger")
 
     sync_events = quickstart_checks(ctx, "rocky_quickstart", sync_run, "sync")
     run_check(
@@ -144,6 +146,12 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
             category,
             marker,
         )
+    run_check(
+        ctx,
+        "start_from_trigger: the triggerer runs the engine with the filter it rendered; task succeeds",
+        check_start_from_trigger,
+        from_trigger_run,
+    )
     if sync_events:
         run_check(
             ctx,

@@ -70,6 +70,7 @@ def run_engine(argv: Sequence[str]) -> int:
             "env": dict(os.environ),
             "cwd": os.getcwd(),
             "pid": os.getpid(),
+            "ppid": os.getppid(),  # who supervised it: a worker's task process, or the triggerer
             "pgid": os.getpgid(0),
             "scenario": knobs.scenario,
             "time": time.time(),

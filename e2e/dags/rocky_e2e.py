@@ -5,7 +5,9 @@
 * ``rocky_e2e_failures``: ``budget_breach`` on the worker and ``compile_error`` under the triggerer;
 * ``rocky_e2e_kill``: a deferred run that never ends (``grandchild``), killed through the API;
 * ``rocky_e2e_kill_sync``: a sync run whose engine ignores SIGTERM, killed through the API;
-* ``rocky_e2e_triggerer_restart``: a deferred run long enough to stop the triggerer under it.
+* ``rocky_e2e_triggerer_restart``: a deferred run long enough to stop the triggerer under it;
+* ``rocky_e2e_start_from_trigger``: a task that starts in the triggerer (``start_from_trigger``), its
+  ``filter`` templated from ``params`` and rendered there.
 
 The failure, kill and restart tasks use the ``rocky_e2e_scratch`` connection and a project of their
 own (``project_dir``), so they never hold the quickstart warehouse's DuckDB writer lock while
@@ -109,5 +111,18 @@ with DAG(dag_id="rocky_e2e_triggerer_restart", tags=["rocky", "e2e"], **COMMON):
         timeout_seconds=15 * 60,
         deferrable=True,
         env_vars=standin("interruptible", ROCKY_STANDIN_SECONDS="12"),
+        retries=0,
+    )
+
+with DAG(dag_id="rocky_e2e_start_from_trigger", tags=["rocky", "e2e"], params={"source": "orders"}, **COMMON):
+    RockyOperator(
+        task_id="from_triggerer",
+        rocky_conn_id="rocky_e2e_scratch",
+        project_dir=f"{SCRATCH}/start-from-trigger",
+        filter="source={{ params.source }}",
+        run_models=True,
+        deferrable=True,
+        start_from_trigger=True,
+        env_vars=standin("success", delay=0.6),  # >= 3 s under the triggerer: see deployment.py
         retries=0,
     )
