@@ -47,9 +47,8 @@ KNOWN_METHODS = frozenset(
     {*_REQUIRED_PARAMS, "opened", "closed", "report_custom_message", "log_external_stream"}
 )
 _LEVELS = {**{k: v for k, v in logging.getLevelNamesMapping().items() if v}, "TRACE": logging.DEBUG}
-_CHUNK_BYTES = 64 * 1024
-_MAX_LINE_BYTES = 8 * 1024 * 1024
-_PROBLEM_LINE_CHARS = 200
+#: How much of a malformed line a warning quotes.
+PROBLEM_LINE_CHARS = 200
 
 
 def encode_env_value(value: Any) -> str:
@@ -152,7 +151,7 @@ def parse_message(line: str) -> PipesMessage | PipesProblem:
     """Parse one JSON line; malformed JSON, unknown method or protocol version -> a problem."""
 
     def problem(reason: str) -> PipesProblem:
-        return PipesProblem(reason, line[:_PROBLEM_LINE_CHARS])
+        return PipesProblem(reason, line[:PROBLEM_LINE_CHARS])
 
     try:
         data = json.loads(line)

@@ -14,14 +14,12 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from airflow_provider_rocky.pipes import (
-    _CHUNK_BYTES,
-    _MAX_LINE_BYTES,
-    _PROBLEM_LINE_CHARS,
-    PipesMessage,
-    PipesProblem,
-    parse_message,
-)
+from airflow_provider_rocky.pipes import PROBLEM_LINE_CHARS, PipesMessage, PipesProblem, parse_message
+
+#: Bytes read from the messages file per step.
+CHUNK_BYTES = 64 * 1024
+#: A line longer than this is dropped with a warning instead of buffered.
+MAX_LINE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -47,13 +45,14 @@ async def tail(
     stop: asyncio.Event,
     poll_interval: float = 0.1,
     *,
-    chunk_bytes: int = _CHUNK_BYTES,
-    max_line_bytes: int = _MAX_LINE_BYTES,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> TailStats:
     """Follow the messages file, calling ``on_message`` per line (sync or async callback).
 
-    Reads small chunks (a regular-file read never blocks for long) and yields to the loop between
-    them; a partial last line waits in a buffer for its newline. Returns after a ``closed`` message,
+    Opens and reads in a worker thread (file I/O never runs on the loop, which may be a triggerer's
+    shared by hundreds of runs), in chunks, yielding between them; a partial last line waits in a
+    buffer for its newline. Returns after a ``closed`` message,
     or once ``stop`` is set and the file has been read to its end (a final unterminated line is then
     parsed too). A missing file is waited for; a line over ``max_line_bytes`` becomes a problem.
     """
@@ -82,13 +81,13 @@ async def tail(
             stopping = stop.is_set()  # read before checking, so data written before stop is seen
             if handle is None:
                 try:
-                    handle = open(path, "rb")  # noqa: SIM115 - held across awaits, closed in finally
+                    handle = await asyncio.to_thread(open, path, "rb")
                 except FileNotFoundError:
                     if stopping:
                         return stats
                     await _wait(stop, poll_interval)
                     continue
-            chunk = handle.read(chunk_bytes)
+            chunk = await asyncio.to_thread(handle.read, chunk_bytes)
             if not chunk:
                 if stopping:
                     if buffer and not skipping:
@@ -111,11 +110,11 @@ async def tail(
             if skipping:
                 buffer.clear()
             elif len(buffer) > max_line_bytes:
-                head = bytes(buffer[:_PROBLEM_LINE_CHARS]).decode("utf-8", "replace")
+                head = bytes(buffer[:PROBLEM_LINE_CHARS]).decode("utf-8", "replace")
                 await emit(PipesProblem(f"Pipes line longer than {max_line_bytes} bytes, dropped", head))
                 buffer.clear()
                 skipping = True
             await asyncio.sleep(0)
     finally:
         if handle is not None:
-            handle.close()
+            handle.close()  # no flush on a read-only handle: no I/O wait

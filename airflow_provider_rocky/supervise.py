@@ -116,4 +116,4 @@ async def run(
             tailer.cancel()
             with contextlib.suppress(BaseException):
                 await tailer
-        channel.close()
+        await asyncio.to_thread(channel.close)

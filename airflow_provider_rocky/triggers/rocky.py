@@ -124,7 +124,7 @@ class RockyRunTrigger(BaseTrigger):
             channel = None
             spawned = command
             if self.pipes:  # the messages file lives on the triggerer, next to the process
-                spawned, channel = supervise.attach_pipes(command)
+                spawned, channel = await asyncio.to_thread(supervise.attach_pipes, command)
             self._runner = ProcessRunner(
                 spawned,
                 on_line=self._log_line,
