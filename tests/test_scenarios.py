@@ -1,7 +1,9 @@
 """Every stand-in scenario, in both modes, through ``dag.test()`` against a real metadata DB.
 
 Each case must reach the documented task state and category (tests/scenario_cases.py), and the two
-modes must agree: one interpreter decides, whichever mode ran the process.
+modes must agree: one interpreter decides, whichever mode ran the process. Each case's asset events,
+read back from the metadata DB, are exactly one per materialized table and partition of a successful
+task, under ``rocky_asset``'s URI (Airflow records no outlet events for a task that failed).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
-from airflow_helpers import run_dag
+from airflow_helpers import asset_events, run_dag
 from scenario_cases import CASES, MODES, Case, dag_id
+
+from airflow_provider_rocky.assets import rocky_asset
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "standin_bin")
 
@@ -54,3 +58,19 @@ def test_scenario_reaches_its_documented_verdict(
         assert starts == [], "nothing may be spawned for input refused before the run"
     if mode == "deferrable" and starts:
         assert "--idempotency-key" in starts[0]["argv"]
+    assert_asset_events(case, run, summary)
+
+
+def assert_asset_events(case: Case, run: object, summary: dict) -> None:
+    events = asset_events(run.dag_id, run.run_id)  # type: ignore[attr-defined]
+    if case.state != "success" or case.op_kwargs.get("emit_assets") is False:
+        assert events == [], "no asset event from a failed task or with emit_assets=False"
+        return
+    landed = summary.get("materializations") or []
+    assert summary.get("materializations_total", len(landed)) == len(landed), "the case fits the summary"
+    expected = sorted((rocky_asset(m["table"]).uri, m["partition_key"]) for m in landed)
+    seen = sorted((uri, extra.get("partition_key")) for uri, extra in events)
+    assert seen == expected, "one event per materialized table and partition, named by rocky_asset"
+    for _uri, extra in events:
+        assert extra["run_status"] == summary["status"] and extra["engine_version"]
+        assert {"target_table", "strategy", "duration_ms"} <= set(extra)
