@@ -253,6 +253,17 @@ def rows(cfg: Config) -> list[Row]:
         )
         events = f"5. asset_events (ms; {i['asset_events']:,} events)"
         out.append((events, fmt(i["asset_events_ms"]), "-", "-", "no rocky_sdk equivalent"))
+        if "event_pack_ms" in i:
+            why = f"event outcome {i['event_bytes']:,} bytes; packed in a thread, off the loop"
+            out.append(
+                (
+                    "5. pack the trigger event (ms; zlib + base64 of stdout)",
+                    fmt(i["event_pack_ms"]),
+                    "-",
+                    "-",
+                    why,
+                )
+            )
         add(
             "5. XCom summary bytes vs full result bytes",
             i["summary_bytes"],
