@@ -55,6 +55,26 @@ async def test_one_event_with_everything_the_interpreter_needs() -> None:
 
 
 @pytest.mark.asyncio
+async def test_the_event_is_logged_as_a_digest_not_its_payload() -> None:
+    """Airflow's triggerer logs ``result=event`` through structlog's JSON renderer into the task log."""
+    import json
+
+    import structlog
+    from airflow.triggers.base import TriggerEvent
+
+    trigger = RockyRunTrigger(standin("huge_stdout", ROCKY_STANDIN_TABLES="2000"))
+    (event,) = [event async for event in trigger.run()]
+    assert isinstance(event, TriggerEvent)
+    packed = len(event.payload["outcome"]["stdout"])
+    line = structlog.processors.JSONRenderer()(None, "info", {"event": "Trigger fired event", "result": event})
+    logged = json.loads(line)["result"]
+    assert packed > 10_000 and len(logged) < 400, logged
+    assert logged.startswith("TriggerEvent<rocky exit 0 after ") and f"({packed:,} packed)" in logged
+    # the payload Airflow hands to execute_complete is the whole thing, untouched
+    assert TriggerEvent(**event.model_dump()).payload == event.payload
+
+
+@pytest.mark.asyncio
 async def test_deadline_ends_the_group_and_reports_a_timeout() -> None:
     import time
 

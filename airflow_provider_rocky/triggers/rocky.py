@@ -114,7 +114,7 @@ class RockyRunTrigger(BaseTrigger):
             except RockyError as err:
                 self.log.error("rocky was not started: %s", err.reason)
                 refused = {"class": type(err).__name__, "message": err.reason}
-                yield TriggerEvent({"refused": refused, "carry": self.carry})  # type: ignore[no-untyped-call]
+                yield RockyRunEvent(payload={"refused": refused, "carry": self.carry})
                 return
         else:
             command = RockyCommand.deserialize(self.command)
@@ -152,7 +152,7 @@ class RockyRunTrigger(BaseTrigger):
             lambda: (outcome.to_event(), record.pack() if record is not None else None)
         )
         payload = {"outcome": packed, "command": command.redacted(), "carry": self.carry, "pipes": pipes}
-        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+        yield RockyRunEvent(payload=payload)
 
     async def _command_from_spec(self) -> RockyCommand:
         """``start_from_trigger``: the rendered spec → the same validated command ``execute()`` builds."""
@@ -177,6 +177,41 @@ class RockyRunTrigger(BaseTrigger):
         """Every exit path (Airflow < 3.3 has no ``on_kill``): the runner never outlives ``run()``."""
         if self._runner is not None and self._runner.outcome is None:
             self._runner.request_stop()
+
+
+class RockyRunEvent(TriggerEvent):
+    """The trigger's one event, whose log line is a digest of its payload (the payload is unchanged).
+
+    Airflow's triggerer writes every event it fires into the task's log (``Trigger fired event``);
+    this payload carries the engine's compressed stdout (138 KB for 10,000 tables), which nobody
+    reading the log at 3 a.m. wants to scroll past.
+    """
+
+    def __repr__(self) -> str:
+        return f"TriggerEvent<{event_digest(self.payload)}>"
+
+    def __structlog__(self) -> str:
+        """structlog's JSON renderer (Airflow's task logs) asks for this before ``repr``."""
+        return repr(self)
+
+
+def event_digest(payload: Any) -> str:
+    """One line saying what the event carries, sizes instead of bytes."""
+    if not isinstance(payload, dict):
+        return repr(payload)[:200]
+    if "refused" in payload:
+        refused = payload["refused"] or {}
+        return f"rocky refused before spawning: {refused.get('class')}: {str(refused.get('message'))[:200]}"
+    outcome = payload.get("outcome") or {}
+    ended = " (deadline)" if outcome.get("timed_out") else " (killed)" if outcome.get("killed") else ""
+    pipes = payload.get("pipes")
+    seconds = (outcome.get("duration_ms") or 0) / 1000
+    return (
+        f"rocky exit {outcome.get('exit_code')}{ended} after {seconds:.1f}s; "
+        f"stdout {outcome.get('stdout_bytes', 0):,} bytes ({len(outcome.get('stdout') or ''):,} packed); "
+        f"stderr {outcome.get('stderr_lines', 0):,} lines, tail {len(outcome.get('stderr_tail') or [])}"
+        + (f"; pipes {len(pipes):,} packed" if pipes else "")
+    )
 
 
 def _in_flight(outcome: ProcessOutcome) -> bool:
