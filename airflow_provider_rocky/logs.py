@@ -75,32 +75,38 @@ def _plain_level(line: str) -> int:
 
 
 def _render_tracing(line: str) -> LogLine | None:
+    # Called once per engine line, so written for speed: no copies, one string built in place.
     try:
         record = json.loads(line)
     except ValueError:
         return None
     if not isinstance(record, dict) or "level" not in record:
         return None
-    level_name = str(record.get("level", "INFO")).upper()
-    fields = record.get("fields")
-    fields = dict(fields) if isinstance(fields, dict) else {}
-    message = str(fields.pop("message", ""))
-    parts = [PREFIX.rstrip(), level_name]
+    level_name = str(record["level"]).upper()
+    text = PREFIX + level_name
     target = record.get("target")
     if target:
-        parts.append(str(target))
-    if message:
-        parts.append(message)
-    parts.extend(f"{key}={_fmt(value)}" for key, value in fields.items())
+        text += " " + str(target)
+    fields = record.get("fields")
+    if isinstance(fields, dict) and fields:
+        message = str(fields.get("message", ""))
+        if message:
+            text += " " + message
+        extras = [f"{key}={_fmt(value)}" for key, value in fields.items() if key != "message"]
+        if extras:
+            text += " " + " ".join(extras)
     span = record.get("span")
     if isinstance(span, dict):
-        parts.extend(f"{key}={_fmt(span[key])}" for key in _SPAN_FIELDS if key in span)
-    return LogLine(_LEVELS.get(level_name, logging.INFO), " ".join(parts))
+        text += "".join(f" {key}={_fmt(span[key])}" for key in _SPAN_FIELDS if key in span)
+    return LogLine(_LEVELS.get(level_name, logging.INFO), text)
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return value if value and " " not in value else json.dumps(value)
+    if kind is int:
+        return str(value)  # what json.dumps gives, for a fraction of the cost
     return json.dumps(value, separators=(",", ":"))
 
 
