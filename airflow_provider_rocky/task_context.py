@@ -52,6 +52,27 @@ def deadline_from(
     return min(options)
 
 
+#: Seconds past the worker's heartbeat interval that a deferred run's event is held back.
+EVENT_HOLD_MARGIN_SECONDS = 5.0
+
+
+def event_hold_until(hold_seconds: float | None) -> float | None:
+    """The earliest wall-clock time the trigger may fire after this task defers; ``None``: at once.
+
+    Airflow 3.2 to 3.3 race (apache/airflow#66374, #67287, #71580): the worker's supervisor reports the
+    deferring task's exit as "success" at its next heartbeat tick; if the trigger's event re-queued
+    the task before the scheduler processed that stale report, the resumed task is failed ("state
+    mismatch"). Holding the event of a run that ended within that window closes it. ``None`` derives
+    the window from ``[workers] min_heartbeat_interval`` plus :data:`EVENT_HOLD_MARGIN_SECONDS`.
+    """
+    if hold_seconds is None:
+        from airflow.configuration import conf
+
+        interval = conf.getfloat("workers", "min_heartbeat_interval", fallback=5.0)
+        hold_seconds = interval + EVENT_HOLD_MARGIN_SECONDS
+    return time.time() + hold_seconds if hold_seconds > 0 else None
+
+
 def try_key(context: Context) -> str:
     """An idempotency key naming this task instance *and* try: a retry or a re-run still runs."""
     return try_key_of(context["ti"])

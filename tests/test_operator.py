@@ -86,6 +86,23 @@ def test_on_kill_ends_the_group_and_the_task_fails(standin_bin: Path) -> None:
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def test_deferring_holds_the_event_past_the_workers_heartbeat_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "7")
+    deferred_hold = {}
+    for hold in (None, 0, 2.0):
+        op = RockyOperator(task_id="t", deferrable=True, binary_path="rocky", event_hold_seconds=hold)
+        before = time.time()
+        with pytest.raises(TaskDeferred) as deferred:
+            op.execute({"ti": RecordingTI()})  # type: ignore[arg-type]
+        until = deferred.value.trigger.hold_until  # type: ignore[attr-defined]
+        deferred_hold[hold] = None if until is None else round(until - before)
+    assert deferred_hold == {None: 12, 0: None, 2.0: 2}, "default: heartbeat interval (7) + 5 s"
+
+
 #: A task process as Airflow's task runner sets it up: SIGTERM calls ``on_kill`` from a signal handler.
 _TASK_PROCESS = """
 import json, os, signal, sys, threading, time

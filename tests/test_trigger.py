@@ -66,12 +66,30 @@ async def test_the_event_is_logged_as_a_digest_not_its_payload() -> None:
     (event,) = [event async for event in trigger.run()]
     assert isinstance(event, TriggerEvent)
     packed = len(event.payload["outcome"]["stdout"])
-    line = structlog.processors.JSONRenderer()(None, "info", {"event": "Trigger fired event", "result": event})
+    line = structlog.processors.JSONRenderer()(
+        None, "info", {"event": "Trigger fired event", "result": event}
+    )
     logged = json.loads(line)["result"]
     assert packed > 10_000 and len(logged) < 400, logged
     assert logged.startswith("TriggerEvent<rocky exit 0 after ") and f"({packed:,} packed)" in logged
     # the payload Airflow hands to execute_complete is the whole thing, untouched
     assert TriggerEvent(**event.model_dump()).payload == event.payload
+
+
+@pytest.mark.asyncio
+async def test_a_quick_run_holds_its_event_until_the_deferral_is_settled(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    hold_until = time.time() + 2.0
+    trigger = RockyRunTrigger(standin("success"), hold_until=hold_until)
+    assert RockyRunTrigger(**trigger.serialize()[1]).hold_until == hold_until
+    (event,) = [event async for event in trigger.run()]
+    fired_at = time.time()
+    assert fired_at >= hold_until, "the event must not fire before hold_until"
+    assert "Holding the event" in capfd.readouterr().out
+    assert ProcessOutcome.from_event(event.payload["outcome"]).exit_code == 0
 
 
 @pytest.mark.asyncio

@@ -65,6 +65,9 @@ class RockyOperator(BaseOperator):
     :param term_grace_seconds: SIGTERM to SIGKILL on a timeout or a kill; a sync task killed by
         Airflow gives at most :data:`ON_KILL_GRACE_SECONDS` (Airflow SIGKILLs the task 5 s later).
     :param deferrable: run the engine under the triggerer (no worker slot held while it runs).
+    :param event_hold_seconds: deferrable mode: the trigger fires no sooner than this after the
+        deferral (default: ``[workers] min_heartbeat_interval`` + 5 s; 0: at once), so a run that
+        ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (README, Deferrable mode).
     :param auto_idempotency_key: in deferrable mode, when ``idempotency_key`` is not given, pass a key
         made of the task instance and its try number so a trigger run twice runs the work once.
     """
@@ -135,6 +138,7 @@ class RockyOperator(BaseOperator):
         emit_assets: bool = True,
         pipes: bool = False,
         start_from_trigger: bool = False,
+        event_hold_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -181,6 +185,7 @@ class RockyOperator(BaseOperator):
         self.term_grace_seconds = term_grace_seconds
         self.deferrable = deferrable
         self.auto_idempotency_key = auto_idempotency_key
+        self.event_hold_seconds = event_hold_seconds
         self._runner: ProcessRunner | None = None
         self._namespace: str | None = None
         self._check_static_arguments()
@@ -270,6 +275,7 @@ class RockyOperator(BaseOperator):
                 term_grace_seconds=self.term_grace_seconds,
                 carry={"asset_namespace": self._namespace},
                 pipes=self.pipes,
+                hold_until=task_context.event_hold_until(self.event_hold_seconds),
             )
             backstop = None
             if deadline is not None:

@@ -43,6 +43,8 @@ class RockyRunTrigger(BaseTrigger):
     :param deadline_reason: names the budget in the timeout error (``timeout_seconds=600``, ...).
     :param carry: small JSON data the task needs after resuming, echoed in the event (not in defer
         kwargs: ``dag.test()`` replaces those with the event, a real triggerer merges them).
+    :param hold_until: wall-clock time before which the event is not fired, however soon rocky ends
+        (:func:`~airflow_provider_rocky.task_context.event_hold_until`).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class RockyRunTrigger(BaseTrigger):
         carry: dict[str, Any] | None = None,
         pipes: bool = False,
         spec: dict[str, Any] | None = None,
+        hold_until: float | None = None,
         **fields: Any,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -71,6 +74,7 @@ class RockyRunTrigger(BaseTrigger):
         self.carry = carry or {}
         self.pipes = pipes
         self.spec = spec
+        self.hold_until = hold_until
         from airflow_provider_rocky.triggers.start import TEMPLATED
 
         unknown = set(fields) - set(TEMPLATED)
@@ -99,6 +103,7 @@ class RockyRunTrigger(BaseTrigger):
                 "carry": self.carry,
                 "pipes": self.pipes,
                 "spec": self.spec,
+                "hold_until": self.hold_until,
                 **{name: getattr(self, name) for name in self._fields},
             },
         )
@@ -152,6 +157,7 @@ class RockyRunTrigger(BaseTrigger):
             lambda: (outcome.to_event(), record.pack() if record is not None else None)
         )
         payload = {"outcome": packed, "command": command.redacted(), "carry": self.carry, "pipes": pipes}
+        await self._hold()
         yield RockyRunEvent(payload=payload)
 
     async def _command_from_spec(self) -> RockyCommand:
@@ -163,6 +169,15 @@ class RockyRunTrigger(BaseTrigger):
         self.deadline, self.deadline_reason = built.deadline, built.deadline_reason
         self.carry = {**self.carry, "asset_namespace": built.asset_namespace}
         return built.command
+
+    async def _hold(self) -> None:
+        """A run that ended right after the deferral waits until ``hold_until`` (an Airflow race)."""
+        wait = (self.hold_until or 0.0) - time.time()
+        if wait > 0:
+            self.log.info(
+                "Holding the event %.1fs, until the worker's deferral is settled (apache/airflow#66374)", wait
+            )
+            await asyncio.sleep(wait)
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.time() + self.in_flight_poll_seconds >= self.deadline

@@ -35,6 +35,7 @@ for _name, (_kwargs, _scenario) in CASES.items():
                 project_dir=WORK,
                 asset_namespace=NAMESPACE,
                 deferrable=_mode == "deferrable",
+                event_hold_seconds=0,  # dag.test() runs the trigger inline: no worker deferral to settle
                 env_vars={"ROCKY_STANDIN_SCENARIO": _scenario, "ROCKY_STANDIN_DELAY": "0"},
                 **_kwargs,
             )

@@ -26,6 +26,7 @@ for _case in CASES:
             RockyOperator(
                 task_id="rocky_run",
                 deferrable=_mode == "deferrable",
+                event_hold_seconds=0,  # dag.test() runs the trigger inline: no worker deferral to settle
                 project_dir=WORK,
                 env_vars={
                     "ROCKY_STANDIN_SCENARIO": _case.scenario,
