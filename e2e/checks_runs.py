@@ -155,6 +155,8 @@ def check_engine_log(ctx: Ctx, dag_id: str, run_id: str, deferrable: bool) -> st
         if len(result) > MAX_FIRED_EVENT_CHARS or not result.startswith("TriggerEvent<rocky exit "):
             raise CheckFailed(f"the fired event is logged as {len(result):,} characters: {result[:300]}")
         fired_note = f"; event logged as {len(result)} characters: {result}"
+        held = [str(e.get("event")) for e in entries if str(e.get("event")).startswith("Holding the event")]
+        fired_note += f"; {held[0].split(',')[0]}" if held else "; event not held (run outlasted the hold)"
     part = "trigger" if deferrable else "worker"
     return f"{len(engine)} engine lines ({levels}) in the {part} part of the log{fired_note}"
 
