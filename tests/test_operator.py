@@ -89,7 +89,7 @@ def test_on_kill_ends_the_group_and_the_task_fails(standin_bin: Path) -> None:
 def test_deferring_holds_the_event_past_the_workers_heartbeat_window(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow.providers.common.compat.sdk import TaskDeferred
 
     monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "7")
     deferred_hold = {}
