@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import os
+import signal
 import subprocess
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airflow_provider_rocky.process import RockyCommand
+
+#: Threads that fork the engines: off the event loop, and not the loop's default executor, so a
+#: spawn abandoned by a closing loop still completes and can be killed.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="rocky-spawn")
+
+
+def _kill(popen: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the engine's whole group (its session) and reap it; its pipes are closed."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    popen.wait()
+    for pipe in (popen.stdout, popen.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def _kill_abandoned(started: concurrent.futures.Future[subprocess.Popen[bytes]]) -> None:
+    if not started.cancelled() and started.exception() is None:
+        _kill(started.result())
 
 
 class Child:
@@ -29,8 +51,12 @@ class Child:
 
     @classmethod
     async def spawn(cls, command: RockyCommand) -> Child:
-        """Start ``command`` in its own session; raises ``FileNotFoundError`` & co. like ``Popen``."""
-        popen = await asyncio.to_thread(
+        """Start ``command`` in its own session; raises ``FileNotFoundError`` & co. like ``Popen``.
+
+        Cancelled half-way (a trigger cancelled as it starts, Airflow's timeout alarm), the process
+        the spawning thread still creates is killed, group and all, rather than left unsupervised.
+        """
+        started = _SPAWNER.submit(
             subprocess.Popen,
             list(command.argv),
             stdin=subprocess.DEVNULL,
@@ -40,6 +66,19 @@ class Child:
             env=command.child_env(),
             start_new_session=True,
         )
+        try:
+            popen = await asyncio.wrap_future(started)
+        except BaseException:
+            started.add_done_callback(_kill_abandoned)  # runs now, or in the spawning thread
+            raise
+        try:
+            return await cls._attach(popen)
+        except BaseException:
+            _kill(popen)
+            raise
+
+    @classmethod
+    async def _attach(cls, popen: subprocess.Popen[bytes]) -> Child:
         loop = asyncio.get_running_loop()
         child = cls(popen, asyncio.StreamReader(loop=loop), asyncio.StreamReader(loop=loop))
         for reader, pipe in ((child.stdout, popen.stdout), (child.stderr, popen.stderr)):

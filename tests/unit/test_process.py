@@ -8,7 +8,9 @@ import signal
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -253,3 +255,37 @@ def test_a_torn_down_loop_still_gives_grace_then_kills(scenario: str, exit_code:
     assert runner.outcome is not None and runner.outcome.killed
     assert runner.outcome.exit_code == exit_code
     assert runner.pid is not None and not alive(runner.pid)
+
+
+def test_a_spawn_cancelled_while_forking_leaves_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cancelled while the spawning thread is still in ``Popen`` (a slow fork on a loaded host): the
+    process it then creates is killed, not left running unsupervised."""
+    import subprocess
+
+    from airflow_provider_rocky import spawn
+
+    created: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def slow_popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        time.sleep(0.5)
+        proc = real_popen(*args, **kwargs)
+        created.append(proc)
+        return proc
+
+    monkeypatch.setattr(spawn.subprocess, "Popen", slow_popen)
+
+    async def cancel_mid_spawn() -> None:
+        task = asyncio.ensure_future(spawn.Child.spawn(py("import time; time.sleep(60)")))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_mid_spawn())
+    deadline = time.monotonic() + 10
+    while not created and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert created, "the spawning thread went on to create the process"
+    proc = created[0]
+    assert proc.wait(10) == -signal.SIGKILL
