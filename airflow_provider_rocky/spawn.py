@@ -71,24 +71,28 @@ class Child:
         except BaseException:
             started.add_done_callback(_kill_abandoned)  # runs now, or in the spawning thread
             raise
-        try:
-            return await cls._attach(popen)
-        except BaseException:
-            _kill(popen)
-            raise
+        return await cls._attach(popen)
 
     @classmethod
     async def _attach(cls, popen: subprocess.Popen[bytes]) -> Child:
+        """Attach both pipes to the loop; cancelled meanwhile, the process is killed, not orphaned."""
         loop = asyncio.get_running_loop()
         child = cls(popen, asyncio.StreamReader(loop=loop), asyncio.StreamReader(loop=loop))
-        for reader, pipe in ((child.stdout, popen.stdout), (child.stderr, popen.stderr)):
-            protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            for reader, pipe in ((child.stdout, popen.stdout), (child.stderr, popen.stderr)):
+                protocol = asyncio.StreamReaderProtocol(reader)
 
-            def factory(protocol: asyncio.StreamReaderProtocol = protocol) -> asyncio.StreamReaderProtocol:
-                return protocol
+                def factory(
+                    protocol: asyncio.StreamReaderProtocol = protocol,
+                ) -> asyncio.StreamReaderProtocol:
+                    return protocol
 
-            transport, _ = await loop.connect_read_pipe(factory, pipe)
-            child.transports.append(transport)
+                transport, _ = await loop.connect_read_pipe(factory, pipe)
+                child.transports.append(transport)
+        except BaseException:
+            child.close()
+            _kill(popen)
+            raise
         return child
 
     @property
