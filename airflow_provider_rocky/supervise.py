@@ -116,4 +116,8 @@ async def run(
             tailer.cancel()
             with contextlib.suppress(BaseException):
                 await tailer
-        await asyncio.to_thread(channel.close)
+        try:
+            await asyncio.to_thread(channel.close)
+        except BaseException:  # cancelled again meanwhile: the file must still go
+            channel.close()
+            raise
