@@ -1,0 +1,112 @@
+"""Upgrade safety: trigger rows and events written by release 0.1.0 load and run through today's code.
+
+The fixtures in ``tests/fixtures/upgrade_0_1_0/`` were written by that release's own code
+(``make_fixtures.py`` there). A trigger row goes through the real metadata DB the way the triggerer
+loads it (a ``Trigger`` row stored, committed, read back, its classpath imported, ``cls(**kwargs)``);
+an event goes to the operator's ``execute_complete`` as Airflow hands it over after a deferral.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_rocky.exceptions import RockyUsageError
+from airflow_provider_rocky.operators.rocky import RockyOperator
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "upgrade_0_1_0"
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+class RecordingTI:
+    """The piece of task context ``execute_complete`` writes to (XCom)."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def fixture(name: str, binary: Path, project: Path) -> Any:
+    text = (FIXTURES / name).read_text()
+    return json.loads(text.replace("<BINARY>", str(binary)).replace("<PROJECT>", str(project)))
+
+
+def stored_and_loaded(classpath: str, kwargs: dict[str, Any]) -> Any:
+    """The trigger the triggerer builds from a row holding these kwargs (encrypted at rest)."""
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = Trigger(classpath, kwargs)
+        session.add(row)
+        session.flush()
+        trigger_id = row.id
+    with create_session() as session:
+        row = session.get(Trigger, trigger_id)
+        assert row is not None
+        module, _, name = row.classpath.rpartition(".")
+        return getattr(importlib.import_module(module), name)(**row.kwargs)
+
+
+def outlet_events() -> Any:
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    return OutletEventAccessors()
+
+
+def test_a_deferred_run_row_of_the_previous_release_runs(standin_bin: Path, tmp_path: Path) -> None:
+    stored = fixture("trigger_deferred.json", standin_bin, tmp_path)
+    kwargs = {**stored["kwargs"], "deadline": time.time() + 600}  # the stored one has passed
+    trigger = stored_and_loaded(stored["classpath"], kwargs)
+    event = asyncio.run(anext(trigger.run()))
+    op = RockyOperator(task_id="rocky_run", deferrable=True, pipes=True)
+    ti = RecordingTI()
+    summary = op.execute_complete({"ti": ti, "outlet_events": outlet_events()}, event.payload)  # type: ignore[arg-type]
+    assert summary is not None and summary["outcome"] == "partial" and summary["status"] == "PartialFailure"
+    assert summary["tables_copied"] >= 1 and summary["pipes"]["materializations_reported"] >= 1
+
+
+def test_an_event_of_the_previous_release_is_interpreted(tmp_path: Path) -> None:
+    event = fixture("event_partial_pipes.json", Path("rocky"), tmp_path)
+    op = RockyOperator(task_id="rocky_run", deferrable=True, pipes=True)
+    events = outlet_events()
+    summary = op.execute_complete({"ti": RecordingTI(), "outlet_events": events}, event)  # type: ignore[arg-type]
+    assert summary is not None and summary["outcome"] == "partial" and summary["category"] is None
+    assert summary["run_id"] == event["outcome"]["run_id"]
+    assert [m["table"] for m in summary["materializations"]] == ["warehouse.staging__orders.orders"]
+    assert op._asset_specs and op._asset_specs[0].uri == "rocky://fixture/warehouse/staging__orders/orders"
+
+
+def test_a_start_from_trigger_row_of_the_previous_release_refuses_like_before(
+    standin_bin: Path, tmp_path: Path
+) -> None:
+    stored = fixture("trigger_start_from_trigger.json", standin_bin, tmp_path)
+    trigger = stored_and_loaded(stored["classpath"], stored["kwargs"])
+    event = asyncio.run(anext(trigger.run()))
+    op = RockyOperator(task_id="rocky_run", deferrable=True)
+    ti = RecordingTI()
+    with pytest.raises(RockyUsageError, match="filter"):
+        op.execute_complete({"ti": ti}, event.payload)  # type: ignore[arg-type]
+    assert ti.xcom["return_value"]["category"] == "usage"
+
+
+def test_a_refusal_event_of_the_previous_release_fails_with_its_category(tmp_path: Path) -> None:
+    event = fixture("event_refused.json", Path("rocky"), tmp_path)
+    ti = RecordingTI()
+    with pytest.raises(RockyUsageError, match="no-equals-sign"):
+        RockyOperator(task_id="rocky_run", deferrable=True).execute_complete({"ti": ti}, event)  # type: ignore[arg-type]
+    assert ti.xcom["return_value"] == {
+        "outcome": "failed",
+        "exit_code": None,
+        "run_id": None,
+        "category": "usage",
+    }
