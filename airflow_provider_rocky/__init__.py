@@ -1,5 +1,41 @@
-"""Apache Airflow 3 provider for the Rocky SQL transformation engine."""
+"""Apache Airflow 3 provider for the Rocky SQL transformation engine.
+
+The names DAG authors use are importable from here, lazily: importing the package (as Airflow's
+providers manager does at discovery) loads no operator, hook or Airflow module until a name is used.
+
+* :class:`RockyOperator` (``rocky run``), :class:`RockyHook`, :class:`RockyRunTrigger`;
+* :func:`rocky_asset` / :func:`rocky_asset_uri`, the Assets a Rocky run emits;
+* :class:`RockyError`, the base of the failure taxonomy (``airflow_provider_rocky.exceptions``).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+#: Public name -> module that defines it (imported on first access).
+_EXPORTS: dict[str, str] = {
+    "RockyOperator": "airflow_provider_rocky.operators.rocky",
+    "RockyHook": "airflow_provider_rocky.hooks.rocky",
+    "RockyRunTrigger": "airflow_provider_rocky.triggers.rocky",
+    "rocky_asset": "airflow_provider_rocky.assets",
+    "rocky_asset_uri": "airflow_provider_rocky.assets",
+    "RockyError": "airflow_provider_rocky.exceptions",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'airflow_provider_rocky' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_rocky.logs import render
+from airflow_provider_rocky._engine.stderr import render
 
 if TYPE_CHECKING:
     from rocky_sdk.types import RunResult
@@ -52,6 +52,10 @@ class RockyError(AirflowException):
     category: ClassVar[Category] = "engine"
     retryable: ClassVar[bool] = True
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTERED[cls.__name__] = cls
+
     def __init__(
         self,
         message: str,
@@ -81,6 +85,15 @@ class RockyError(AirflowException):
     def __reduce__(self) -> tuple[object, ...]:
         # Pickle by state: keyword-only __init__ arguments would otherwise be lost.
         return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+#: Every error class by name: what a refusal sent by the triggerer may name (``registered``).
+_REGISTERED: dict[str, type[RockyError]] = {"RockyError": RockyError}
+
+
+def registered(name: str) -> type[RockyError] | None:
+    """The error class registered under ``name`` (its class name), or ``None`` for any other name."""
+    return _REGISTERED.get(name)
 
 
 def _rebuild(cls: type[RockyError], state: dict[str, object]) -> RockyError:
@@ -235,4 +248,5 @@ __all__ = [
     "RockyTransientEngineError",
     "RockyTransientPartialFailure",
     "RockyUsageError",
+    "registered",
 ]

@@ -34,8 +34,8 @@ def _per_call_us(fn: Callable[[], object], n: int = 20_000) -> float:
 
 def line_costs(log: Any) -> None:
     """µs per line of each step, on a line exactly like the stand-in's many_lines output."""
-    from airflow_provider_rocky import logs
-    from airflow_provider_rocky.testing.tracing import StderrLog
+    from airflow_provider_rocky._engine import stderr as logs
+    from airflow_provider_rocky.testing._standin.tracing import StderrLog
 
     raw = StderrLog(json_mode=True, run_id="run-20260101-000000-000").format_event(
         "INFO", "progress 17/200000", "rocky::run", {"seq": 17}

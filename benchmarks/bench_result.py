@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import subprocess
@@ -21,13 +22,19 @@ def interpretation(ctx: Ctx, tables: int, reps: int) -> dict[str, Any]:
     """Time ``interpret`` + ``summary.build`` and ``asset_events`` on a ``tables``-table RunResult."""
     from rocky_sdk.types import RunResult
 
-    from airflow_provider_rocky import assets, results, summary
-    from airflow_provider_rocky.process import run_sync
+    from airflow_provider_rocky._engine.run import RunRecord
+    from airflow_provider_rocky._task import wire
+    from airflow_provider_rocky._verdict import events as assets
+    from airflow_provider_rocky._verdict import interpret as results
+    from airflow_provider_rocky._verdict import summary
 
-    outcome = run_sync(provider_runner(ctx, scenario_env("huge_stdout", TABLES=tables), lambda _line: None))
+    outcome = asyncio.run(
+        provider_runner(ctx, scenario_env("huge_stdout", TABLES=tables), lambda _line: None).run()
+    )
     if outcome.exit_code != 0:
         raise RuntimeError(f"huge_stdout run failed: {outcome.exit_code}")
     command = list(ctx.argv)
+    packing_command = provider_runner(ctx, {}, lambda _line: None).command
     times: dict[str, list[float]] = {
         "interpret_build": [],
         "asset_events": [],
@@ -55,7 +62,7 @@ def interpretation(ctx: Ctx, tables: int, reps: int) -> dict[str, Any]:
         times["sdk_parse"].append(time.perf_counter() - started)
         gc.collect()
         started = time.perf_counter()  # the trigger packs its event in a thread: this long off the loop
-        packed = outcome.to_event()
+        packed = wire.pack(RunRecord(outcome), packing_command, {})
         times["event_pack"].append(time.perf_counter() - started)
     assert verdict is not None and verdict.result is not None
     full_json = json.dumps(verdict.result.model_dump(mode="json"))

@@ -69,19 +69,18 @@ class Sinks:
 
 
 def provider_runner(ctx: Ctx, env: dict[str, str], on_line: Callable[[Any], None]) -> Any:
-    from airflow_provider_rocky.process import ProcessRunner, RockyCommand
+    from airflow_provider_rocky._engine.command import RockyCommand
+    from airflow_provider_rocky._engine.process import ProcessRunner
 
     command = RockyCommand(argv=ctx.argv, env=env, cwd=str(ctx.workdir))
     return ProcessRunner(command, on_line=on_line, deadline=time.time() + _TIMEOUT_S)
 
 
 def provider_once(ctx: Ctx, env: dict[str, str], on_line: Callable[[Any], None]) -> float:
-    """One run through the provider's worker path (``run_sync``); return its wall seconds."""
-    from airflow_provider_rocky.process import run_sync
-
+    """One run through the provider's worker path (a private loop); return its wall seconds."""
     runner = provider_runner(ctx, env, on_line)
     started = time.perf_counter()
-    outcome = run_sync(runner)
+    outcome = asyncio.run(runner.run())
     wall = time.perf_counter() - started
     if outcome.exit_code != 0:
         raise RuntimeError(f"provider run failed: {outcome.exit_code} {outcome.stderr_tail[-3:]}")

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from airflow_provider_rocky.process import RockyCommand
+from airflow_provider_rocky._engine.command import RockyCommand
 from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
 
 

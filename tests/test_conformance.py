@@ -12,10 +12,11 @@ import pytest
 from conftest import CORPUS
 from rocky_sdk import parse_rocky_output
 
-from airflow_provider_rocky import summary
-from airflow_provider_rocky.assets import asset_events, rocky_asset
-from airflow_provider_rocky.process import ProcessOutcome
-from airflow_provider_rocky.results import interpret
+from airflow_provider_rocky._engine.process import ProcessOutcome
+from airflow_provider_rocky._verdict import summary
+from airflow_provider_rocky._verdict.events import asset_events
+from airflow_provider_rocky._verdict.interpret import interpret
+from airflow_provider_rocky.assets import rocky_asset
 
 RECORDED = sorted((CORPUS / "recorded").rglob("*.json")) if CORPUS.exists() else []
 needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpus is absent")

@@ -115,3 +115,6 @@ class RockyDuckDBHook(DbApiHook):
                 "extra": '{"read_only": true}',
             },
         }
+
+
+__all__ = ["RockyDuckDBHook"]

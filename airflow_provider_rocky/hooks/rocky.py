@@ -17,13 +17,17 @@ from typing import Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
-from airflow_provider_rocky.command import RockySettings, RunArgs, build_run_command
+from airflow_provider_rocky._engine.command import (
+    SETTING_OVERRIDES,
+    CommandArgs,
+    RockyCommand,
+    RockySettings,
+    build_command,
+)
 from airflow_provider_rocky.exceptions import INSTALL_HINT, RockyBinaryNotFoundError, RockyUsageError
 from airflow_provider_rocky.get_provider_info import CONN_FIELDS
-from airflow_provider_rocky.process import RockyCommand
 
-#: Connection ``extra`` keys (and operator overrides) that map 1:1 onto :class:`RockySettings`.
-SETTING_KEYS = ("binary_path", "project_dir", "config_path", "state_path", "state_namespace", "models_dir")
+__all__ = ["RockyHook", "mask_secret"]
 
 
 def mask_secret(value: str) -> None:
@@ -62,7 +66,7 @@ class RockyHook(BaseHook):
 
     def __init__(self, rocky_conn_id: str = default_conn_name, **overrides: str | None) -> None:
         super().__init__()
-        unknown = set(overrides) - {*SETTING_KEYS, "asset_namespace"}
+        unknown = set(overrides) - {*SETTING_OVERRIDES, "asset_namespace"}
         if unknown:
             raise TypeError(f"RockyHook got unknown settings: {sorted(unknown)}")
         self.rocky_conn_id = rocky_conn_id
@@ -100,7 +104,7 @@ class RockyHook(BaseHook):
         raw = conn.extra_dejson if conn is not None else {}
         extra: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
         values: dict[str, Any] = {
-            key: extra[key] for key in (*SETTING_KEYS, "asset_namespace") if extra.get(key)
+            key: extra[key] for key in (*SETTING_OVERRIDES, "asset_namespace") if extra.get(key)
         }
         values.update(self.overrides)
         values["env"] = self._env_from(extra)
@@ -126,13 +130,13 @@ class RockyHook(BaseHook):
 
     # -- commands ---------------------------------------------------------------------------------
 
-    def build_run_command(
+    def build_command(
         self,
-        args: RunArgs,
+        args: CommandArgs,
         env_vars: Mapping[str, str] | None = None,
         audit_env: Mapping[str, str] | None = None,
     ) -> RockyCommand:
-        """``rocky ... run ...`` for these arguments.
+        """The validated command for these arguments (any engine command), on this connection.
 
         ``env_vars`` (the user's, maybe credentials) are registered with the secret masker;
         ``audit_env`` (``ROCKY_RUN_TRIGGER=manual`` & co.) is not: masking "manual" would hide it in
@@ -142,7 +146,7 @@ class RockyHook(BaseHook):
             mask_secret(str(value))
         extra = {str(key): str(value) for key, value in (env_vars or {}).items()}
         public = {str(key): str(value) for key, value in (audit_env or {}).items()}
-        return build_run_command(self.get_settings(), args, extra, public)
+        return build_command(self.get_settings(), args, extra, public)
 
     def version(self, timeout: float = 30.0) -> str:
         """``rocky --version`` → ``"1.71.0"``: a cheap check that the worker can run the engine."""

@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_rocky.testing._standin.settings import STANDIN_VERSION
 from airflow_provider_rocky.testing.scenarios import SCENARIO_NAMES
-from airflow_provider_rocky.testing.settings import STANDIN_VERSION
 
 __all__ = ["SCENARIOS", "STANDIN_VERSION", "install_standin", "read_record", "standin_command"]
 

@@ -15,22 +15,22 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing import commands
-from airflow_provider_rocky.testing.cli import EarlyExit, Invocation, UsageError, parse_argv
-from airflow_provider_rocky.testing.errors import CommandError
-from airflow_provider_rocky.testing.record import Recorder
-from airflow_provider_rocky.testing.run_command import run_command
-from airflow_provider_rocky.testing.runner import Outcome, RunEnv
-from airflow_provider_rocky.testing.scenarios import SCENARIO_NAMES, SCENARIOS
-from airflow_provider_rocky.testing.settings import (
+from airflow_provider_rocky.testing._standin import commands
+from airflow_provider_rocky.testing._standin.cli import EarlyExit, Invocation, UsageError, parse_argv
+from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
+from airflow_provider_rocky.testing._standin.errors import CommandError
+from airflow_provider_rocky.testing._standin.record import Recorder
+from airflow_provider_rocky.testing._standin.run_command import run_command
+from airflow_provider_rocky.testing._standin.settings import (
     ENV_SCENARIO,
     SETUP_ERROR_EXIT,
     KnobError,
     Knobs,
     read_knobs,
 )
-from airflow_provider_rocky.testing.signals import Interrupts
-from airflow_provider_rocky.testing.tracing import StderrLog, new_run_id, write_fd
+from airflow_provider_rocky.testing._standin.signals import Interrupts
+from airflow_provider_rocky.testing._standin.tracing import StderrLog, new_run_id, write_fd
+from airflow_provider_rocky.testing.scenarios import SCENARIO_NAMES, SCENARIOS
 
 PANIC_EXIT = 101
 

@@ -86,7 +86,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_provider_rocky.testing.selection import Unit
+from airflow_provider_rocky.testing._standin.selection import Unit
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
-"""``RockyRunTrigger``: the same process runner and log renderer as the sync path, in the triggerer.
+"""``RockyRunTrigger``: one engine run under the triggerer, the same :class:`EngineRun` as the worker's.
 
 The trigger owns the rocky process while the task is deferred, so no worker slot is held. What it
 must guarantee, because Airflow may cancel, move or duplicate a trigger at any time:
 
 * whenever ``run()`` stops early (user kill, triggerer shutdown, hand-off to another triggerer) the
-  runner ends the whole process group (SIGTERM first, so the engine records the interruption);
+  engine run ends the whole process group (SIGTERM first, so the engine records the interruption);
 * a second copy of the same try is deflected by the engine's idempotency key: while the key is held
-  by a live run (``SkippedInFlight``) this copy waits and asks again instead of reporting early;
-* exactly one ``TriggerEvent`` is yielded, carrying the ``ProcessOutcome`` (stdout compressed),
+  by a live run (``SkippedInFlight``) this copy waits and asks again instead of reporting early (for
+  commands that declare it: ``rocky run``);
+* exactly one event is yielded, in the wire format :mod:`airflow_provider_rocky._task.wire` owns,
   which ``execute_complete`` hands to the same interpreter as the sync path.
+
+The classpath and every kwarg release 0.1.0 wrote are kept: a row stored before an upgrade loads.
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_rocky import logs, supervise
+from airflow_provider_rocky._engine import stderr
+from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
+from airflow_provider_rocky._task import request as run_request
+from airflow_provider_rocky._task import wire
+from airflow_provider_rocky._task.commands import COMMANDS
+from airflow_provider_rocky._task.context import run_type_of
 from airflow_provider_rocky.exceptions import RockyError
-from airflow_provider_rocky.process import (
-    DEFAULT_MAX_STDOUT_BYTES,
-    DEFAULT_TERM_GRACE_SECONDS,
-    ProcessOutcome,
-    ProcessRunner,
-    RockyCommand,
-)
+from airflow_provider_rocky.hooks import rocky as rocky_hook
+
+__all__ = ["IN_FLIGHT_POLL_SECONDS", "RockyRunEvent", "RockyRunTrigger"]
 
 #: Seconds between re-asks while another copy of this try holds the idempotency key.
 IN_FLIGHT_POLL_SECONDS = 10.0
@@ -37,56 +42,53 @@ IN_FLIGHT_POLL_SECONDS = 10.0
 class RockyRunTrigger(BaseTrigger):
     """Run one rocky command under the triggerer's event loop and report its outcome once.
 
-    :param command: :meth:`RockyCommand.serialize` output (argv, extra env, cwd).
-    :param deadline: absolute wall-clock time (epoch seconds) at which the process group is ended and
-        the run reported as timed out; ``None`` for no deadline.
-    :param deadline_reason: names the budget in the timeout error (``timeout_seconds=600``, ...).
+    :param command: :meth:`RockyCommand.serialize` output (argv, extra env, cwd); ``None`` with a
+        ``spec`` (``start_from_trigger``: the command is built here, from the rendered fields).
     :param carry: small JSON data the task needs after resuming, echoed in the event (not in defer
         kwargs: ``dag.test()`` replaces those with the event, a real triggerer merges them).
     :param hold_until: wall-clock time before which the event is not fired, however soon rocky ends
-        (:func:`~airflow_provider_rocky.task_context.event_hold_until`).
+        (:func:`~airflow_provider_rocky._task.context.event_hold_until`).
+    :param command_name: the declared engine command (``run``, ...); rows of 0.1.0 have none: ``run``.
+
+    The run's limits are kwargs named like :class:`~airflow_provider_rocky._engine.run.RunLimits`'s
+    fields (``deadline``, ``deadline_reason``, ``stderr_tail_lines``, ``max_stdout_bytes``,
+    ``term_grace_seconds``, ``pipes``); any other kwarg is a templated value of ``start_from_trigger``.
     """
 
     def __init__(
         self,
         command: dict[str, Any] | None = None,
         *,
-        deadline: float | None = None,
-        deadline_reason: str | None = None,
-        stderr_tail_lines: int = 20,
-        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
-        term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
         in_flight_poll_seconds: float = IN_FLIGHT_POLL_SECONDS,
         carry: dict[str, Any] | None = None,
-        pipes: bool = False,
         spec: dict[str, Any] | None = None,
         hold_until: float | None = None,
-        **fields: Any,
+        command_name: str = "run",
+        **kwargs: Any,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.command = command
-        self.deadline = deadline
-        self.deadline_reason = deadline_reason
-        self.stderr_tail_lines = stderr_tail_lines
-        self.max_stdout_bytes = max_stdout_bytes
-        self.term_grace_seconds = term_grace_seconds
-        self.in_flight_poll_seconds = in_flight_poll_seconds
-        self.carry = carry or {}
-        self.pipes = pipes
-        self.spec = spec
-        self.hold_until = hold_until
-        from airflow_provider_rocky.triggers.start import TEMPLATED
-
-        unknown = set(fields) - set(TEMPLATED)
+        if command is None and spec is None:
+            raise ValueError("RockyRunTrigger needs a command, or a spec to build one (start_from_trigger)")
+        if command_name not in COMMANDS:
+            known = sorted(COMMANDS)
+            raise TypeError(f"RockyRunTrigger: unknown rocky command {command_name!r} (known: {known})")
+        limits = {name: kwargs.pop(name) for name in RunLimits.names() if name in kwargs}
+        fields = kwargs  # start_from_trigger: the templated values the triggerer renders
+        unknown = set(fields) - set(COMMANDS[command_name].templated)
         if unknown:
             raise TypeError(f"RockyRunTrigger got unexpected arguments: {sorted(unknown)}")
+        self.command = command
+        self.limits = RunLimits(**limits)
+        self.in_flight_poll_seconds = in_flight_poll_seconds
+        self.carry = carry or {}
+        self.spec = spec
+        self.hold_until = hold_until
+        self.command_name = command_name
         #: start_from_trigger: the operator's templated arguments, as attributes the triggerer renders.
         self._fields = sorted(fields)
         for name, value in fields.items():
             setattr(self, name, value)
-        if command is None and spec is None:
-            raise ValueError("RockyRunTrigger needs a command, or a spec to build one (start_from_trigger)")
-        self._runner: ProcessRunner | None = None
+        self._run: EngineRun | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and kwargs; ``cls(**kwargs)`` rebuilds an equal trigger."""
@@ -94,79 +96,71 @@ class RockyRunTrigger(BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "command": self.command,
-                "deadline": self.deadline,
-                "deadline_reason": self.deadline_reason,
-                "stderr_tail_lines": self.stderr_tail_lines,
-                "max_stdout_bytes": self.max_stdout_bytes,
-                "term_grace_seconds": self.term_grace_seconds,
+                **self.limits.as_kwargs(),
                 "in_flight_poll_seconds": self.in_flight_poll_seconds,
                 "carry": self.carry,
-                "pipes": self.pipes,
                 "spec": self.spec,
                 "hold_until": self.hold_until,
+                "command_name": self.command_name,
                 **{name: getattr(self, name) for name in self._fields},
             },
         )
 
-    def _log_line(self, line: logs.LogLine) -> None:
+    def _log_line(self, line: stderr.LogLine) -> None:
         self.log.log(line.level, line.text)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Run the engine (again while another copy holds the key), then yield the one event."""
-        if self.command is None:  # started from the trigger: build the command here, like execute() would
-            try:
-                command = await self._command_from_spec()
-            except RockyError as err:
-                self.log.error("rocky was not started: %s", err.reason)
-                refused = {"class": type(err).__name__, "message": err.reason}
-                yield RockyRunEvent(payload={"refused": refused, "carry": self.carry})
-                return
-        else:
-            command = RockyCommand.deserialize(self.command)
+        try:
+            command = await self._command()
+        except RockyError as err:  # start_from_trigger: refused here, before anything was spawned
+            self.log.error("rocky was not started: %s", err.reason)
+            yield RockyRunEvent(payload=wire.pack_refusal(err, self.carry))
+            return
         _mask_env(command)
         self.log.info("Running rocky in the triggerer: %s", " ".join(command.redacted()))
+        record = await self._run_until_settled(command)
+        self.log.info(
+            "rocky exited %s after %.1fs; handing the outcome to the task",
+            record.outcome.exit_code,
+            record.outcome.duration_ms / 1000,
+        )
+        # Compressing megabytes of stdout takes tens of milliseconds: not on the triggerer's loop.
+        payload = await asyncio.to_thread(wire.pack, record, command, self.carry)
+        await self._hold()
+        yield RockyRunEvent(payload=payload)
+
+    async def _run_until_settled(self, command: RockyCommand) -> RunRecord:
+        """One engine run; for ``rocky run``, again while another copy of the try holds the key."""
+        reask = COMMANDS[self.command_name].reask_in_flight
         while True:
-            channel = None
-            spawned = command
-            if self.pipes:  # the messages file lives on the triggerer, next to the process
-                spawned, channel = await asyncio.to_thread(supervise.attach_pipes, command)
-            self._runner = ProcessRunner(
-                spawned,
-                on_line=self._log_line,
-                stderr_tail_lines=self.stderr_tail_lines,
-                max_stdout_bytes=self.max_stdout_bytes,
-                deadline=self.deadline,
-                deadline_reason=self.deadline_reason,
-                term_grace_seconds=self.term_grace_seconds,
-            )
-            outcome, record = await supervise.run(self._runner, channel, self._log_line)
-            if not _in_flight(outcome) or self._out_of_time():
-                break
+            self._run = EngineRun(command, self.limits, self._log_line)
+            record = await self._run.run()
+            if not (reask and _in_flight(record)) or self._out_of_time():
+                return record
             self.log.warning(
                 "Another copy of this try holds the idempotency key (SkippedInFlight); asking again in %.0fs",
                 self.in_flight_poll_seconds,
             )
             await asyncio.sleep(self.in_flight_poll_seconds)
-        self.log.info(
-            "rocky exited %s after %.1fs; handing the outcome to the task",
-            outcome.exit_code,
-            outcome.duration_ms / 1000,
-        )
-        # Compressing megabytes of stdout takes tens of milliseconds: not on the triggerer's loop.
-        packed, pipes = await asyncio.to_thread(
-            lambda: (outcome.to_event(), record.pack() if record is not None else None)
-        )
-        payload = {"outcome": packed, "command": command.redacted(), "carry": self.carry, "pipes": pipes}
-        await self._hold()
-        yield RockyRunEvent(payload=payload)
 
-    async def _command_from_spec(self) -> RockyCommand:
-        """``start_from_trigger``: the rendered spec → the same validated command ``execute()`` builds."""
-        from airflow_provider_rocky.triggers.start import command_from_spec
-
+    async def _command(self) -> RockyCommand:
+        """The built command, or (``start_from_trigger``) the same one ``execute()`` would build."""
+        if self.command is not None:
+            return RockyCommand.deserialize(self.command)
         fields = {name: getattr(self, name) for name in self._fields}
-        built = await command_from_spec(self.spec or {}, fields, getattr(self, "task_instance", None))
-        self.deadline, self.deadline_reason = built.deadline, built.deadline_reason
+        request = run_request.RunRequest.from_spec(self.command_name, self.spec or {}, fields)
+        hook = request.hook()
+        await hook.aget_settings()  # the connection lookup must not block the loop
+        ti = getattr(self, "task_instance", None)
+        built = run_request.build_run(request, hook, ti=ti, run_type=run_type_of(None, ti))
+        self.limits = RunLimits(
+            **{
+                **self.limits.as_kwargs(),
+                "deadline": built.deadline,
+                "deadline_reason": built.deadline_reason,
+            }
+        )
         self.carry = {**self.carry, "asset_namespace": built.asset_namespace}
         return built.command
 
@@ -180,18 +174,19 @@ class RockyRunTrigger(BaseTrigger):
             await asyncio.sleep(wait)
 
     def _out_of_time(self) -> bool:
-        return self.deadline is not None and time.time() + self.in_flight_poll_seconds >= self.deadline
+        deadline = self.limits.deadline
+        return deadline is not None and time.time() + self.in_flight_poll_seconds >= deadline
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: a user killed the deferred task. Cancellation of ``run()`` ends the group;
         this makes sure of it even if ``run()`` is between two engine invocations."""
-        if self._runner is not None:
-            self._runner.request_stop()
+        if self._run is not None:
+            self._run.stop()
 
     async def cleanup(self) -> None:
-        """Every exit path (Airflow < 3.3 has no ``on_kill``): the runner never outlives ``run()``."""
-        if self._runner is not None and self._runner.outcome is None:
-            self._runner.request_stop()
+        """Every exit path (Airflow < 3.3 has no ``on_kill``): the engine never outlives ``run()``."""
+        if self._run is not None and self._run.outcome is None:
+            self._run.stop()
 
 
 class RockyRunEvent(TriggerEvent):
@@ -203,40 +198,20 @@ class RockyRunEvent(TriggerEvent):
     """
 
     def __repr__(self) -> str:
-        return f"TriggerEvent<{event_digest(self.payload)}>"
+        return f"TriggerEvent<{wire.digest(self.payload)}>"
 
     def __structlog__(self) -> str:
         """structlog's JSON renderer (Airflow's task logs) asks for this before ``repr``."""
         return repr(self)
 
 
-def event_digest(payload: Any) -> str:
-    """One line saying what the event carries, sizes instead of bytes."""
-    if not isinstance(payload, dict):
-        return repr(payload)[:200]
-    if "refused" in payload:
-        refused = payload["refused"] or {}
-        return f"rocky refused before spawning: {refused.get('class')}: {str(refused.get('message'))[:200]}"
-    outcome = payload.get("outcome") or {}
-    ended = " (deadline)" if outcome.get("timed_out") else " (killed)" if outcome.get("killed") else ""
-    pipes = payload.get("pipes")
-    seconds = (outcome.get("duration_ms") or 0) / 1000
-    return (
-        f"rocky exit {outcome.get('exit_code')}{ended} after {seconds:.1f}s; "
-        f"stdout {outcome.get('stdout_bytes', 0):,} bytes ({len(outcome.get('stdout') or ''):,} packed); "
-        f"stderr {outcome.get('stderr_lines', 0):,} lines, tail {len(outcome.get('stderr_tail') or [])}"
-        + (f"; pipes {len(pipes):,} packed" if pipes else "")
-    )
-
-
-def _in_flight(outcome: ProcessOutcome) -> bool:
+def _in_flight(record: RunRecord) -> bool:
     # ``status`` is among the first keys rocky prints; no need to parse megabytes to find it.
+    outcome = record.outcome
     return outcome.exit_code == 0 and b'"SkippedInFlight"' in outcome.stdout[:4096]
 
 
 def _mask_env(command: RockyCommand) -> None:
     """Register the command's secrets with this (triggerer) process's masker too."""
-    from airflow_provider_rocky.hooks.rocky import mask_secret
-
     for key in command.secret_keys:
-        mask_secret(command.env[key])
+        rocky_hook.mask_secret(command.env[key])

@@ -1,0 +1,1 @@
+"""The arguments of each engine command after templating: validation and the argv they become."""

@@ -1,0 +1,182 @@
+"""``rocky run`` arguments: validation before anything is spawned, and the argv the engine expects.
+
+The argv matches what ``rocky_sdk.RockyClient`` builds for the same call, flag for flag and in the
+same order (a parity test proves it), so a DAG moved from the SDK recipe or dagster-rocky behaves the
+same. Validation names the offending arguments and runs before the process (or the trigger) exists:
+bad input never costs a warehouse connection.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_rocky._engine.args.base import arg, as_int, as_json_object, blank_to_none
+from airflow_provider_rocky._engine.command import RockySettings
+from airflow_provider_rocky.exceptions import RockyGovernanceError, RockyUsageError
+
+#: Arguments a resume refuses: it replays the failed run as it was.
+_NOT_WITH_RESUME = (
+    "model",
+    "run_models",
+    "partition",
+    "partition_from",
+    "latest",
+    "missing",
+    "idempotency_key",
+)
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """The arguments of one ``rocky run``, after templating (field names are rocky-sdk's)."""
+
+    filter: str | None = None
+    governance_override: dict[str, Any] | None = None
+    run_models: bool = False
+    partition: str | None = None
+    partition_from: str | None = None
+    partition_to: str | None = None
+    latest: bool = False
+    missing: bool = False
+    lookback: int | None = None
+    parallel: int | None = None
+    pipeline: str | None = None
+    model: str | None = None
+    shadow_suffix: str | None = None
+    idempotency_key: str | None = None
+    resume_latest: bool = False
+    #: ``--defer``; the operator calls it ``defer_upstream`` (``defer`` is ``BaseOperator.defer``).
+    defer: bool = arg(False, operator="defer_upstream")
+    defer_to: str | None = None
+
+    @classmethod
+    def coerce(cls, **raw: Any) -> RunArgs:
+        """Build from rendered values: blank strings mean unset, numbers may arrive as text."""
+        values = blank_to_none(raw)
+        as_int(values, ("lookback", "parallel"))
+        as_json_object(values, "governance_override")
+        return cls(**values)  # field types are checked by validate()
+
+    @classmethod
+    def check_shape(cls, **values: Any) -> None:
+        """Validate only which arguments are set, not their (maybe still templated) values.
+
+        Used at DAG parse time: ``partition="{{ ds }}"`` with a range is wrong whatever ``ds`` is.
+        The messages quote what the DAG author wrote (the template), never a made-up value.
+        """
+        given: dict[str, Any] = {key: None if value == "" else value for key, value in values.items()}
+        cls(**given)._validate_shape()
+
+    def validate(self) -> None:
+        """Refuse every combination the engine would refuse (or silently ignore), naming the arguments."""
+        self._validate_shape()
+        if self.filter is not None:
+            key, sep, _ = self.filter.partition("=")
+            if not sep or not key.strip():
+                raise RockyUsageError(
+                    f"filter={self.filter!r} is invalid: expected exactly one key=value, e.g. 'tenant=acme'"
+                )
+        for name, lowest in (("lookback", 0), ("parallel", 1)):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < lowest):
+                raise RockyUsageError(f"{name}={value!r} must be an integer >= {lowest}")
+        if self.shadow_suffix is not None and not self.shadow_suffix.strip():
+            raise RockyUsageError("shadow_suffix is empty")
+        self._validate_governance()
+
+    def _validate_shape(self) -> None:
+        """The checks that depend only on which arguments are set (also at DAG parse time)."""
+        self._validate_partitions()
+        if self.model is not None and self.run_models:
+            raise RockyUsageError(
+                "model and run_models are mutually exclusive: model runs one compiled model"
+            )
+        if self.resume_latest and (clash := [n for n in _NOT_WITH_RESUME if getattr(self, n)]):
+            raise RockyUsageError(
+                f"resume_latest cannot be combined with {', '.join(clash)}: "
+                "a resume replays the failed run as it was"
+            )
+        if self.defer_to is not None and not self.defer:
+            raise RockyUsageError("defer_to requires defer=True")
+
+    def _validate_partitions(self) -> None:
+        ranged = [n for n in ("partition_from", "partition_to") if getattr(self, n) is not None]
+        if self.partition is not None:
+            clash = [*ranged, *(n for n in ("latest", "missing") if getattr(self, n))]
+            if clash:
+                raise RockyUsageError(
+                    f"partition={self.partition!r} cannot be combined with {', '.join(clash)}: "
+                    "pick one partition selection"
+                )
+        if len(ranged) == 1:
+            other = "partition_to" if ranged[0] == "partition_from" else "partition_from"
+            raise RockyUsageError(f"{ranged[0]} requires {other}: a range needs both ends (inclusive)")
+
+    def _validate_governance(self) -> None:
+        override = self.governance_override
+        if override is None:
+            return
+        if not isinstance(override, dict):
+            raise RockyUsageError(f"governance_override must be a JSON object, got {type(override).__name__}")
+        from rocky_sdk import RockyClient  # lazily: rocky-sdk is not needed to parse a DAG
+        from rocky_sdk.exceptions import RockyError as SdkRockyError
+
+        try:
+            RockyClient.validate_governance_override(override)
+        except SdkRockyError as exc:
+            raise RockyGovernanceError(f"governance_override refused before spawning: {exc}") from None
+
+    def argv(self, settings: RockySettings) -> list[str]:
+        """The ``run ...`` part of argv, in rocky-sdk's order for the equivalent client call."""
+        if self.resume_latest:  # RockyClient.resume_run(None, filter=..., governance_override=...)
+            return ["run", "--resume-latest", *self._filter_argv(), *self._governance_argv()]
+        if self.model is not None:  # RockyClient.run_model(...), then run-only flags it lacks
+            args = ["run", "--model", self.model]
+            args += (
+                ["--pipeline", self.pipeline]
+                if self.pipeline is not None
+                else ["--models", settings.models_dir]
+            )
+            args += [*self._filter_argv(), *self._partition_argv(), *self._governance_argv()]
+            return args + self._shadow_argv() + self._tail_argv()
+        args = ["run", *self._filter_argv()]  # RockyClient.run(filter, ...): no --filter without one
+        if self.pipeline is not None:
+            args += ["--pipeline", self.pipeline]
+        args += self._governance_argv()
+        if self.run_models:
+            args += ["--models", settings.models_dir, "--all"]
+        return args + self._shadow_argv() + self._partition_argv() + self._tail_argv()
+
+    def _filter_argv(self) -> list[str]:
+        return ["--filter", self.filter] if self.filter else []
+
+    def _governance_argv(self) -> list[str]:
+        return (
+            ["--governance-override", json.dumps(self.governance_override)]
+            if self.governance_override
+            else []
+        )
+
+    def _shadow_argv(self) -> list[str]:
+        return ["--shadow", "--shadow-suffix", self.shadow_suffix] if self.shadow_suffix is not None else []
+
+    def _partition_argv(self) -> list[str]:
+        args: list[str] = []
+        if self.partition is not None:
+            args += ["--partition", self.partition]
+        if self.partition_from is not None and self.partition_to is not None:
+            args += ["--from", self.partition_from, "--to", self.partition_to]
+        args += ["--latest"] if self.latest else []
+        args += ["--missing"] if self.missing else []
+        if self.lookback is not None:
+            args += ["--lookback", str(self.lookback)]
+        if self.parallel is not None:
+            args += ["--parallel", str(self.parallel)]
+        return args
+
+    def _tail_argv(self) -> list[str]:
+        args = ["--idempotency-key", self.idempotency_key] if self.idempotency_key is not None else []
+        args += ["--defer"] if self.defer else []
+        return args + (["--defer-to", self.defer_to] if self.defer_to is not None else [])

@@ -1,0 +1,162 @@
+"""What to spawn: the command (argv, environment, cwd) and the settings its global flags come from.
+
+One builder serves every engine command: the settings give ``rocky --config C [--state-namespace N |
+--state-path P] --output json`` (rocky-sdk's order), the command's own arguments the rest. argv is a
+list, never a shell line; secrets travel only in the child's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from airflow_provider_rocky.exceptions import RockyUsageError
+from airflow_provider_rocky.get_provider_info import CONN_FIELDS
+
+#: Environment names removed from the inherited environment unless the caller sets them itself.
+PIPES_ENV_PREFIX = "DAGSTER_PIPES_"
+#: argv flags whose value must never reach a log line (rocky-sdk redacts the same two).
+REDACTED_FLAGS = frozenset({"--governance-override", "--idempotency-key"})
+#: Connection settings a task may override: every connection field (declared once, in
+#: ``get_provider_info.CONN_FIELDS``) except the asset namespace and the secret environment.
+SETTING_OVERRIDES: tuple[str, ...] = tuple(
+    name for name in CONN_FIELDS if name not in ("asset_namespace", "env")
+)
+
+_NAMESPACE = re.compile(r"^[a-zA-Z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class RockyCommand:
+    """What to run: argv (a list, never a shell line), extra environment and working directory.
+
+    ``env`` holds only what the provider adds (connection secrets, ``env_vars``, audit values); it is
+    layered over the environment of the process that spawns the child, so a deferred command never
+    carries the worker's whole environment into the trigger's serialized kwargs.
+    """
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    unset_env_prefixes: tuple[str, ...] = (PIPES_ENV_PREFIX,)
+    #: Keys of ``env`` whose values are secrets: every process that runs the command masks them.
+    secret_keys: tuple[str, ...] = ()
+
+    def redacted(self) -> list[str]:
+        """argv with secret-bearing flag values replaced by ``***``, for logs and errors."""
+        out: list[str] = []
+        hide_next = False
+        for token in self.argv:
+            out.append("***" if hide_next else token)
+            hide_next = token in REDACTED_FLAGS
+        return out
+
+    def child_env(self) -> dict[str, str]:
+        """The child's full environment: inherited (minus dropped prefixes) plus ``env``."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not any(key.startswith(prefix) for prefix in self.unset_env_prefixes)
+        }
+        env.setdefault("ROCKY_SUPPRESS_DEPRECATION", "1")
+        env.update(self.env)
+        return env
+
+    def serialize(self) -> dict[str, Any]:
+        """JSON-native form for trigger kwargs."""
+        return {
+            "argv": list(self.argv),
+            "env": dict(self.env),
+            "cwd": self.cwd,
+            "unset_env_prefixes": list(self.unset_env_prefixes),
+            "secret_keys": list(self.secret_keys),
+        }
+
+    @classmethod
+    def deserialize(cls, data: Mapping[str, Any]) -> RockyCommand:
+        """Inverse of :meth:`serialize` (also reads rows written by earlier releases)."""
+        return cls(
+            argv=tuple(data["argv"]),
+            env=dict(data.get("env") or {}),
+            cwd=data.get("cwd"),
+            unset_env_prefixes=tuple(data.get("unset_env_prefixes", (PIPES_ENV_PREFIX,))),
+            secret_keys=tuple(data.get("secret_keys", ())),
+        )
+
+
+@dataclass(frozen=True)
+class RockySettings:
+    """Where and how to run the engine: the ``rocky`` connection merged with per-task overrides.
+
+    Its fields are the connection's fields (``CONN_FIELDS``). ``state_path``/``state_namespace``
+    default to neither, so the engine resolves its own state file (``models/.rocky-state.redb``),
+    exactly like a bare ``rocky`` call.
+    """
+
+    binary_path: str = "rocky"
+    project_dir: str | None = None
+    config_path: str = "rocky.toml"
+    state_path: str | None = None
+    state_namespace: str | None = None
+    models_dir: str = "models"
+    asset_namespace: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Refuse settings the engine would refuse, naming them."""
+        if self.state_path and self.state_namespace:
+            raise RockyUsageError(
+                "state_path and state_namespace are mutually exclusive (the engine disables "
+                f"namespacing when --state-path is given): got state_path={self.state_path!r}, "
+                f"state_namespace={self.state_namespace!r}"
+            )
+        if self.state_namespace is not None and not _NAMESPACE.match(self.state_namespace):
+            raise RockyUsageError(
+                f"state_namespace={self.state_namespace!r} is invalid: it must match ^[a-zA-Z0-9_]+$"
+            )
+        if not self.binary_path:
+            raise RockyUsageError("binary_path is empty")
+
+    def global_argv(self) -> list[str]:
+        """``rocky --config C [--state-namespace N | --state-path P] --output json`` (SDK order)."""
+        argv = [self.binary_path, "--config", self.config_path]
+        if self.state_namespace is not None:
+            argv += ["--state-namespace", self.state_namespace]
+        elif self.state_path is not None:
+            argv += ["--state-path", self.state_path]
+        return [*argv, "--output", "json"]
+
+
+class CommandArgs(Protocol):
+    """The arguments of one engine command, after templating (see ``_engine/args``)."""
+
+    def validate(self) -> None:
+        """Raise ``RockyUsageError`` (or a subclass) naming what the engine would refuse."""
+
+    def argv(self, settings: RockySettings) -> list[str]:
+        """The subcommand and its flags (after the global flags)."""
+
+
+def build_command(
+    settings: RockySettings,
+    args: CommandArgs,
+    extra_env: Mapping[str, str] | None = None,
+    public_env: Mapping[str, str] | None = None,
+) -> RockyCommand:
+    """Validate both halves and assemble the command: argv, environment (secrets only here), cwd.
+
+    The connection's ``env`` and ``extra_env`` are secrets; ``public_env`` (audit values such as
+    ``ROCKY_RUN_TRIGGER``) is not, and must not be masked.
+    """
+    settings.validate()
+    args.validate()
+    secret = {**settings.env, **(extra_env or {})}
+    return RockyCommand(
+        argv=(*settings.global_argv(), *args.argv(settings)),
+        env={**(public_env or {}), **secret},
+        cwd=settings.project_dir,
+        secret_keys=tuple(sorted(secret)),
+    )

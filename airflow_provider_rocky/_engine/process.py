@@ -1,0 +1,304 @@
+"""The asyncio supervisor of one rocky process, shared by the worker (sync) and the triggerer.
+
+Why asyncio in both modes: one implementation of spawn, streaming, deadline and kill means the two
+modes cannot drift; the worker simply runs it under ``asyncio.run``. Properties it keeps:
+
+* the child runs in its own session (process group); every way a run ends (exit, deadline, stop
+  request, cancellation, the task's own timeout) ends the whole group: SIGTERM (rocky's replication
+  path then prints ``interrupted: true`` JSON and exits 130), a grace period, then SIGKILL;
+* stderr is read in chunks and split into lines as they arrive, each handed to ``on_line`` at once;
+  memory stays flat: only the last ``stderr_tail_lines`` lines are kept, a huge line is cut;
+* stdout is kept up to ``max_stdout_bytes`` and then only counted, so the child never blocks on a
+  full pipe and a runaway output cannot exhaust the worker;
+* nothing here blocks the event loop: pipes are read with ``await``, never with blocking calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_rocky._engine import stderr as logs
+from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.spawn import Child
+
+#: stdout beyond this many bytes is counted, not kept (a 10,000-table RunResult is about 9 MB).
+DEFAULT_MAX_STDOUT_BYTES = 128 * 1024 * 1024
+#: Seconds between SIGTERM and SIGKILL: long enough for rocky to flush watermarks and print its JSON.
+DEFAULT_TERM_GRACE_SECONDS = 15.0
+
+_READ_CHUNK = 64 * 1024
+#: Lines handed to the log sink between two yields to the event loop.
+_LINES_PER_YIELD = 32
+
+#: Where rendered engine lines go (the task logger, the trigger logger, a test's list).
+LineSink = Callable[[logs.LogLine], None]
+
+
+@dataclass
+class ProcessOutcome:
+    """Everything the interpreter needs to decide what a run meant, whichever mode ran it."""
+
+    exit_code: int | None
+    stdout: bytes = b""
+    stderr_tail: list[str] = field(default_factory=list)
+    duration_ms: int = 0
+    pid: int | None = None
+    timed_out: bool = False
+    killed: bool = False
+    spawn_error: str | None = None
+    stdout_bytes: int = 0
+    stdout_overflow: bool = False
+    stderr_lines: int = 0
+    run_id: str | None = None
+    deadline_reason: str | None = None
+
+
+class ProcessRunner:
+    """Run one :class:`RockyCommand` to completion, streaming stderr lines to ``on_line``."""
+
+    def __init__(
+        self,
+        command: RockyCommand,
+        *,
+        on_line: LineSink,
+        stderr_tail_lines: int = 20,
+        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
+        deadline: float | None = None,
+        deadline_reason: str | None = None,
+        term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
+        max_line_chars: int = logs.DEFAULT_MAX_LINE_CHARS,
+    ) -> None:
+        self.command = command
+        self.on_line = on_line
+        self.max_stdout_bytes = max_stdout_bytes
+        self.deadline = deadline
+        self.deadline_reason = deadline_reason
+        self.term_grace_seconds = term_grace_seconds
+        self.max_line_chars = max_line_chars
+        self._tail: deque[str] = deque(maxlen=max(stderr_tail_lines, 0))
+        self._stdout = bytearray()
+        self._stdout_seen = 0
+        self._lines = 0
+        self._run_id: str | None = None
+        self._proc: Child | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._stop_requested = False
+        #: The outcome, also set when the run ended by cancellation or an exception from outside.
+        self.outcome: ProcessOutcome | None = None
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the run to end (SIGTERM, grace, SIGKILL). Safe from signal handlers and other threads."""
+        self._stop_requested = True
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+
+    def end_now(self, grace: float) -> None:
+        """End the process group synchronously, from any thread: SIGTERM, up to ``grace`` s, SIGKILL.
+
+        For a caller that may be killed itself right after: Airflow's task runner calls ``on_kill``
+        from its SIGTERM handler (the loop is paused meanwhile) and its supervisor SIGKILLs the task
+        process 5 s later, so a group left to the loop's own grace would outlive the task. A run
+        still spawning is stopped by the loop, with the same shortened grace.
+        """
+        self.term_grace_seconds = min(self.term_grace_seconds, grace)
+        self.request_stop()
+        proc = self._proc
+        if proc is None:
+            return
+        _signal_group(proc.pid, signal.SIGTERM)
+        until = time.monotonic() + grace
+        while proc.popen.poll() is None or _group_alive(proc.pid):
+            if time.monotonic() >= until:
+                _signal_group(proc.pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid (also its process-group id), once spawned."""
+        return self._proc.pid if self._proc is not None else None
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    async def run(self) -> ProcessOutcome:
+        """Spawn, stream, wait; end the process group whatever happens; return the outcome."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        started = time.monotonic()
+        if self._stop_requested:
+            self.outcome = ProcessOutcome(exit_code=None, killed=True)
+            return self.outcome
+        try:
+            self._proc = await Child.spawn(self.command)
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            self.outcome = ProcessOutcome(exit_code=None, spawn_error=f"{type(exc).__name__}: {exc}")
+            return self.outcome
+
+        proc = self._proc
+        readers = asyncio.gather(self._read_stderr(proc), self._read_stdout(proc))
+        exited = asyncio.ensure_future(proc.wait())
+        stopped = asyncio.ensure_future(self._stop.wait())
+        timed_out = killed = False
+        try:
+            timeout = None if self.deadline is None else max(self.deadline - time.time(), 0.0)
+            done, _ = await asyncio.wait({exited, stopped}, timeout=timeout, return_when="FIRST_COMPLETED")
+            if exited not in done:
+                timed_out, killed = (stopped not in done), (stopped in done)
+                await self._end_group(proc, exited)
+            await exited
+            await self._reap_group(proc)
+            await self._drain(readers)
+        except BaseException:
+            # Cancelled: the trigger was cancelled or moved, the triggerer is stopping, asyncio.run
+            # was torn down by AirflowTaskTimeout... Every other task of the loop may be cancelled
+            # too, so ending the group relies on none of them (not `exited`, not the readers).
+            killed = True
+            await self._abort(proc, exited, readers)
+            raise
+        finally:
+            stopped.cancel()
+            if proc.popen.poll() is None or _group_alive(proc.pid):  # last resort, never reached normally
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.popen.wait()
+            proc.close()
+            self.outcome = self._outcome(proc, started, timed_out=timed_out, killed=killed)
+        return self.outcome
+
+    def _outcome(self, proc: Child, started: float, *, timed_out: bool, killed: bool) -> ProcessOutcome:
+        return ProcessOutcome(
+            exit_code=proc.returncode,
+            stdout=bytes(self._stdout),
+            stderr_tail=list(self._tail),
+            duration_ms=int((time.monotonic() - started) * 1000),
+            pid=proc.pid,
+            timed_out=timed_out,
+            killed=killed and not timed_out,
+            stdout_bytes=self._stdout_seen,
+            stdout_overflow=self._stdout_seen > self.max_stdout_bytes,
+            stderr_lines=self._lines,
+            run_id=self._run_id,
+            deadline_reason=self.deadline_reason if timed_out else None,
+        )
+
+    async def _abort(self, proc: Child, exited: asyncio.Future[int], readers: asyncio.Future[Any]) -> None:
+        """SIGTERM, ``term_grace_seconds`` polled on the pid, SIGKILL; a second cancel kills at once."""
+        _signal_group(proc.pid, signal.SIGTERM)
+        until = time.monotonic() + self.term_grace_seconds
+        try:
+            while proc.popen.poll() is None and time.monotonic() < until:
+                await asyncio.sleep(0.05)
+        finally:
+            if proc.popen.poll() is None or _group_alive(proc.pid):
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.popen.wait()  # immediate after SIGKILL
+            for future in (exited, readers):
+                future.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(exited, readers, return_exceptions=True)
+
+    async def _end_group(self, proc: Child, exited: asyncio.Future[int]) -> None:
+        """SIGTERM the group, give rocky ``term_grace_seconds`` to finish, then SIGKILL it."""
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), self.term_grace_seconds)
+        except TimeoutError:
+            _signal_group(proc.pid, signal.SIGKILL)
+            await exited
+
+    async def _reap_group(self, proc: Child) -> None:
+        """After the engine exits, end whatever it left in its group (hooks, helpers)."""
+        if not _group_alive(proc.pid):
+            return
+        _signal_group(proc.pid, signal.SIGTERM)
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            if not _group_alive(proc.pid):
+                return
+        _signal_group(proc.pid, signal.SIGKILL)
+
+    async def _drain(self, readers: asyncio.Future[Any]) -> None:
+        """Wait for both pipes to reach EOF; a pipe held open by a stray process gets 5 s at most."""
+        try:
+            await asyncio.wait_for(asyncio.shield(readers), 5.0)
+        except TimeoutError:
+            readers.cancel()
+            with contextlib.suppress(BaseException):
+                await readers
+
+    # -- pipes ------------------------------------------------------------------------------------
+
+    async def _read_stdout(self, proc: Child) -> None:
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(_READ_CHUNK):
+            room = self.max_stdout_bytes - len(self._stdout)
+            if room > 0:
+                self._stdout += chunk[:room]
+            self._stdout_seen += len(chunk)
+
+    async def _read_stderr(self, proc: Child) -> None:
+        assert proc.stderr is not None
+        limit = self.max_line_chars * 4  # bytes kept of one line; the rest is only counted
+        partial = bytearray()
+        dropped = emitted = 0
+        while chunk := await proc.stderr.read(_READ_CHUNK):
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                piece = chunk[start:] if end == -1 else chunk[start:end]
+                keep = max(limit - len(partial), 0)
+                partial += piece[:keep]
+                dropped += max(len(piece) - keep, 0)
+                if end == -1:
+                    break
+                self._emit(bytes(partial), dropped)
+                partial.clear()
+                dropped = 0
+                start = end + 1
+                emitted += 1
+                if emitted % _LINES_PER_YIELD == 0:
+                    # Logging a line costs tens of microseconds; a buffered read returns without
+                    # yielding, so give the loop (the triggerer's other triggers) a turn regularly.
+                    await asyncio.sleep(0)
+        if partial or dropped:
+            self._emit(bytes(partial), dropped)  # a last line with no newline still counts
+
+    def _emit(self, raw: bytes, dropped: int) -> None:
+        text = logs.decode(raw)
+        if dropped:
+            text = f"{text} ... [cut {dropped} more bytes]"
+        if not text.strip():
+            return
+        self._lines += 1
+        if self._run_id is None:
+            self._run_id = logs.run_id_of(text)
+        self._tail.append(logs.cut(text, 2000))
+        try:
+            self.on_line(logs.render(text, self.max_line_chars))
+        except Exception:  # a broken log sink must not kill the supervision
+            self._tail.append("[airflow-provider-rocky] a log handler failed on the previous line")
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

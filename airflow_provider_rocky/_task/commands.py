@@ -1,0 +1,77 @@
+"""The engine commands a task can declare, each over the one shared engine-run path.
+
+A command is a declaration: its arguments (which give the argv, the operator's templated fields and
+the names ``start_from_trigger`` carries), its interpreter (what its stdout and exit code mean), its
+summary and report, and two switches. Spawning, supervision, both modes, the trigger and the wire
+format are the same code for every command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_rocky._engine.args.base import flag_names, templated_names
+from airflow_provider_rocky._engine.args.run import RunArgs
+from airflow_provider_rocky._engine.command import SETTING_OVERRIDES
+from airflow_provider_rocky._engine.pipes import PipesRecord
+from airflow_provider_rocky._verdict import interpret, summary
+from airflow_provider_rocky._verdict.interpret import Verdict
+
+Summarize = Callable[[Verdict, PipesRecord | None], dict[str, Any]]
+Report = Callable[[Verdict, PipesRecord | None], list[tuple[str, bool]]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One Rocky command as a task declares it."""
+
+    name: str
+    #: Its arguments dataclass: ``coerce(**rendered)``, ``check_shape(**raw)``, ``validate()``, ``argv()``.
+    args: type[Any]
+    #: ``interpret(outcome, *, command, binary, max_stdout_bytes, **options) -> Verdict``; never raises.
+    interpret: Callable[..., Verdict]
+    summarize: Summarize
+    report: Report
+    #: The trigger asks again while another copy of the try holds the idempotency key.
+    reask_in_flight: bool = False
+    #: A successful run's materializations become asset events.
+    emits_assets: bool = False
+
+    @property
+    def templated(self) -> tuple[str, ...]:
+        """The operator's ``template_fields``: the argument values, ``env_vars``, the setting overrides."""
+        return (*templated_names(self.args), "env_vars", *SETTING_OVERRIDES)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The boolean arguments, fixed at DAG parse time."""
+        return flag_names(self.args)
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+
+
+def register(spec: CommandSpec) -> CommandSpec:
+    """Make ``spec`` known by name (what a ``start_from_trigger`` row names)."""
+    COMMANDS[spec.name] = spec
+    return spec
+
+
+def command(name: str) -> CommandSpec:
+    """The declared command ``name``; a row naming another is refused as a usage error upstream."""
+    return COMMANDS[name]
+
+
+RUN = register(
+    CommandSpec(
+        "run",
+        RunArgs,
+        interpret.interpret,
+        summary.build,
+        summary.report,
+        reask_in_flight=True,
+        emits_assets=True,
+    )
+)

@@ -1,0 +1,311 @@
+"""``RockyBaseOperator``: one engine command as an Airflow task, on the worker or under the triggerer.
+
+A subclass declares its command (:class:`~airflow_provider_rocky._task.commands.CommandSpec`) and its
+own arguments; everything else is here, once, for every command: the connection and its overrides,
+``env_vars``, the time budget, both modes (a mode is only *where* the process runs), the summary in
+XCom, the categorized error, ``on_kill``. ``__init__`` does no I/O (parse time is free): arguments
+that do not depend on templating are checked there, everything else in ``execute`` before anything
+is spawned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.configuration import conf
+from airflow.sdk import BaseOperator
+
+from airflow_provider_rocky._engine.args.base import from_operator
+from airflow_provider_rocky._engine.process import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
+from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
+from airflow_provider_rocky._engine.stderr import LogLine
+from airflow_provider_rocky._task import context as task_context
+from airflow_provider_rocky._task import wire
+from airflow_provider_rocky._task.commands import CommandSpec
+from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH, BuiltRun, RunRequest, build_run
+from airflow_provider_rocky._verdict import summary
+from airflow_provider_rocky._verdict.interpret import Verdict
+from airflow_provider_rocky.exceptions import RockyError
+from airflow_provider_rocky.hooks.rocky import RockyHook
+from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.triggers.base import StartTriggerArgs
+
+__all__ = ["DEFER_TIMEOUT_MARGIN", "FULL_RESULT_KEY", "ON_KILL_GRACE_SECONDS", "RockyBaseOperator"]
+
+#: XCom key of the full parsed result when ``push_full_result=True``.
+FULL_RESULT_KEY = "rocky_result"
+#: Extra seconds the framework's defer timeout waits past our own deadline (a backstop only).
+DEFER_TIMEOUT_MARGIN = timedelta(minutes=5)
+#: Grace the engine gets when the worker kills a sync task: Airflow SIGKILLs the task 5 s after SIGTERM.
+ON_KILL_GRACE_SECONDS = 3.0
+
+
+class RockyBaseOperator(BaseOperator):
+    """The shared task face of every Rocky command; subclasses set :attr:`command`.
+
+    :param rocky_conn_id: the ``rocky`` connection (``rocky_default`` may be left undefined).
+    :param env_vars: extra environment of the engine only (never argv); every value is masked.
+    :param timeout_seconds: the run's own time budget; the task's ``execution_timeout`` also applies,
+        in both modes (Airflow does not enforce it while deferred, so the trigger does).
+    :param stderr_tail_lines: engine stderr lines kept for error messages.
+    :param push_full_result: also push the full parsed result under XCom key ``rocky_result``.
+    :param max_stdout_bytes: stdout kept; past it the run fails as ``output``.
+    :param term_grace_seconds: SIGTERM to SIGKILL on a timeout or a kill; a sync task killed by
+        Airflow gives at most :data:`ON_KILL_GRACE_SECONDS` (Airflow SIGKILLs the task 5 s later).
+    :param deferrable: run the engine under the triggerer (no worker slot held while it runs).
+    :param start_from_trigger: with ``deferrable``, start the task in the triggerer itself.
+    :param event_hold_seconds: deferrable mode: the trigger fires no sooner than this after the
+        deferral (default: ``[workers] min_heartbeat_interval`` + 5 s; 0: at once), so a run that
+        ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (README, Deferrable mode).
+    :param auto_idempotency_key: in deferrable mode, when the command takes an ``idempotency_key`` and
+        none is given, pass a key made of the task instance and its try number.
+    :param pipes: give the engine a Dagster Pipes channel (README, Pipes).
+    Connection overrides for this task: ``binary_path``, ``project_dir``, ``config_path``,
+    ``state_path``, ``state_namespace``, ``models_dir``.
+    """
+
+    #: The engine command this operator runs (a declaration; see ``_task/commands.py``).
+    command: ClassVar[CommandSpec]
+    template_fields_renderers: ClassVar[dict[str, str]] = {"env_vars": "json"}
+    ui_color = "#2b2d42"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        env_vars: Mapping[str, str] | None = None,
+        rocky_conn_id: str = RockyHook.default_conn_name,
+        binary_path: str | None = None,
+        project_dir: str | None = None,
+        config_path: str | None = None,
+        state_path: str | None = None,
+        state_namespace: str | None = None,
+        models_dir: str | None = None,
+        timeout_seconds: float | None = None,
+        stderr_tail_lines: int = 20,
+        push_full_result: bool = False,
+        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
+        term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        auto_idempotency_key: bool = True,
+        pipes: bool = False,
+        start_from_trigger: bool = False,
+        event_hold_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.env_vars = dict(env_vars) if env_vars else {}
+        self.rocky_conn_id = rocky_conn_id
+        self.binary_path = binary_path
+        self.project_dir = project_dir
+        self.config_path = config_path
+        self.state_path = state_path
+        self.state_namespace = state_namespace
+        self.models_dir = models_dir
+        self.timeout_seconds = timeout_seconds
+        self.stderr_tail_lines = stderr_tail_lines
+        self.push_full_result = push_full_result
+        self.max_stdout_bytes = max_stdout_bytes
+        self.term_grace_seconds = term_grace_seconds
+        self.deferrable = deferrable
+        self.auto_idempotency_key = auto_idempotency_key
+        self.pipes = pipes
+        self.event_hold_seconds = event_hold_seconds
+        self.start_from_trigger = start_from_trigger
+        self._run: EngineRun | None = None
+        self._namespace: str | None = None
+
+    def _check_static_arguments(self) -> None:
+        """Catch at parse time what templating cannot change (None-ness and booleans), naming it.
+
+        Subclasses call this at the end of their ``__init__``, once every argument is set.
+        """
+        if self.timeout_seconds is not None and self.timeout_seconds <= 0:
+            raise ValueError(f"{self.task_id}: timeout_seconds={self.timeout_seconds!r} must be > 0")
+        if self.stderr_tail_lines < 0:
+            raise ValueError(f"{self.task_id}: stderr_tail_lines must be >= 0")
+        request = self.run_request()
+        try:
+            self.command.args.check_shape(**from_operator(self.command.args, dict(request.values)))
+        except Exception as err:
+            raise ValueError(f"{self.task_id}: {err}") from None
+        if self.start_from_trigger:
+            if not self.deferrable:
+                raise ValueError(f"{self.task_id}: start_from_trigger=True needs deferrable=True")
+            self.start_trigger_args = self._start_trigger_args(request)
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def run_request(self) -> RunRequest:
+        """This task's request, from its (raw or rendered) attributes; names come from the command."""
+        names = (*self.command.templated, *self.command.flags)
+        timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
+        return RunRequest(
+            command=self.command.name,
+            conn_id=self.rocky_conn_id,
+            values={name: getattr(self, name, None) for name in names},
+            timeout_seconds=self.timeout_seconds,
+            execution_timeout=timeout,
+            auto_idempotency_key=self.deferrable and self.auto_idempotency_key,
+            asset_namespace=getattr(self, "asset_namespace", None),
+        )
+
+    def _limits(self, deadline: float | None = None, reason: str | None = None) -> RunLimits:
+        return RunLimits(
+            self.stderr_tail_lines,
+            self.max_stdout_bytes,
+            self.term_grace_seconds,
+            deadline,
+            reason,
+            self.pipes,
+        )
+
+    def _start_trigger_args(self, request: RunRequest) -> StartTriggerArgs:
+        """``StartTriggerArgs``: the templated values as kwargs the triggerer renders, plus a spec."""
+        from airflow.triggers.base import StartTriggerArgs
+
+        if not AIRFLOW_V_3_3_PLUS:
+            templated = [name for name, value in request.templated().items() if "{{" in str(value)]
+            if templated:
+                raise ValueError(
+                    f"{self.task_id}: start_from_trigger with templated {', '.join(templated)} needs Airflow "
+                    "3.3+ (older triggerers do not render templates); use deferrable=True without it"
+                )
+        limits = self._limits().as_kwargs()
+        kwargs = {
+            name: limits[name]
+            for name in ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds")
+        }
+        return StartTriggerArgs(
+            trigger_cls=TRIGGER_CLASSPATH,
+            trigger_kwargs={
+                **request.templated(),
+                "spec": request.spec(),
+                **kwargs,
+                "command_name": request.command,
+            },
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=None,  # the trigger enforces timeout_seconds / execution_timeout itself
+        )
+
+    def build(self, context: Context) -> BuiltRun:
+        """The validated command for this try (raises ``RockyUsageError`` & co. before anything runs)."""
+        request = self.run_request()
+        hook = request.hook()
+        hook.get_settings()
+        ti = context.get("ti")
+        start = getattr(ti, "start_date", None)
+        return build_run(
+            request,
+            hook,
+            ti=ti,
+            run_type=task_context.run_type_of(context, ti),
+            started=start.timestamp() if start is not None else None,
+        )
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
+        try:
+            built = self.build(context)
+        except RockyError as err:  # refused before anything was spawned: still say why in XCom
+            self._push_summary(context, summary.refused(err))
+            raise
+        self._namespace = built.asset_namespace
+        command = built.command
+        self.log.info("rocky command: %s (cwd=%s)", " ".join(command.redacted()), command.cwd or ".")
+        limits = self._limits(built.deadline, built.deadline_reason)
+        if self.deferrable:
+            self._defer(command.serialize(), limits)
+        self._run = EngineRun(command, limits, self._log_line)
+        budget = None if self.execution_timeout is None else str(self.execution_timeout)
+        try:
+            record = self._run.run_in_task(execution_timeout=budget)
+        finally:
+            self._run = None
+        return self._finish(context, record, command.redacted())
+
+    def _defer(self, command: dict[str, Any], limits: RunLimits) -> None:
+        trigger = RockyRunTrigger(
+            command,
+            **limits.as_kwargs(),
+            carry={"asset_namespace": self._namespace},
+            hold_until=task_context.event_hold_until(self.event_hold_seconds),
+            command_name=self.command.name,
+        )
+        backstop = None
+        if limits.deadline is not None:
+            backstop = timedelta(seconds=max(limits.deadline - time.time(), 0) + self.term_grace_seconds)
+            backstop += DEFER_TIMEOUT_MARGIN
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
+        try:
+            unpacked = wire.unpack(event)
+        except RockyError as err:
+            self._push_summary(context, summary.refused(err))
+            raise
+        if isinstance(unpacked, wire.Refused):  # start_from_trigger: refused in the triggerer
+            self._push_summary(context, summary.refused(unpacked.error))
+            raise unpacked.error
+        self._namespace = unpacked.carry.get("asset_namespace")
+        return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
+
+    def _log_line(self, line: LogLine) -> None:
+        self.log.log(line.level, line.text)
+
+    # -- what it meant ----------------------------------------------------------------------------
+
+    def interpret_options(self) -> dict[str, Any]:
+        """Command-specific options of the interpreter (``fail_on_partial`` for ``rocky run``)."""
+        return {}
+
+    def _finish(self, context: Context, record: RunRecord, command: Sequence[str]) -> Any:
+        spec = self.command
+        verdict = spec.interpret(
+            record.outcome,
+            command=command,
+            binary=command[0] if command else "rocky",
+            max_stdout_bytes=self.max_stdout_bytes,
+            **self.interpret_options(),
+        )
+        for text, is_warning in spec.report(verdict, record.pipes):
+            (self.log.warning if is_warning else self.log.info)(text)
+        compact = spec.summarize(verdict, record.pipes)
+        if self.push_full_result and verdict.result is not None:
+            context["ti"].xcom_push(key=FULL_RESULT_KEY, value=verdict.result.model_dump(mode="json"))
+        if verdict.error is not None:
+            self._push_summary(context, compact)
+            raise verdict.error
+        self.on_success(context, verdict, record)
+        return compact
+
+    def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> None:
+        """A successful run's side effects beyond XCom (assets, for commands that materialize)."""
+
+    def _push_summary(self, context: Context, value: dict[str, Any]) -> None:
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="return_value", value=value)
+
+    def on_kill(self) -> None:
+        """Airflow is stopping the task: end the engine's process group before returning.
+
+        Airflow SIGKILLs the task process 5 s after the SIGTERM that calls this, so the engine gets
+        at most :data:`ON_KILL_GRACE_SECONDS` of ``term_grace_seconds`` here (the trigger, which
+        nobody SIGKILLs, gives it all).
+        """
+        run = self._run
+        if run is not None:
+            grace = min(self.term_grace_seconds, ON_KILL_GRACE_SECONDS)
+            self.log.warning("Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", grace)
+            run.kill_now(grace)

@@ -1,0 +1,357 @@
+"""Command-line parsing that mirrors the clap definition of rocky 1.71.0 (contract §1.1-§1.2).
+
+Clap-level problems (unknown flag, conflicting or missing flags, a value that does not parse) raise
+``UsageError``: the engine prints clap's usage text and exits 2 with nothing on stdout. Problems clap
+accepts but the engine later refuses are ``CommandError`` (``Error: ...`` and exit 1) and live in
+``validation.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_rocky.testing._standin.settings import STANDIN_VERSION
+
+#: Subcommands the stand-in emulates; any other word is a clap "unrecognized subcommand" (exit 2).
+SUBCOMMANDS = ("run", "doctor", "compile")
+OUTPUT_FORMATS = ("json", "table", "md")
+PRINCIPALS = ("human", "agent")
+
+
+class UsageError(Exception):
+    """A clap usage error: rendered as clap's text on stderr, exit 2, nothing on stdout."""
+
+    def __init__(self, message: str, *, usage: str = "rocky run [OPTIONS]", note: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.note = note
+
+    def render(self) -> str:
+        """Return the exact stderr text clap would print for this error."""
+        note = f"\n  note: {self.note}\n" if self.note else ""
+        return f"error: {self.message}\n{note}\nUsage: {self.usage}\n\nFor more information, try '--help'.\n"
+
+
+class EarlyExit(Exception):
+    """``--version`` / ``--help``: print ``text`` on stdout and exit 0 (clap handles these while parsing)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One clap argument: long name, optional short, value name (None for a flag), value parser."""
+
+    long: str
+    short: str | None = None
+    value: str | None = None
+    repeatable: bool = False
+    parse: Callable[[str, Opt], Any] | None = None
+
+    @property
+    def dest(self) -> str:
+        """Key in ``Invocation.values`` (clap's field name)."""
+        return self.long.replace("-", "_")
+
+    def display(self) -> str:
+        """How clap names the argument in error messages (``--from <KEY>``)."""
+        return f"--{self.long} <{self.value}>" if self.value else f"--{self.long}"
+
+
+def _uint(bits: int) -> Callable[[str, Opt], int]:
+    def parse(raw: str, opt: Opt) -> int:
+        """Rust ``u{bits}::from_str`` with its error wording."""
+        text = raw[1:] if raw.startswith("+") else raw
+        if not text:
+            detail = "cannot parse integer from empty string"
+        elif not text.isdigit() or not text.isascii():
+            detail = "invalid digit found in string"
+        elif int(text) >= 2**bits:
+            detail = "number too large to fit in target type"
+        else:
+            return int(text)
+        raise UsageError(f"invalid value '{raw}' for '{opt.display()}': {detail}")
+
+    return parse
+
+
+def _choice(values: Sequence[str]) -> Callable[[str, Opt], str]:
+    def parse(raw: str, opt: Opt) -> str:
+        """clap ``PossibleValuesParser``."""
+        if raw not in values:
+            raise UsageError(
+                f"invalid value '{raw}' for '{opt.display()}'\n  [possible values: {', '.join(values)}]"
+            )
+        return raw
+
+    return parse
+
+
+def _key_value(raw: str, opt: Opt) -> tuple[str, str]:
+    name, sep, value = raw.partition("=")
+    if not sep or not name:
+        raise UsageError(f"invalid value '{raw}' for '{opt.display()}': expected NAME=VALUE")
+    return name, value
+
+
+#: Flags accepted before the subcommand. ``global`` ones are also accepted after it.
+TOP_LEVEL = (
+    Opt("config", "c", "PATH"),
+    Opt("state-path", None, "PATH"),
+    Opt("state-namespace", None, "KEY"),
+)
+GLOBAL = (
+    Opt("output", "o", "OUTPUT", parse=_choice(OUTPUT_FORMATS)),
+    Opt("cache-ttl", None, "SECS", parse=_uint(64)),
+    Opt("principal", None, "PRINCIPAL", parse=_choice(PRINCIPALS)),
+)
+RUN = (
+    Opt("filter", None, "FILTER"),
+    Opt("pipeline", None, "PIPELINE"),
+    Opt("model", None, "MODEL"),
+    Opt("governance-override", None, "GOVERNANCE_OVERRIDE"),
+    Opt("models", None, "MODELS"),
+    Opt("all"),
+    Opt("resume", None, "RUN_ID"),
+    Opt("resume-latest"),
+    Opt("shadow"),
+    Opt("shadow-suffix", None, "SHADOW_SUFFIX"),
+    Opt("shadow-schema", None, "SHADOW_SCHEMA"),
+    Opt("branch", None, "BRANCH"),
+    Opt("partition", None, "KEY"),
+    Opt("from", None, "KEY"),
+    Opt("to", None, "KEY"),
+    Opt("latest"),
+    Opt("missing"),
+    Opt("lookback", None, "N", parse=_uint(32)),
+    Opt("parallel", None, "N", parse=_uint(32)),
+    Opt("dag"),
+    Opt("idempotency-key", None, "IDEMPOTENCY_KEY"),
+    Opt("env", None, "ENV"),
+    Opt("defer"),
+    Opt("defer-to", None, "SCHEMA"),
+    Opt("skip-unchanged"),
+    Opt("force-rebuild"),
+    Opt("no-reuse"),
+    Opt("no-prune"),
+    Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value),
+    Opt("assume-fresh-state"),
+    Opt("watch"),
+)
+DOCTOR = (Opt("check", None, "CHECK"), Opt("verbose"))
+COMPILE = (
+    Opt("models", None, "MODELS"),
+    Opt("contracts", None, "CONTRACTS"),
+    Opt("model", None, "MODEL"),
+    Opt("expand-macros"),
+    Opt("target-dialect", None, "TARGET_DIALECT", parse=_choice(("dbx", "sf", "bq", "duckdb"))),
+    Opt("with-seed"),
+    Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value),
+)
+SUBCOMMAND_OPTS = {"run": RUN, "doctor": DOCTOR, "compile": COMPILE}
+
+#: clap ``conflicts_with`` pairs and ``requires`` pairs of ``rocky run`` (contract §1.2).
+RUN_CONFLICTS = (
+    ("partition", "from"),
+    ("partition", "to"),
+    ("partition", "latest"),
+    ("partition", "missing"),
+    ("branch", "shadow"),
+    ("branch", "shadow-schema"),
+    ("resume", "resume-latest"),
+    ("watch", "dag"),
+    ("watch", "resume"),
+    ("watch", "resume-latest"),
+    ("watch", "idempotency-key"),
+    ("watch", "model"),
+    ("assume-fresh-state", "dag"),
+    ("assume-fresh-state", "watch"),
+)
+RUN_REQUIRES = (("from", "to"), ("to", "from"), ("defer-to", "defer"))
+
+
+@dataclass
+class Invocation:
+    """A parsed command line: the subcommand, global values and the subcommand's values by dest."""
+
+    command: str
+    config: str = "rocky.toml"
+    output: str | None = None
+    state_path: str | None = None
+    state_namespace: str | None = None
+    cache_ttl: int | None = None
+    principal: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    given: list[str] = field(default_factory=list)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Value of a subcommand flag by its long name (``"idempotency-key"``), or ``default``."""
+        return self.values.get(name.replace("-", "_"), default)
+
+    def flag(self, name: str) -> bool:
+        """True when the boolean subcommand flag ``--name`` was given."""
+        return bool(self.values.get(name.replace("-", "_"), False))
+
+
+HELP = f"""Rocky {STANDIN_VERSION} (stand-in from airflow_provider_rocky.testing)
+
+Usage: rocky [OPTIONS] <COMMAND>
+
+Commands:
+  run      Execute a pipeline (replication, transformation models, partitions)
+  doctor   Check config, state and adapters
+  compile  Compile and type-check the models
+
+Options:
+  -c, --config <PATH>            [default: rocky.toml]
+  -o, --output <OUTPUT>          [possible values: json, table, md]
+      --state-path <PATH>
+      --state-namespace <KEY>
+      --cache-ttl <SECS>
+      --principal <PRINCIPAL>    [possible values: human, agent]
+  -h, --help                     Print help
+  -V, --version                  Print version
+"""
+
+
+def _sub_help(command: str) -> str:
+    lines = [f"Usage: rocky {command} [OPTIONS]", "", "Options:"]
+    for opt in (*SUBCOMMAND_OPTS[command], *GLOBAL):
+        short = f"-{opt.short}, " if opt.short else "    "
+        lines.append(f"  {short}{opt.display()}")
+    lines.append("  -h, --help")
+    return "\n".join(lines) + "\n"
+
+
+def _lookup(token: str, opts: Sequence[Opt]) -> tuple[Opt | None, str | None]:
+    """Match ``--long[=v]`` / ``-s[v]`` / ``-s=v`` against ``opts``; return the option and inline value."""
+    if token.startswith("--"):
+        name, sep, inline = token[2:].partition("=")
+        for opt in opts:
+            if opt.long == name:
+                return opt, inline if sep else None
+        return None, None
+    for opt in opts:
+        if opt.short and token[1:2] == opt.short:
+            rest = token[2:]
+            if rest.startswith("="):
+                rest = rest[1:]
+            return opt, rest if len(token) > 2 else None
+    return None, None
+
+
+def _consume(
+    tokens: list[str], index: int, opts: Sequence[Opt], target: dict[str, Any], seen: list[str], usage: str
+) -> int:
+    """Parse the option at ``tokens[index]`` into ``target``; return the index of the next token."""
+    token = tokens[index]
+    opt, inline = _lookup(token, opts)
+    if opt is None:
+        raise UsageError(f"unexpected argument '{token.split('=', 1)[0]}' found", usage=usage)
+    if opt.long in seen and not opt.repeatable:
+        raise UsageError(f"the argument '{opt.display()}' cannot be used multiple times", usage=usage)
+    seen.append(opt.long)
+    if opt.value is None:
+        if inline is not None:
+            raise UsageError(
+                f"unexpected value '{inline}' for '--{opt.long}' found; no more were expected", usage=usage
+            )
+        target[opt.dest] = True
+        return index + 1
+    if inline is None:
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        if nxt is None or (nxt.startswith("-") and nxt != "-"):
+            raise UsageError(f"a value is required for '{opt.display()}' but none was supplied", usage=usage)
+        inline, index = nxt, index + 1
+    try:
+        value: Any = opt.parse(inline, opt) if opt.parse else inline
+    except UsageError as exc:
+        exc.usage = usage
+        raise
+    if opt.repeatable:
+        target.setdefault(opt.dest, []).append(value)
+    else:
+        target[opt.dest] = value
+    return index + 1
+
+
+def _check_run_relations(seen: Sequence[str]) -> None:
+    by_long = {opt.long: opt for opt in RUN}
+    for left, right in RUN_CONFLICTS:
+        if left in seen and right in seen:
+            first, second = sorted((left, right), key=seen.index)
+            raise UsageError(
+                f"the argument '{by_long[first].display()}' cannot be used with '{by_long[second].display()}'"
+            )
+    for needs, other in RUN_REQUIRES:
+        if needs in seen and other not in seen:
+            raise UsageError(
+                f"the following required arguments were not provided:\n  {by_long[other].display()}"
+            )
+
+
+def parse_argv(argv: Sequence[str]) -> Invocation:
+    """Parse ``argv`` (without the program name) like clap; raise ``UsageError`` / ``EarlyExit``."""
+    tokens = list(argv)
+    top: dict[str, Any] = {}
+    seen: list[str] = []
+    index = 0
+    command: str | None = None
+    top_usage = "rocky [OPTIONS] <COMMAND>"
+    while index < len(tokens):
+        token = tokens[index]
+        if token in ("-V", "--version"):
+            raise EarlyExit(f"rocky {STANDIN_VERSION}\n")
+        if token in ("-h", "--help"):
+            raise EarlyExit(HELP)
+        if token.startswith("-") and len(token) > 1:
+            index = _consume(tokens, index, (*TOP_LEVEL, *GLOBAL), top, seen, top_usage)
+            continue
+        command = token
+        index += 1
+        break
+    if command is None:
+        raise UsageError(
+            "'rocky' requires a subcommand but one was not provided\n"
+            f"  [subcommands: {', '.join(SUBCOMMANDS)}]",
+            usage=top_usage,
+        )
+    if command not in SUBCOMMANDS:
+        raise UsageError(
+            f"unrecognized subcommand '{command}'",
+            usage=top_usage,
+            note="the rocky stand-in (airflow_provider_rocky.testing) emulates only "
+            + ", ".join(f"'{name}'" for name in SUBCOMMANDS),
+        )
+    usage = f"rocky {command} [OPTIONS]"
+    values: dict[str, Any] = {}
+    sub_seen: list[str] = []
+    opts = (*SUBCOMMAND_OPTS[command], *GLOBAL)
+    while index < len(tokens):
+        token = tokens[index]
+        if token in ("-h", "--help"):
+            raise EarlyExit(_sub_help(command))
+        if not token.startswith("-") or len(token) == 1:
+            raise UsageError(f"unexpected argument '{token}' found", usage=usage)
+        index = _consume(tokens, index, opts, values, sub_seen, usage)
+    if command == "run":
+        _check_run_relations(sub_seen)
+    for opt in GLOBAL:  # a global given after the subcommand wins, as with clap's `global = true`
+        if opt.dest in values:
+            top[opt.dest] = values.pop(opt.dest)
+    return Invocation(
+        command=command,
+        config=top.get("config", "rocky.toml"),
+        output=top.get("output"),
+        state_path=top.get("state_path"),
+        state_namespace=top.get("state_namespace"),
+        cache_ttl=top.get("cache_ttl"),
+        principal=top.get("principal"),
+        values=values,
+        given=[*seen, *sub_seen],
+    )

@@ -1,0 +1,113 @@
+"""The parts of ``rocky.toml`` the stand-in honours: adapter (DuckDB path), pipelines, budget, state.
+
+The real engine refuses to start without a config; the stand-in tolerates a missing file (it then uses
+built-in defaults and writes no warehouse) so a DAG can be tested without a Rocky project.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_rocky.testing._standin.errors import CommandError
+
+PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot")
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What the stand-in read from the config file (defaults when the file is absent)."""
+
+    path: Path
+    exists: bool
+    adapter_type: str = "duckdb"
+    duckdb_path: Path | None = None
+    pipelines: dict[str, str] = field(default_factory=dict)
+    budget_max_usd: float | None = None
+    budget_on_breach: str = "warn"
+    state_backend: str = "local"
+
+    @property
+    def catalog(self) -> str:
+        """Target catalog of replicated tables: the DuckDB database name, else ``warehouse``."""
+        return self.duckdb_path.stem if self.duckdb_path is not None else "warehouse"
+
+
+def table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """``data[key]`` when it is a TOML table, else an empty dict."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _adapters(data: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for section in ("adapter", "adapters"):
+        block = data.get(section)
+        if not isinstance(block, dict):
+            continue
+        if "type" in block:
+            found.append(block)
+        found.extend(value for value in block.values() if isinstance(value, dict) and "type" in value)
+    return found
+
+
+def load_config(config: str, cwd: Path) -> ProjectConfig:
+    """Read ``config`` (relative to ``cwd``); a file that exists but is not valid TOML is a hard error."""
+    path = cwd / config
+    if not path.is_file():
+        return ProjectConfig(path=path, exists=False)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CommandError(f"failed to load config from {config}", [str(exc)]) from exc
+    adapter_type, duckdb_path = "duckdb", None
+    adapters = _adapters(data)
+    if adapters:
+        adapter_type = str(adapters[0].get("type", "duckdb"))
+    for adapter in adapters:
+        if adapter.get("type") == "duckdb" and isinstance(adapter.get("path"), str):
+            adapter_type, duckdb_path = "duckdb", cwd / adapter["path"]
+            break
+    pipelines: dict[str, str] = {}
+    block = data.get("pipeline", data.get("pipelines", {}))
+    if isinstance(block, dict):
+        for name, body in block.items():
+            if isinstance(body, dict):
+                kind = str(body.get("type", "replication"))
+                pipelines[name] = kind if kind in PIPELINE_TYPES else "replication"
+    budget = table(data, "budget")
+    max_usd = budget.get("max_usd")
+    state = table(data, "state")
+    return ProjectConfig(
+        path=path,
+        exists=True,
+        adapter_type=adapter_type,
+        duckdb_path=duckdb_path,
+        pipelines=pipelines,
+        budget_max_usd=float(max_usd) if isinstance(max_usd, int | float) else None,
+        budget_on_breach=str(budget.get("on_breach", "warn")),
+        state_backend=str(state.get("backend", "local")),
+    )
+
+
+def select_pipeline(config: ProjectConfig, requested: str | None) -> tuple[str, str]:
+    """Resolve ``--pipeline`` against the config: ``(name, type)``; refuses ambiguity like the engine."""
+    if not config.pipelines:
+        return requested or "default", "replication"
+    if requested is not None:
+        if requested not in config.pipelines:
+            available = ", ".join(sorted(config.pipelines))
+            raise CommandError(
+                f"pipeline '{requested}' not found in {config.path.name} (available: {available})"
+            )
+        return requested, config.pipelines[requested]
+    if len(config.pipelines) > 1:
+        names = ", ".join(sorted(config.pipelines))
+        raise CommandError(
+            f"{config.path.name} defines {len(config.pipelines)} pipelines ({names}); "
+            "pass --pipeline <name> to choose one"
+        )
+    name = next(iter(config.pipelines))
+    return name, config.pipelines[name]

@@ -1,0 +1,196 @@
+"""argv building and validation: parity with rocky-sdk, and refusals that name the arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rocky_sdk import RockyClient
+
+from airflow_provider_rocky._engine.args.run import RunArgs
+from airflow_provider_rocky._engine.command import RockySettings
+from airflow_provider_rocky._engine.command import build_command as build_run_command
+from airflow_provider_rocky.exceptions import RockyGovernanceError, RockyUsageError
+
+SDK_BINARY = "rocky-binary-that-is-not-on-path"
+
+
+def sdk_client(**kw: Any) -> RockyClient:
+    kw.setdefault("state_path", ".rocky-state.redb")
+    return RockyClient(binary_path=SDK_BINARY, config_path="conf/rocky.toml", **kw)
+
+
+def ours(args: RunArgs, **settings: Any) -> list[str]:
+    if "state_namespace" not in settings:
+        settings.setdefault("state_path", ".rocky-state.redb")
+    return list(
+        build_run_command(
+            RockySettings(binary_path=SDK_BINARY, config_path="conf/rocky.toml", **settings), args
+        ).argv
+    )
+
+
+RUN_CASES: list[dict[str, Any]] = [
+    {"filter": "tenant=acme"},
+    {"filter": "tenant=acme", "pipeline": "raw"},
+    {
+        "filter": "tenant=acme",
+        "governance_override": {"workspace_ids": [{"id": 1, "binding_type": "READ_WRITE"}]},
+    },
+    {"filter": "tenant=acme", "run_models": True},
+    {"filter": "tenant=acme", "shadow_suffix": "_pr42"},
+    {"filter": "tenant=acme", "partition": "2026-04-07"},
+    {"filter": "tenant=acme", "partition_from": "2026-04-01", "partition_to": "2026-04-07"},
+    {"filter": "tenant=acme", "latest": True},
+    {"filter": "tenant=acme", "missing": True},
+    {"filter": "tenant=acme", "lookback": 0},
+    {"filter": "tenant=acme", "lookback": 3},
+    {"filter": "tenant=acme", "parallel": 8},
+    {"filter": "tenant=acme", "idempotency_key": "key-1"},
+    {"filter": "tenant=acme", "defer": True, "defer_to": "prod"},
+    {  # everything at once, like the SDK's own "threads every flag" test
+        "filter": "tenant=acme",
+        "governance_override": {"workspace_ids": [{"id": 7, "binding_type": "READ_ONLY"}]},
+        "run_models": True,
+        "shadow_suffix": "_pr42",
+        "partition_from": "2026-01-01",
+        "partition_to": "2026-01-31",
+        "lookback": 3,
+        "parallel": 4,
+        "idempotency_key": "key-1",
+        "pipeline": "raw",
+    },
+]
+
+
+@pytest.mark.parametrize("kwargs", RUN_CASES, ids=lambda kw: ",".join(kw))
+def test_run_argv_equals_rocky_sdk(kwargs: dict[str, Any]) -> None:
+    client = sdk_client()
+    expected = client._build_cmd(
+        client._build_run_args(
+            kwargs["filter"],
+            **{
+                "governance_override": kwargs.get("governance_override"),
+                **{k: v for k, v in kwargs.items() if k not in ("filter", "governance_override")},
+            },
+        )
+    )
+    assert ours(RunArgs(**kwargs)) == expected
+
+
+@pytest.mark.parametrize("settings", [{"state_namespace": "tenant_a"}, {"state_path": "/var/state.redb"}])
+def test_global_flags_equal_rocky_sdk(settings: dict[str, Any]) -> None:
+    client = sdk_client(**settings)
+    assert ours(RunArgs(filter="a=b"), **settings) == client._build_cmd(
+        client._build_run_args("a=b", governance_override=None)
+    )
+
+
+def test_without_state_settings_the_engine_resolves_its_own_state() -> None:
+    argv = list(build_run_command(RockySettings(), RunArgs(filter="a=b")).argv)
+    assert argv == ["rocky", "--config", "rocky.toml", "--output", "json", "run", "--filter", "a=b"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"filter": "a=b"},
+        {"filter": "a=b", "pipeline": "marts", "partition": "2026-04-07"},
+        {"partition_from": "2026-04-01", "partition_to": "2026-04-03", "lookback": 1, "parallel": 2},
+        {"latest": True, "missing": True},
+    ],
+)
+def test_model_argv_equals_rocky_sdk_run_model(
+    kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = sdk_client()
+    captured: dict[str, list[str]] = {}
+    monkeypatch.setattr(client, "run_cli", lambda args, **_: captured.setdefault("args", args) and "")
+    monkeypatch.setattr("rocky_sdk.client._parse_rocky_json", lambda *a, **k: None)
+    monkeypatch.setattr(client, "_require_engine", lambda *a, **k: None)  # no binary to ask its version
+    client.run_model("fct_orders", **kwargs)
+    assert ours(RunArgs(model="fct_orders", **kwargs)) == client._build_cmd(captured["args"])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"filter": "tenant=acme"}, {"governance_override": {"grants": []}}])
+def test_resume_latest_argv_equals_rocky_sdk_resume_run(
+    kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = sdk_client()
+    captured: dict[str, list[str]] = {}
+    monkeypatch.setattr(client, "run_cli", lambda args, **_: captured.setdefault("args", args) and "")
+    monkeypatch.setattr("rocky_sdk.client._parse_rocky_json", lambda *a, **k: None)
+    client.resume_run(None, **kwargs)
+    assert ours(RunArgs(resume_latest=True, **kwargs)) == client._build_cmd(captured["args"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        (
+            {"partition": "2026-04-07", "partition_from": "2026-04-01", "partition_to": "2026-04-07"},
+            ["partition", "partition_from"],
+        ),
+        ({"partition": "2026-04-07", "latest": True}, ["partition", "latest"]),
+        ({"partition_from": "2026-04-01"}, ["partition_from", "partition_to"]),
+        ({"partition_to": "2026-04-01"}, ["partition_to", "partition_from"]),
+        ({"filter": "tenant"}, ["filter", "key=value"]),
+        ({"filter": "=acme"}, ["filter"]),
+        ({"lookback": -1}, ["lookback"]),
+        ({"parallel": 0}, ["parallel"]),
+        ({"model": "m", "run_models": True}, ["model", "run_models"]),
+        ({"resume_latest": True, "idempotency_key": "k"}, ["resume_latest", "idempotency_key"]),
+        ({"defer_to": "prod"}, ["defer_to"]),
+    ],
+)
+def test_invalid_combinations_name_the_arguments(kwargs: dict[str, Any], names: list[str]) -> None:
+    with pytest.raises(RockyUsageError) as err:
+        RunArgs(**kwargs).validate()
+    for name in names:
+        assert name in str(err.value)
+    assert err.value.category == "usage" and not err.value.retryable
+
+
+def test_empty_workspace_ids_refused_before_spawn() -> None:
+    with pytest.raises(RockyGovernanceError) as err:
+        RunArgs(governance_override={"workspace_ids": []}).validate()
+    assert "workspace_ids" in str(err.value) and err.value.category == "governance"
+    RunArgs(governance_override={"workspace_ids": [], "allow_empty_workspace_ids": True}).validate()
+
+
+def test_coerce_handles_rendered_templates() -> None:
+    args = RunArgs.coerce(lookback="3", parallel=" 4 ", partition="", governance_override='{"grants": []}')
+    assert (args.lookback, args.parallel, args.partition, args.governance_override) == (
+        3,
+        4,
+        None,
+        {"grants": []},
+    )
+    with pytest.raises(RockyUsageError, match="lookback"):
+        RunArgs.coerce(lookback="three")
+
+
+@pytest.mark.parametrize(
+    ("settings", "word"),
+    [
+        ({"state_path": "a", "state_namespace": "b"}, "mutually exclusive"),
+        ({"state_namespace": "bad-key"}, "state_namespace"),
+    ],
+)
+def test_bad_settings_are_refused(settings: dict[str, Any], word: str) -> None:
+    with pytest.raises(RockyUsageError, match=word):
+        RockySettings(**settings).validate()
+
+
+def test_secret_flags_are_redacted_for_logs() -> None:
+    cmd = build_run_command(
+        RockySettings(env={"TOKEN": "s3cret"}),
+        RunArgs(
+            governance_override={"grants": [{"principal": "x", "permissions": []}]}, idempotency_key="k-1"
+        ),
+    )
+    shown = cmd.redacted()
+    assert "k-1" not in shown and not any("principal" in tok for tok in shown)
+    assert shown.count("***") == 2
+    assert "s3cret" not in " ".join(cmd.argv)
+    assert cmd.env == {"TOKEN": "s3cret"}

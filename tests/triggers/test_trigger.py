@@ -1,0 +1,150 @@
+"""RockyRunTrigger under pytest-asyncio: event shape, serialize round trip, deadline, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import psutil
+import pytest
+
+from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._task import wire
+from airflow_provider_rocky._verdict.interpret import interpret
+from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+
+
+def standin(scenario: str, **env: str) -> dict:
+    return RockyCommand(
+        argv=(
+            sys.executable,
+            "-m",
+            "airflow_provider_rocky.testing.engine",
+            "--output",
+            "json",
+            "run",
+            "--filter",
+            "a=b",
+        ),
+        env={"ROCKY_STANDIN_SCENARIO": scenario, "ROCKY_STANDIN_DELAY": "0", **env},
+        cwd=os.environ["ROCKY_TEST_WORKDIR"],
+    ).serialize()
+
+
+def test_serialize_round_trips_exactly() -> None:
+    trigger = RockyRunTrigger(
+        standin("success"), deadline=123.5, deadline_reason="timeout_seconds=5", carry={"a": 1}
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_rocky.triggers.rocky.RockyRunTrigger"
+    again = RockyRunTrigger(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+
+
+@pytest.mark.asyncio
+async def test_one_event_with_everything_the_interpreter_needs() -> None:
+    trigger = RockyRunTrigger(standin("partial"), carry={"asset_namespace": "rocky://x"})
+    events = [event async for event in trigger.run()]
+    assert len(events) == 1
+    payload = events[0].payload
+    assert set(payload) == {"outcome", "command", "carry", "pipes"}
+    assert payload["carry"] == {"asset_namespace": "rocky://x"} and payload["pipes"] is None
+    outcome = wire.unpack(payload).outcome  # type: ignore[union-attr]
+    assert outcome.exit_code == 2 and outcome.stderr_tail and outcome.duration_ms >= 0
+    assert interpret(outcome).outcome == "partial"
+
+
+@pytest.mark.asyncio
+async def test_the_event_is_logged_as_a_digest_not_its_payload() -> None:
+    """Airflow's triggerer logs ``result=event`` through structlog's JSON renderer into the task log."""
+    import json
+
+    import structlog
+    from airflow.triggers.base import TriggerEvent
+
+    trigger = RockyRunTrigger(standin("huge_stdout", ROCKY_STANDIN_TABLES="2000"))
+    (event,) = [event async for event in trigger.run()]
+    assert isinstance(event, TriggerEvent)
+    packed = len(event.payload["outcome"]["stdout"])
+    line = structlog.processors.JSONRenderer()(
+        None, "info", {"event": "Trigger fired event", "result": event}
+    )
+    logged = json.loads(line)["result"]
+    assert packed > 10_000 and len(logged) < 400, logged
+    assert logged.startswith("TriggerEvent<rocky exit 0 after ") and f"({packed:,} packed)" in logged
+    # the payload Airflow hands to execute_complete is the whole thing, untouched
+    assert TriggerEvent(**event.model_dump()).payload == event.payload
+
+
+@pytest.mark.asyncio
+async def test_a_quick_run_holds_its_event_until_the_deferral_is_settled(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    hold_until = time.time() + 2.0
+    trigger = RockyRunTrigger(standin("success"), hold_until=hold_until)
+    assert RockyRunTrigger(**trigger.serialize()[1]).hold_until == hold_until
+    (event,) = [event async for event in trigger.run()]
+    fired_at = time.time()
+    assert fired_at >= hold_until, "the event must not fire before hold_until"
+    assert "Holding the event" in capfd.readouterr().out
+    assert wire.unpack(event.payload).outcome.exit_code == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio
+async def test_deadline_ends_the_group_and_reports_a_timeout() -> None:
+    import time
+
+    trigger = RockyRunTrigger(
+        standin("grandchild"),
+        deadline=time.time() + 2,
+        deadline_reason="execution_timeout=0:00:02",
+        term_grace_seconds=2,
+    )
+    event = await anext(trigger.run())
+    outcome = wire.unpack(event.payload).outcome  # type: ignore[union-attr]
+    assert outcome.timed_out and outcome.deadline_reason == "execution_timeout=0:00:02"
+    verdict = interpret(outcome)
+    assert verdict.error is not None and verdict.error.category == "timeout"
+    assert "execution_timeout=0:00:02" in str(verdict.error)
+
+
+@pytest.mark.asyncio
+async def test_cancellation_ends_the_process_group() -> None:
+    trigger = RockyRunTrigger(standin("hang"), term_grace_seconds=5)
+    task = asyncio.create_task(anext(trigger.run()))
+    while trigger._run is None or trigger._run.pid is None:
+        await asyncio.sleep(0.05)
+    pid = trigger._run.pid
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert trigger._run.outcome is not None and trigger._run.outcome.killed
+
+
+@pytest.mark.asyncio
+async def test_a_second_copy_of_the_same_try_waits_for_the_first(tmp_path) -> None:
+    """Two copies with one idempotency key: the engine's work runs once, and both report success."""
+    record = tmp_path / "record.jsonl"
+
+    def copy() -> RockyRunTrigger:
+        command = standin("slow", ROCKY_STANDIN_RECORD=str(record))
+        command["argv"] += ["--idempotency-key", "airflow:d:r:t:-1:try1"]
+        command["cwd"] = str(tmp_path)
+        return RockyRunTrigger(command, in_flight_poll_seconds=0.5)
+
+    first = asyncio.create_task(anext(copy().run()))
+    await asyncio.sleep(1.0)  # the first holds the key now
+    second = asyncio.create_task(anext(copy().run()))
+    events = await asyncio.gather(first, second)
+    verdicts = [interpret(wire.unpack(e.payload).outcome) for e in events]  # type: ignore[union-attr]
+    assert [v.outcome for v in verdicts] == ["success", "skipped"]
+    assert verdicts[1].result is not None and verdicts[1].result.skipped_by_run_id
+    from airflow_provider_rocky.testing import read_record
+
+    ran = [r for r in read_record(record) if r.get("event") == "end" and r.get("status") == "Success"]
+    assert len(ran) == 1, "the work ran once"

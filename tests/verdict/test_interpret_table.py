@@ -1,0 +1,320 @@
+"""The interpreter over every row of the failure taxonomy, in milliseconds (no process, no Airflow run).
+
+Each row is what a finished engine process left (exit code, stdout, stderr tail, how it ended) and the
+verdict the README's taxonomy promises for it (outcome, category, retryable). The row's name is the
+test id, so a failure names the row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from airflow_provider_rocky._engine.process import ProcessOutcome
+from airflow_provider_rocky._verdict.interpret import interpret
+
+LANDED = {
+    "asset_key": ["duckdb", "orders", "orders"],
+    "rows_copied": 3,
+    "duration_ms": 1,
+    "started_at": "2026-01-01T00:00:00Z",
+    "metadata": {"strategy": "full_refresh", "target_table_full_name": "wh.staging__orders.orders"},
+}
+
+
+def run_json(**top: Any) -> bytes:
+    """A RunOutput document: a one-table success unless ``top`` says otherwise."""
+    doc: dict[str, Any] = {
+        "version": "1.71.0",
+        "command": "run",
+        "status": "Success",
+        "filter": "",
+        "duration_ms": 5,
+        "tables_copied": 1,
+        "tables_failed": 0,
+        "materializations": [LANDED],
+        "check_results": [],
+        "permissions": {"grants_added": 0, "grants_revoked": 0, "catalogs_created": 0, "schemas_created": 0},
+        "drift": {"tables_checked": 0, "tables_drifted": 0, "actions_taken": []},
+        "interrupted": False,
+        **top,
+    }
+    return json.dumps(doc, indent=2).encode()
+
+
+def table_errors(
+    *kinds: str, cooldown: int | None = None, error: str = "statement failed"
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "asset_key": [],
+            "error": error,
+            "failure_kind": kind,
+            **({"cooldown_seconds": cooldown} if cooldown else {}),
+        }
+        for kind in kinds
+    ]
+
+
+def partial(*kinds: str, **extra: Any) -> bytes:
+    return run_json(status="PartialFailure", tables_failed=len(kinds), errors=table_errors(*kinds), **extra)
+
+
+def total(*kinds: str, **extra: Any) -> bytes:
+    return run_json(
+        status="Failure",
+        tables_copied=0,
+        tables_failed=len(kinds),
+        materializations=[],
+        errors=table_errors(*kinds),
+        **extra,
+    )
+
+
+GATE_CHECK = {
+    "asset_key": ["duckdb", "orders", "orders"],
+    "checks": [{"name": "null_rate:amount", "passed": False, "severity": "error"}],
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    exit_code: int | None
+    stdout: bytes = b""
+    stderr: tuple[str, ...] = ()
+    ended: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    # the verdict
+    outcome: str = "failed"
+    category: str | None = None
+    retryable: bool | None = None
+
+
+ROWS = [
+    Row("success", 0, run_json(), outcome="success"),
+    Row(
+        "skipped_idempotent",
+        0,
+        run_json(status="SkippedIdempotent", skipped_by_run_id="run-1"),
+        outcome="skipped",
+    ),
+    Row(
+        "skipped_in_flight",
+        0,
+        run_json(status="SkippedInFlight", skipped_by_run_id="run-1"),
+        category="state",
+        retryable=True,
+    ),
+    Row(
+        "drift_is_not_a_failure",
+        0,
+        run_json(
+            drift={
+                "tables_checked": 1,
+                "tables_drifted": 1,
+                "actions_taken": [
+                    {"table": "wh.s.t", "action": "drop_and_recreate", "reason": "type changed"}
+                ],
+            }
+        ),
+        outcome="success",
+    ),
+    Row(
+        "warning_check_does_not_gate",
+        0,
+        run_json(
+            check_results=[
+                {
+                    "asset_key": ["t"],
+                    "checks": [{"name": "freshness", "passed": False, "severity": "warning"}],
+                }
+            ]
+        ),
+        outcome="success",
+    ),
+    Row("partial_succeeds", 2, partial("query-rejected"), outcome="partial"),
+    Row(
+        "partial_strict",
+        2,
+        partial("query-rejected"),
+        options={"fail_on_partial": True},
+        outcome="partial",
+        category="partial",
+        retryable=False,
+    ),
+    Row(
+        "partial_strict_transient",
+        2,
+        partial("transient", "connection-failed"),
+        options={"fail_on_partial": True},
+        outcome="partial",
+        category="partial",
+        retryable=True,
+    ),
+    Row("total_query_rejected", 1, total("query-rejected"), category="adapter", retryable=False),
+    Row("total_auth_failed", 1, total("auth-failed"), category="adapter", retryable=False),
+    Row("total_not_found", 1, total("not-found"), category="adapter", retryable=False),
+    Row("total_transient", 1, total("transient"), category="adapter", retryable=True),
+    Row("total_quota_exceeded", 1, total("quota-exceeded"), category="adapter", retryable=True),
+    Row("total_unknown_kind", 1, total("unknown"), category="engine", retryable=False),
+    Row(
+        "compile_error",
+        1,
+        run_json(
+            status="Failure",
+            tables_copied=0,
+            materializations=[],
+            tables_failed=1,
+            errors=table_errors("compile-error", error="E001 type mismatch"),
+        ),
+        category="compile",
+        retryable=False,
+    ),
+    Row(
+        "contract_violation",
+        1,
+        run_json(
+            status="Failure",
+            tables_copied=0,
+            materializations=[],
+            tables_failed=1,
+            errors=table_errors("compile-error", error="E010 required column missing"),
+        ),
+        category="contract",
+        retryable=False,
+    ),
+    Row(
+        "budget_breach",
+        1,
+        run_json(budget_breaches=[{"limit_type": "max_usd", "limit": 5.0, "actual": 7.5}]),
+        ("Error: budget exceeded — max_usd: actual 7.50 > limit 5.00",),
+        category="budget",
+        retryable=False,
+    ),
+    Row(
+        "quality_gate_1_71",
+        1,
+        run_json(check_results=[GATE_CHECK], check_gate_failed=True),
+        ("Error: quality pipeline failed: 1 error-severity check(s) failed",),
+        category="quality_check",
+        retryable=False,
+    ),
+    Row(
+        "verify_after_gate", 1, run_json(verify_after_failed=True), category="quality_check", retryable=False
+    ),
+    Row(
+        "interrupted_with_json",
+        130,
+        run_json(status="PartialFailure", interrupted=True),
+        category="interrupted",
+        retryable=True,
+    ),
+    Row("interrupted_without_json", 130, category="interrupted", retryable=True),
+    Row(
+        "usage_exit_2_without_json",
+        2,
+        b"",
+        ("error: unexpected argument '--x' found", "", "Usage: rocky run"),
+        category="usage",
+        retryable=False,
+    ),
+    Row(
+        "state_locked",
+        1,
+        b"",
+        ("Error: state store at s.redb is locked by another process; only one rocky writer",),
+        category="state",
+        retryable=True,
+    ),
+    Row(
+        "state_busy",
+        1,
+        b"",
+        ("Error: state store at s.redb is busy — another rocky process. Retry in a moment.",),
+        category="state",
+        retryable=True,
+    ),
+    Row(
+        "state_schema_mismatch",
+        1,
+        b"",
+        ("Error: state schema version mismatch: database has v23",),
+        category="state",
+        retryable=False,
+    ),
+    Row(
+        "governance_refusal",
+        1,
+        b"",
+        ("Error: refusing governance override: workspace_ids is empty",),
+        category="governance",
+        retryable=False,
+    ),
+    Row(
+        "hard_failure",
+        1,
+        b"",
+        ("Error: failed to prepare target schema", "", "Caused by:", "    0: IO Error"),
+        category="engine",
+        retryable=False,
+    ),
+    Row("exit_0_without_json", 0, b"", category="output", retryable=False),
+    Row("garbage_stdout", 0, b"done, not JSON\n", category="output", retryable=False),
+    Row("invalid_run_result", 0, b'{"command": "run"}', category="output", retryable=False),
+    Row(
+        "stdout_past_the_cap",
+        0,
+        run_json(),
+        ended={"stdout_overflow": True, "stdout_bytes": 10**9},
+        category="output",
+        retryable=False,
+    ),
+    Row(
+        "binary_missing",
+        None,
+        ended={"spawn_error": "FileNotFoundError: rocky"},
+        category="binary_missing",
+        retryable=False,
+    ),
+    Row(
+        "deadline",
+        -9,
+        ended={"timed_out": True, "deadline_reason": "timeout_seconds=5"},
+        category="timeout",
+        retryable=True,
+    ),
+    Row("killed_by_the_task", -15, ended={"killed": True}, category="interrupted", retryable=True),
+    Row("killed_by_a_stranger", -9, category="engine", retryable=True),
+    Row(
+        "panic", 101, b"", ("thread 'main' panicked at src/main.rs:1:1",), category="engine", retryable=False
+    ),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
+def test_every_taxonomy_row_reaches_its_verdict(row: Row) -> None:
+    outcome = ProcessOutcome(
+        exit_code=row.exit_code, stdout=row.stdout, stderr_tail=list(row.stderr), **row.ended
+    )
+    verdict = interpret(outcome, command=["rocky", "run"], max_stdout_bytes=1024, **row.options)
+    assert verdict.outcome == row.outcome
+    if row.category is None:
+        assert verdict.error is None, verdict.error
+        return
+    assert verdict.error is not None
+    assert (verdict.error.category, verdict.error.retryable) == (row.category, row.retryable), str(
+        verdict.error
+    )
+    assert verdict.error.exit_code == row.exit_code and verdict.error.stderr_tail == list(row.stderr)
+
+
+def test_the_table_covers_every_category() -> None:
+    from typing import get_args
+
+    from airflow_provider_rocky.exceptions import Category
+
+    assert {row.category for row in ROWS if row.category} == set(get_args(Category))
