@@ -5,14 +5,15 @@
 
 PYTHON ?= python3.11
 UV_VERSION ?= 0.13.9
-# The lowest Airflow the package claims, tested beside the locked (newest) one.
+# The lowest Airflow and rocky-sdk the package claims, tested together beside the locked (newest) pair.
 AIRFLOW_LOWEST ?= 3.1.8
+ROCKY_SDK_LOWEST ?= 0.15.0
 UV := .tools/bin/uv
 export UV_PYTHON := $(PYTHON)
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-newest test-lowest lint e2e bench clean
+.PHONY: demo test test-newest test-lowest lint e2e bench clean coinstall
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -23,10 +24,10 @@ $(UV):
 	$(UV) sync --locked --all-extras
 	touch $@
 
-# The lowest supported Airflow: same project and dev group, Airflow pinned, the rest resolved by uv.
+# The lowest supported Airflow and rocky-sdk: same project and dev group, both pinned, the rest resolved by uv.
 .venv-lowest/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) venv --quiet --allow-existing .venv-lowest
-	$(UV) pip install --quiet --python .venv-lowest/bin/python -e ".[duckdb,openlineage]" --group dev "apache-airflow==$(AIRFLOW_LOWEST)"
+	$(UV) pip install --quiet --python .venv-lowest/bin/python -e ".[duckdb,openlineage]" --group dev "apache-airflow==$(AIRFLOW_LOWEST)" "rocky-sdk==$(ROCKY_SDK_LOWEST)"
 	touch $@
 
 demo: .venv/.synced
@@ -45,8 +46,14 @@ test-newest: .venv/.synced
 test-lowest: .venv-lowest/.synced
 	.venv-lowest/bin/python -m pytest $(PYTEST_ARGS)
 
+# The provider in one environment with dagster-rocky 1.74 (rocky-sdk 0.29): resolves, imports, reads.
+coinstall: $(UV)
+	$(UV) venv --quiet --allow-existing .venv-coinstall
+	$(UV) pip install --quiet --python .venv-coinstall/bin/python -e . "dagster-rocky==1.74.0"
+	.venv-coinstall/bin/python scripts/coinstall_check.py
+
 clean:
-	rm -rf .tools .venv .venv-lowest .demo
+	rm -rf .tools .venv .venv-lowest .venv-coinstall .demo
 
 e2e: .venv/.synced
 	.venv/bin/python e2e/run.py

@@ -28,6 +28,8 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 os.environ.setdefault("ROCKY_STANDIN_DELAY", "0")
+#: The engine-version cache (``_engine/version.py``) lives under the session's home, not the user's.
+os.environ["XDG_CACHE_HOME"] = str(_HOME / "cache")
 #: Every process this test session starts inherits this marker, so orphans can be found even after
 #: they were re-parented to init (they are no longer our children then).
 SESSION_MARKER = f"rocky-test-{uuid.uuid4().hex}"

@@ -6,6 +6,13 @@ from typing import Any
 
 from rocky_sdk.types import RunResult
 
+from airflow_provider_rocky._verdict.parse import RUN_TOLERANCE, parse
+
+
+def read_run(text: str | bytes) -> RunResult:
+    """A ``rocky run`` stdout read the way the provider reads it (tolerant of engine and SDK versions)."""
+    return parse(RunResult, text.encode() if isinstance(text, str) else text, RUN_TOLERANCE).result
+
 
 def run_result(materializations: list[dict[str, Any]]) -> RunResult:
     """A Success RunResult with these materializations and nothing else."""

@@ -21,6 +21,19 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     outcome: str | None = None  # summary["outcome"]
     status: str | None = None  # summary["status"] (RunResult.status)
+    totals: dict[str, int] = field(default_factory=dict)  # summary[f"{key}_total"]
+
+
+#: The stand-in as today's engine (1.77): current shapes (README, Compatibility).
+CURRENT = {"ROCKY_STANDIN_ENGINE_VERSION": "1.77.0"}
+OBSERVED = {
+    "anomalies": 2,
+    "volume_warnings": 1,
+    "volume_verdicts": 1,
+    "source_syncs_failed": 1,
+    "checks_not_evaluated": 1,
+    "consumer_diagnostics": 1,
+}
 
 
 FAST_TIMEOUT = {"timeout_seconds": 3, "term_grace_seconds": 2}
@@ -54,7 +67,21 @@ CASES: list[Case] = [
     Case("contract_violation", "contract_violation", "failed", "contract", False),
     Case("budget_breach", "budget_breach", "failed", "budget", False),
     Case("quality_gate", "quality_gate", "failed", "quality_check", False),
+    Case("quality_gate_current", "quality_gate", "failed", "quality_check", False, env=CURRENT),
+    Case("verify_after_gate", "verify_after_gate", "failed", "quality_check", False),
+    Case("verify_after_current", "verify_after_gate", "failed", "quality_check", False, env=CURRENT),
     Case("quality_warn", "quality_warn", "success", outcome="success"),
+    Case("observations", "observations", "success", outcome="success", totals={"anomalies": 1}),
+    Case("observations_current", "observations", "success", outcome="success", env=CURRENT, totals=OBSERVED),
+    Case(
+        "contained",
+        "contained",
+        "success",
+        outcome="partial",
+        status="PartialFailure",
+        totals={"contained": 1},
+    ),
+    Case("drift_current", "drift", "success", outcome="success", env=CURRENT),
     Case("drift", "drift", "success", outcome="success"),
     Case("governance_refused", "governance_refused", "failed", "governance", False),
     Case("slow", "slow", "success", outcome="success"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from airflow.sdk import Asset, AssetAlias
-from rocky_sdk.types import RunResult
+from run_results import read_run
 
 from airflow_provider_rocky._verdict.events import asset_events
 from airflow_provider_rocky.assets import (
@@ -151,7 +151,7 @@ def test_table_ref_falls_back_to_a_model_asset_key_but_not_a_replication_key() -
 def test_rocky_asset_equals_emitted_asset_for_every_recorded_materialization(
     path: Path, namespace: str | None
 ) -> None:
-    result = RunResult.model_validate(json.loads(path.read_text()))
+    result = read_run(path.read_text())
     assert result.materializations, "a run recording without materializations proves nothing"
     ns = namespace
     # DuckDB models have an empty catalog; a strict warehouse needs one supplied.

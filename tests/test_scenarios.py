@@ -46,6 +46,8 @@ def test_scenario_reaches_its_documented_verdict(
         assert summary["outcome"] == case.outcome
     if case.status:
         assert summary["status"] == case.status
+    for key, total in case.totals.items():
+        assert summary[f"{key}_total"] == total, key
     if case.state == "failed":
         assert f"[rocky:{case.category}]" in log
         assert ("a retry may help" if case.retryable else "a retry will not help") in log

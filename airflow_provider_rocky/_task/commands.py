@@ -16,7 +16,7 @@ from airflow_provider_rocky._engine.args.base import flag_names, templated_names
 from airflow_provider_rocky._engine.args.run import RunArgs
 from airflow_provider_rocky._engine.command import SETTING_OVERRIDES
 from airflow_provider_rocky._engine.pipes import PipesRecord
-from airflow_provider_rocky._verdict import interpret, summary
+from airflow_provider_rocky._verdict import interpret, report, summary
 from airflow_provider_rocky._verdict.interpret import Verdict
 
 Summarize = Callable[[Verdict, PipesRecord | None], dict[str, Any]]
@@ -70,7 +70,7 @@ RUN = register(
         RunArgs,
         interpret.interpret,
         summary.build,
-        summary.report,
+        report.report,
         reask_in_flight=True,
         emits_assets=True,
     )

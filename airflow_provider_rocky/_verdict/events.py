@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, AssetAlias
 
 from airflow_provider_rocky._engine.pipes import MaterializationReport
+from airflow_provider_rocky._verdict.observations import Observations, for_table
 from airflow_provider_rocky.assets import JsonValue, TableRef, resolve_namespace, table_ref_for
 
 if TYPE_CHECKING:  # rocky-sdk costs ~0.2 s to import: never at DAG parse time
@@ -93,25 +94,36 @@ def asset_events(
     default_catalog: str | None = None,
     engine_version: str | None = None,
     run_status: str | None = None,
+    observations: Observations | None = None,
 ) -> list[AssetEventSpec]:
     """One event per entry of ``result.materializations``, in engine order, in one pass.
 
     Only tables that landed are in ``materializations[]`` (a partial run lists the successes), so a
     failed table never gets an event. A partitioned backfill lists the same table once per partition:
     each becomes its own event (their ``extra`` differs by ``partition_key``, so Airflow keeps all).
-    ``engine_version``/``run_status`` default to the result's ``version``/``status``.
+    ``engine_version``/``run_status`` default to the result's ``version``/``status``. With the run's
+    ``observations``, each event also carries what the engine said about that table (volume verdict,
+    notes, anomaly, checks it could not evaluate). A table the namespace cannot name (no catalog under
+    a strict warehouse) is skipped with a warning; every other table still gets its event.
     """
     ns = resolve_namespace(namespace, default_catalog)
     version = engine_version if engine_version is not None else result.version
     status = run_status if run_status is not None else result.status
     specs: list[AssetEventSpec] = []
-    for mat in result.materializations:
+    for index, mat in enumerate(result.materializations):
         ref = table_ref_for(mat.metadata.target_table_full_name, mat.asset_key)
         if ref is None:
             log.warning("rocky: cannot name the table of materialization %s; no asset event", mat.asset_key)
             continue
-        name, uri = ns.locate(ref)
+        try:
+            name, uri = ns.locate(ref)
+        except ValueError as err:
+            log.warning("rocky: no asset event for %s: %s", ref.dotted, err)
+            continue
         extra = materialization_extra(mat, ref, run_status=status, engine_version=version)
+        if observations is not None:
+            target = mat.metadata.target_table_full_name
+            extra.update(for_table(observations, index, target, mat.asset_key))
         specs.append(AssetEventSpec(uri=uri, name=name, extra=extra))
     return specs
 

@@ -1,21 +1,27 @@
-"""What a run leaves behind for people and for XCom: a compact summary and a readable report.
+"""What a run leaves in XCom: a compact, JSON-native, bounded summary.
 
-The XCom summary is JSON-native and bounded: every list holds at most :data:`MAX_ITEMS` entries (with
-a ``*_total`` count beside it) and messages are cut, so a 10,000-table run pushes tens of kilobytes,
-not the megabytes of the full ``RunResult`` (which ``push_full_result`` pushes under its own key).
+Every list holds at most :data:`MAX_ITEMS` entries (with a ``*_total`` count beside it) and messages
+are cut to :data:`MAX_MESSAGE` characters, so a 10,000-table run pushes tens of kilobytes, not the
+megabytes of the full ``RunResult`` (which ``push_full_result`` pushes under its own key). Everything
+the engine said is here: what landed and failed, checks, drift, budget, and the observations
+(anomalies, contained models, volume, source syncs, notes, checks not evaluated, consumer
+diagnostics) and what reading the result repaired or dropped (``notes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._verdict.interpret import Verdict, error_table
+from airflow_provider_rocky._verdict.observations import Observations
 from airflow_provider_rocky.exceptions import RockyError
 
 if TYPE_CHECKING:  # imported lazily: the operator module must stay cheap to import at parse time
     from rocky_sdk.types import MaterializationInfo, RunResult
+
+__all__ = ["MAX_ITEMS", "MAX_MESSAGE", "build", "readable_table", "refused", "table_name"]
 
 #: Entries kept per list in the XCom summary; the full count is always given beside it.
 MAX_ITEMS = 100
@@ -23,9 +29,29 @@ MAX_ITEMS = 100
 MAX_MESSAGE = 300
 
 
+def readable_table(name: str) -> str:
+    """``.marts.fct_orders`` (DuckDB's empty catalog) reads as ``marts.fct_orders``."""
+    return name[1:] if name.startswith(".") and name.count(".") == 2 else name
+
+
 def table_name(mat: MaterializationInfo) -> str:
     """A materialization's readable table name: the warehouse name when the engine gave one."""
-    return mat.metadata.target_table_full_name or ".".join(mat.asset_key)
+    return readable_table(
+        mat.metadata.target_table_full_name or ".".join(part for part in mat.asset_key if part)
+    )
+
+
+def capped(
+    summary: dict[str, Any], key: str, rows: Sequence[Any], shape: Callable[[Any], Any] = lambda r: r
+) -> None:
+    """``summary[key]`` = the first :data:`MAX_ITEMS` rows shaped, ``summary[key_total]`` = how many."""
+    summary[key] = [shape(row) for row in rows[:MAX_ITEMS]]
+    summary[f"{key}_total"] = len(rows)
+
+
+def cut(value: Any) -> Any:
+    """A message or reason cut for XCom (other values unchanged)."""
+    return value[:MAX_MESSAGE] if isinstance(value, str) else value
 
 
 def build(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
@@ -38,67 +64,13 @@ def build(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
         "category": verdict.error.category if verdict.error else None,
     }
     if pipes is not None:
-        checks = pipes.checks()
-        summary["pipes"] = {
-            "checks": [
-                {"asset_key": c.asset_key, "check": c.check_name, "passed": c.passed, "severity": c.severity}
-                for c in checks[:MAX_ITEMS]
-            ],
-            "checks_total": len(checks),
-            "checks_failed": sum(not c.passed for c in checks),
-            "materializations_reported": len(pipes.materializations()),
-            "problems": pipes.problems,
-        }
+        summary["pipes"] = _pipes(pipes)
     if result is None:
         return summary
-    materializations = [
-        {
-            "table": table_name(mat),
-            "strategy": mat.metadata.strategy,
-            "rows_copied": mat.rows_copied,
-            "partition_key": mat.partition.key if mat.partition else None,
-        }
-        for mat in result.materializations[:MAX_ITEMS]
-    ]
-    errors = [
-        {
-            "table": error_table(err.asset_key),
-            "failure_kind": err.failure_kind,
-            "message": err.error[:MAX_MESSAGE],
-        }
-        for err in result.errors[:MAX_ITEMS]
-    ]
-    failed_checks = list(_failed_checks(result))
-    drift = [
-        {"table": act.table, "action": act.action, "reason": act.reason[:MAX_MESSAGE]}
-        for act in result.drift.actions_taken[:MAX_ITEMS]
-    ]
-    summary.update(
-        {
-            "status": result.status,
-            "tables_copied": result.tables_copied,
-            "tables_failed": result.tables_failed,
-            "tables_skipped": result.tables_skipped,
-            "duration_ms": result.duration_ms,
-            "engine_version": result.version,
-            "pipeline_type": result.pipeline_type,
-            "interrupted": result.interrupted,
-            "materializations": materializations,
-            "materializations_total": len(result.materializations),
-            "errors": errors,
-            "errors_total": len(result.errors),
-            "checks_failed": failed_checks[:MAX_ITEMS],
-            "checks_failed_total": len(failed_checks),
-            "drift_actions": drift,
-            "drift_actions_total": len(result.drift.actions_taken),
-            "budget_breaches": [
-                {"limit_type": b.limit_type, "limit": b.limit, "actual": b.actual}
-                for b in result.budget_breaches[:MAX_ITEMS]
-            ],
-            "idempotency_key": result.idempotency_key,
-            "skipped_by_run_id": result.skipped_by_run_id,
-        }
-    )
+    summary.update(_counts(result))
+    _lists(summary, result)
+    if verdict.observations is not None:
+        _observations(summary, verdict.observations)
     return summary
 
 
@@ -107,82 +79,111 @@ def refused(error: RockyError) -> dict[str, Any]:
     return {"outcome": "failed", "exit_code": None, "run_id": None, "category": error.category}
 
 
-def _failed_checks(result: RunResult) -> Iterable[dict[str, Any]]:
+def _counts(result: RunResult) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "tables_copied": result.tables_copied,
+        "tables_failed": result.tables_failed,
+        "tables_skipped": result.tables_skipped,
+        "duration_ms": result.duration_ms,
+        "engine_version": result.version,
+        "pipeline_type": result.pipeline_type,
+        "interrupted": result.interrupted,
+        "check_gate_failed": bool(getattr(result, "check_gate_failed", False)),
+        "verify_after_failed": bool(getattr(result, "verify_after_failed", False)),
+        "idempotency_key": result.idempotency_key,
+        "skipped_by_run_id": result.skipped_by_run_id,
+    }
+
+
+def _lists(summary: dict[str, Any], result: RunResult) -> None:
+    capped(summary, "materializations", result.materializations, _materialization)
+    capped(summary, "errors", result.errors, _error)
+    capped(summary, "checks_failed", list(failed_checks(result)))
+    capped(summary, "drift_actions", result.drift.actions_taken, _drift)
+    summary["budget_breaches"] = [
+        {"limit_type": b.limit_type, "limit": b.limit, "actual": b.actual}
+        for b in result.budget_breaches[:MAX_ITEMS]
+    ]
+
+
+def _materialization(mat: MaterializationInfo) -> dict[str, Any]:
+    return {
+        "table": table_name(mat),
+        "strategy": mat.metadata.strategy,
+        "rows_copied": mat.rows_copied,
+        "partition_key": mat.partition.key if mat.partition else None,
+    }
+
+
+def _error(err: Any) -> dict[str, Any]:
+    return {
+        "table": error_table(err.asset_key, err.error),
+        "failure_kind": err.failure_kind,
+        "message": cut(err.error),
+    }
+
+
+def _drift(act: Any) -> dict[str, Any]:
+    return {"table": act.table, "action": act.action, "reason": cut(act.reason)}
+
+
+def failed_checks(result: RunResult) -> Iterable[dict[str, Any]]:
+    """Every check that did not pass, with its table and severity."""
     for table in result.check_results:
         for check in table.checks:
             if not check.passed:
                 yield {"table": ".".join(table.asset_key), "check": check.name, "severity": check.severity}
 
 
-def report(
-    verdict: Verdict, pipes: PipesRecord | None = None, *, max_tables: int = 20
-) -> list[tuple[str, bool]]:
-    """The end-of-run report as ``(line, is_warning)`` pairs, for the task log."""
-    result = verdict.result
-    head = (
-        f"Rocky run summary: outcome={verdict.outcome} exit_code={verdict.exit_code} run_id={verdict.run_id}"
-    )
-    if result is None:
-        return [(head, verdict.outcome != "success")]
-    lines: list[tuple[str, bool]] = [
-        (
-            f"{head} status={result.status} engine={result.version} "
-            f"duration={result.duration_ms / 1000:.1f}s",
-            False,
-        ),
-        (
-            f"  tables: {result.tables_copied} copied, {result.tables_failed} failed, "
-            f"{result.tables_skipped} skipped; {len(result.materializations)} materialization(s)",
-            False,
-        ),
-    ]
-    for mat in result.materializations[:max_tables]:
-        part = f" partition={mat.partition.key}" if mat.partition else ""
-        rows = "?" if mat.rows_copied is None else mat.rows_copied
-        lines.append((f"    landed {table_name(mat)} ({mat.metadata.strategy}, {rows} rows){part}", False))
-    if len(result.materializations) > max_tables:
-        lines.append((f"    ... and {len(result.materializations) - max_tables} more", False))
-    for err in result.errors[:max_tables]:
-        lines.append(
-            (f"    FAILED {error_table(err.asset_key)} [{err.failure_kind}]: {err.error[:MAX_MESSAGE]}", True)
-        )
-    checks = [c for t in result.check_results for c in t.checks]
-    failed = list(_failed_checks(result))
-    if checks:
-        lines.append((f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed", bool(failed)))
-    for check in failed[:max_tables]:
-        lines.append(
-            (f"    check FAILED {check['table']}: {check['check']} (severity {check['severity']})", True)
-        )
-    for act in result.drift.actions_taken[:max_tables]:
-        lines.append((f"  drift: {act.table}: {act.action} ({act.reason})", True))
-    for breach in result.budget_breaches:
-        lines.append(
-            (f"  budget breach: {breach.limit_type} actual {breach.actual} > limit {breach.limit}", True)
-        )
-    if pipes is not None:
-        pipe_checks = pipes.checks()
-        failed_pipes = [c for c in pipe_checks if not c.passed]
-        lines.append(
-            (
-                f"  pipes: {len(pipe_checks)} check report(s), {len(failed_pipes)} failed; "
-                f"{len(pipes.materializations())} materialization report(s); {pipes.problems} bad message(s)",
-                bool(failed_pipes or pipes.problems),
-            )
-        )
-    if result.skipped_by_run_id:
-        lines.append((f"  skipped: deflected by run {result.skipped_by_run_id} (idempotency key)", False))
-    return lines
+def _observations(summary: dict[str, Any], seen: Observations) -> None:
+    """The engine's observations, bounded; per-table volume and notes beside each materialization."""
+    for row, extra in zip(summary["materializations"], seen.tables, strict=False):
+        volume = extra.get("volume")
+        if isinstance(volume, dict):
+            row["volume_verdict"] = volume.get("verdict")
+        if extra.get("notes"):
+            row["notes"] = [cut(note) for note in extra["notes"][:10]]
+    capped(summary, "anomalies", seen.anomalies, _anomaly)
+    capped(summary, "contained", seen.contained, _contained)
+    capped(summary, "volume_warnings", seen.volume_warnings, cut)
+    capped(summary, "volume_verdicts", seen.volume_verdicts, _cut_row)
+    capped(summary, "source_syncs_failed", seen.source_syncs, _cut_row)
+    capped(summary, "checks_not_evaluated", seen.checks_not_evaluated, _cut_row)
+    capped(summary, "consumer_diagnostics", seen.consumer_diagnostics, _diagnostic)
+    capped(summary, "notes", seen.parse_notes, cut)
 
 
-def log_report(log: Any, verdict: Verdict, pipes: PipesRecord | None = None) -> None:
-    """Write the end-of-run report to a task or trigger logger; a partial success is said loudly."""
-    for text, is_warning in report(verdict, pipes):
-        (log.warning if is_warning else log.info)(text)
-    if verdict.outcome == "partial":
-        log.warning(
-            "PARTIAL SUCCESS: %d table(s) failed: %s. The tables that landed are reported; "
-            "set fail_on_partial=True to fail the task instead.",
-            verdict.result.tables_failed if verdict.result else 0,
-            ", ".join(verdict.failed_tables[:20]),
-        )
+def _anomaly(row: dict[str, Any]) -> dict[str, Any]:
+    keep = ("table", "evaluated", "reason", "deviation_pct", "current_count", "baseline_avg")
+    return {key: cut(row.get(key)) for key in keep if row.get(key) is not None}
+
+
+def _contained(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model": row.get("model"),
+        "blocked_by": list(row.get("blocked_by") or [])[:10],
+        "unblock_hint": cut(row.get("unblock_hint")),
+    }
+
+
+def _diagnostic(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: cut(row.get(key)) for key in ("model", "code", "severity", "message")}
+
+
+def _cut_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: cut(value) for key, value in row.items() if not isinstance(value, dict | list)}
+
+
+def _pipes(pipes: PipesRecord) -> dict[str, Any]:
+    checks = pipes.checks()
+    return {
+        "checks": [
+            {"asset_key": c.asset_key, "check": c.check_name, "passed": c.passed, "severity": c.severity}
+            for c in checks[:MAX_ITEMS]
+        ],
+        "checks_total": len(checks),
+        "checks_failed": sum(not c.passed for c in checks),
+        "materializations_reported": len(pipes.materializations()),
+        "problems": pipes.problems,
+    }

@@ -57,7 +57,9 @@ class RockyMaterializingOperator(RockyBaseOperator):
         if self.asset_alias is None or verdict.result is None:
             return
         try:
-            specs = events.asset_events(verdict.result, namespace=self._namespace)
+            specs = events.asset_events(
+                verdict.result, namespace=self._namespace, observations=verdict.observations
+            )
             if record.pipes is not None:  # Pipes-only tables are added; a table is never emitted twice
                 specs = events.merge_materializations(
                     specs,

@@ -25,10 +25,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_rocky.testing._standin.settings import STANDIN_VERSION
+from airflow_provider_rocky.testing._standin.settings import CURRENT_VERSION, STANDIN_VERSION
 from airflow_provider_rocky.testing.scenarios import SCENARIO_NAMES
 
-__all__ = ["SCENARIOS", "STANDIN_VERSION", "install_standin", "read_record", "standin_command"]
+__all__ = [
+    "CURRENT_ENGINE_VERSION",
+    "SCENARIOS",
+    "STANDIN_VERSION",
+    "install_standin",
+    "read_record",
+    "standin_command",
+]
+
+#: Today's engine version: ``ROCKY_STANDIN_ENGINE_VERSION`` set to it prints today's shapes.
+CURRENT_ENGINE_VERSION = CURRENT_VERSION
 
 #: Every scenario name ``ROCKY_STANDIN_SCENARIO`` accepts.
 SCENARIOS: tuple[str, ...] = SCENARIO_NAMES

@@ -93,7 +93,7 @@ def _run(argv: Sequence[str], knobs: Knobs, recorder: Recorder) -> Outcome:
         )
         return Outcome(SETUP_ERROR_EXIT)
     try:
-        inv = parse_argv(argv)
+        inv = parse_argv(argv, knobs.engine.version)
     except EarlyExit as exc:
         write_fd(1, exc.text.encode())
         return Outcome(0)

@@ -1,6 +1,8 @@
 """The scenarios of the stand-in ``rocky`` engine (``ROCKY_STANDIN_SCENARIO``; names are public API).
 
-Every scenario parses argv like rocky 1.71.0 first (clap errors exit 2, ``Error:`` bails exit 1), then:
+Every scenario parses argv like rocky 1.71.0 first (clap errors exit 2, ``Error:`` bails exit 1), then
+behaves as below. The rows describe engine 1.71 (the default); ``ROCKY_STANDIN_ENGINE_VERSION=1.77.0``
+(any version after 1.71) prints today's shapes where they differ, listed after the table.
 
 =====================  ====  ======  ==================  ==============================================
 scenario               exit  stdout  status              behaviour
@@ -30,10 +32,18 @@ compile_error          1     JSON    Failure             models path; ``errors[{
 contract_violation     1     JSON    Failure             as compile_error with E010, E012, E013
 budget_breach          1     JSON    Success             ``budget_breaches[max_usd]`` + cost_summary, then
                                                          ``Error: budget exceeded — max_usd: ...``
-quality_gate           1     JSON    Success             quality pipeline, failed error-severity check,
-                                                         ``check_gate_failed: true``, ``Error: quality
-                                                         pipeline failed: N error-severity check(s) failed``
+quality_gate           1     JSON    Success             quality pipeline (checks only), a failed error-
+                                                         severity check, ``Error: quality pipeline failed:
+                                                         N error-severity check(s) failed`` (1.71 has no
+                                                         ``check_gate_failed`` field)
 quality_warn           0     JSON    Success             replication with a failed check (no exit effect)
+verify_after_gate      1     JSON    Success             replication lands, a ``verify_after`` check fails:
+                                                         ``Error: verify_after gate failed: ...``
+observations           0     JSON    Success             a row-count anomaly (and on current engines every
+                                                         observation block: see below)
+contained              2     JSON    PartialFailure      replication lands; the first model fails
+                                                         ``query-rejected``, every later model is
+                                                         ``contained`` (blocked_by, unblock_hint)
 drift                  0     JSON    Success             ``drift.actions_taken``: drop_and_recreate,
                                                          add_columns, alter_column_types
 governance_refused     1     none    -                   governance refusal ``Error:`` line
@@ -59,7 +69,15 @@ stream_rate            0     JSON    Success             ``ROCKY_STANDIN_LINES_P
                                                          line carries ``t_ns`` = ``time.time_ns()``
 =====================  ====  ======  ==================  ==============================================
 
-What runs (``selection.py`` has the table/model catalogue): no model flag = replication path
+Current engines (``ROCKY_STANDIN_ENGINE_VERSION`` 1.72.0 and later; ``--version`` and ``version`` print
+it): drift actions and anomalies carry ``asset_key`` (upstream #2073); ``quality_gate`` lands its
+tables first and then gates: ``status: PartialFailure``, exit 2, ``check_gate_failed: true``,
+``Error: check gate failed: ...``; ``verify_after_gate`` prints ``verify_after_failed: true``,
+``PartialFailure``, exit 2; ``observations`` adds ``anomaly_evaluated`` (one table not evaluated),
+``volume_warnings``, ``materializations[].volume`` (one ``below_min``) and ``.notes``,
+``source_syncs`` (one ``paused``), a check with ``not_evaluated``, and a ``consumer_diagnostics`` row.
+
+What runs (``_standin/selection.py`` has the table/model catalogue): no model flag = replication path
 (``pipeline_type: "replication"``, graceful SIGTERM/SIGINT); ``--models``/``--model`` without ``--all``
 = transformation path (``"transformation"``, no signal handler: SIGTERM kills it, no JSON); ``--all`` =
 replication then models on the replication path; any partition flag = the time_interval model once per
@@ -69,6 +87,8 @@ partition. Exit codes of the interrupt scenarios above assume a SIGTERM. Idempot
 Knobs (environment):
 
 * ``ROCKY_STANDIN_SCENARIO``: scenario name (default ``success``; an unknown name exits 64).
+* ``ROCKY_STANDIN_ENGINE_VERSION``: the engine the stand-in is (default ``1.71.0``; ``1.77.0`` is
+  today's engine); shapes as above.
 * ``ROCKY_STANDIN_DELAY``: seconds before each progress line (default 0.02; 0 for fast tests).
 * ``ROCKY_STANDIN_RECORD``: JSON-lines file receiving ``start`` (argv, env, cwd, pid, pgid, scenario,
   time), ``grandchild`` and ``end`` (pid, exit_code, status) events.
@@ -109,6 +129,8 @@ class Scenario:
     slow: bool = False
     long_running: bool = False
     stress: str | None = None
+    verify_after: bool = False
+    observations: bool = False
 
 
 _ALL = (
@@ -130,6 +152,9 @@ _ALL = (
     Scenario("budget_breach", budget=True),
     Scenario("quality_gate", kind="quality", quality_gate=True),
     Scenario("quality_warn", failed_check=True),
+    Scenario("verify_after_gate", verify_after=True),
+    Scenario("observations", observations=True),
+    Scenario("contained", kind="contained", fates="contained"),
     Scenario("drift", drift=True),
     Scenario("governance_refused", early="governance_refused"),
     Scenario("slow", slow=True),
@@ -220,6 +245,8 @@ def fate_for(scenario: Scenario, index: int, unit: Unit) -> Fate:
         return _failure("transient", unit, 60)
     if scenario.fates == "auth":
         return _failure("auth-failed", unit)
+    if scenario.fates == "contained" and unit.is_model:  # the first model fails; the rest are contained
+        return _failure("query-rejected", unit)
     return Fate(True)
 
 

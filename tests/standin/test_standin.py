@@ -27,6 +27,7 @@ import psutil
 import pytest
 from rocky_sdk import RockyClient
 from rocky_sdk.types import RunResult
+from run_results import read_run
 
 from airflow_provider_rocky.testing import (
     SCENARIOS,
@@ -75,7 +76,7 @@ def validate_schema(document: dict[str, Any], schema_path: Path) -> None:
 def check_run_output(document: dict[str, Any]) -> RunResult:
     """Schema + SDK parse; returns the SDK model."""
     validate_schema(document, RUN_SCHEMA)
-    result = RunResult.model_validate(document)
+    result = read_run(json.dumps(document))
     assert document["version"] == STANDIN_VERSION
     assert document["command"] == "run"
     return result
@@ -258,6 +259,9 @@ FINITE = {
     "budget_breach": Expect(1, "Success"),
     "quality_gate": Expect(1, "Success"),
     "quality_warn": Expect(0, "Success"),
+    "verify_after_gate": Expect(1, "Success"),
+    "observations": Expect(0, "Success"),
+    "contained": Expect(2, "PartialFailure"),
     "drift": Expect(0, "Success"),
     "governance_refused": Expect(1, None),
     "slow": Expect(0, "Success"),
@@ -410,7 +414,8 @@ def test_budget_breach(scenario_results: dict[str, Completed]) -> None:
 def test_quality_gate(scenario_results: dict[str, Completed]) -> None:
     result = scenario_results["quality_gate"]
     doc = result.json
-    assert doc is not None and doc["check_gate_failed"] is True and doc["pipeline_type"] == "quality"
+    # Engine 1.71 has no gate field: a gated run is status Success, exit 1 and this Error line.
+    assert doc is not None and "check_gate_failed" not in doc and doc["pipeline_type"] == "quality"
     failed = [
         c for t in doc["check_results"] for c in t["checks"] if not c["passed"] and c["severity"] == "error"
     ]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from airflow.sdk import Asset, AssetAlias
 from rocky_sdk.types import RunResult
+from run_results import read_run
 
 from airflow_provider_rocky._verdict.events import AssetEventSpec, asset_events, match_outlets, merged_extra
 from airflow_provider_rocky.assets import _resolve, resolve_namespace, rocky_asset
@@ -48,7 +49,7 @@ def _run(materializations: list[dict[str, Any]], **top: Any) -> RunResult:
     not (CORPUS / "partition" / "run_backfill.json").is_file(), reason="shared corpus not present"
 )
 def test_backfill_gives_one_event_per_partition() -> None:
-    result = RunResult.model_validate(json.loads((CORPUS / "partition" / "run_backfill.json").read_text()))
+    result = read_run((CORPUS / "partition" / "run_backfill.json").read_text())
     specs = asset_events(result, namespace="duckdb:///data/rocky/wh.duckdb")
     model = [s for s in specs if s.extra["target_table"] == ".marts.fct_daily_orders"]
     assert [s.partition_key for s in model] == [

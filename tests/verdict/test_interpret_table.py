@@ -292,6 +292,70 @@ ROWS = [
     Row(
         "panic", 101, b"", ("thread 'main' panicked at src/main.rs:1:1",), category="engine", retryable=False
     ),
+    # Engines after 1.71: a run whose only failure is the check gate is PartialFailure, exit 2.
+    Row(
+        "quality_gate_current",
+        2,
+        run_json(status="PartialFailure", check_results=[GATE_CHECK], check_gate_failed=True),
+        ("Error: check gate failed: 1 error-severity check(s) failed",),
+        category="quality_check",
+        retryable=False,
+    ),
+    Row(
+        "quality_gate_current_strict_partial",
+        2,
+        run_json(status="PartialFailure", check_gate_failed=True),
+        options={"fail_on_partial": True},
+        category="quality_check",
+        retryable=False,
+    ),
+    Row(
+        "verify_after_current",
+        2,
+        run_json(status="PartialFailure", verify_after_failed=True),
+        category="quality_check",
+        retryable=False,
+    ),
+    Row("gate_with_exit_0", 0, run_json(check_gate_failed=True), category="quality_check", retryable=False),
+    Row("unknown_status", 0, run_json(status="SkippedBudget"), category="output", retryable=False),
+    Row("unknown_status_exit_1", 1, run_json(status="Cancelled"), category="output", retryable=False),
+    Row("unrecognized_failure_kind", 1, total("throttled"), category="engine", retryable=False),
+    Row(
+        "unrecognized_beside_transient",
+        1,
+        total("transient", "throttled"),
+        category="engine",
+        retryable=False,
+    ),
+    Row(
+        "partial_unrecognized_strict",
+        2,
+        partial("throttled"),
+        options={"fail_on_partial": True},
+        outcome="partial",
+        category="partial",
+        retryable=False,
+    ),
+    # One verdict per signal, with or without JSON on stdout.
+    Row("sigsegv_without_json", -11, category="engine", retryable=False),
+    Row("sigsegv_after_json", -11, run_json(), category="engine", retryable=False),
+    Row("sigkill_after_json", -9, run_json(), category="engine", retryable=True),
+    Row("sigterm_from_outside", -15, category="interrupted", retryable=True),
+    Row("sigabrt_after_json", -6, run_json(status="PartialFailure"), category="engine", retryable=False),
+    # 1.71-shaped output that rocky-sdk 0.16+ reject as is: repaired, not failed.
+    Row(
+        "drift_1_71_without_asset_key",
+        0,
+        run_json(
+            drift={
+                "tables_checked": 1,
+                "tables_drifted": 1,
+                "actions_taken": [{"table": "wh.s.t", "action": "add_columns", "reason": "new column"}],
+            }
+        ),
+        outcome="success",
+    ),
+    Row("missing_essential_field", 0, run_json(tables_copied=None), category="output", retryable=False),
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rocky_sdk.types import RunResult
-from run_results import run_result
+from run_results import read_run, run_result
 
 from airflow_provider_rocky._verdict.events import AssetEventSpec, asset_events
 from airflow_provider_rocky._verdict.lineage import operator_lineage, replication_source
@@ -48,7 +46,7 @@ def _slash_form(namespace: str, name: str) -> str:
 def test_outputs_match_the_asset_uris_for_the_recorded_backfill() -> None:
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
-    result = RunResult.model_validate(json.loads((CORPUS / "partition" / "run_backfill.json").read_text()))
+    result = read_run((CORPUS / "partition" / "run_backfill.json").read_text())
     specs = asset_events(result, namespace="duckdb:///data/rocky/wh.duckdb")
     lineage = operator_lineage(specs)
     assert lineage is not None

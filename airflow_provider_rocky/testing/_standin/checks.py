@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_rocky.testing._standin import observed
 from airflow_provider_rocky.testing._standin.outputs import RunReport, UnitResult
 from airflow_provider_rocky.testing._standin.plan import RunPlan
+from airflow_provider_rocky.testing._standin.selection import Unit
 from airflow_provider_rocky.testing._standin.tracing import StderrLog
 from airflow_provider_rocky.testing.scenarios import Scenario
 
@@ -28,8 +31,13 @@ def _row_count(rows: int) -> dict[str, Any]:
 
 
 def quality_pipeline(report: RunReport, plan: RunPlan, log: StderrLog) -> None:
-    """A quality pipeline with ``fail_on_error``: checks only, one error-severity failure gates the run."""
-    for index, unit in enumerate(plan.tables):
+    """A quality pipeline with ``fail_on_error`` (engine 1.71): checks only, no table lands."""
+    gate_checks(report, plan.tables, log)
+
+
+def gate_checks(report: RunReport, units: Sequence[Unit], log: StderrLog) -> None:
+    """Checks on ``units``: one error-severity failure gates the run, one warning does not."""
+    for index, unit in enumerate(units):
         checks: list[dict[str, Any]] = [_row_count(unit.rows)]
         if index == 0:
             checks.append(
@@ -104,6 +112,20 @@ def _failed_check(report: RunReport, log: StderrLog) -> None:
         report.check_results.append({"asset_key": list(result.unit.asset_key), "checks": checks})
 
 
+def _verify_after(report: RunReport, log: StderrLog) -> None:
+    """``verify_after``: a post-run check of the first landed table fails after everything landed."""
+    landed = _replicated(report)
+    if not landed:
+        return
+    check = {"name": "verify_after:row_count", "passed": False, "severity": "error", "source_count": 12}
+    check["target_count"] = 0
+    report.check_results.append({"asset_key": list(landed[0].unit.asset_key), "checks": [check]})
+    report.verify_after_failed = True
+    log.error(
+        f"verify_after check row_count failed on {landed[0].unit.short_name}", check="verify_after:row_count"
+    )
+
+
 def _drift(report: RunReport, log: StderrLog) -> None:
     tables = list(dict.fromkeys(result.unit.full_name for result in _replicated(report)))
     for table, (action, reason) in zip(tables, DRIFT_ACTIONS, strict=False):
@@ -129,9 +151,15 @@ def _budget(report: RunReport, log: StderrLog, limit: float) -> None:
 
 
 def apply(scenario: Scenario, report: RunReport, log: StderrLog, budget_limit: float | None) -> None:
-    """Add the scenario's checks / drift / budget signals to a finished run."""
+    """Add the scenario's checks / drift / budget / observation signals to a finished run."""
     if report.interrupted:
         return
+    if scenario.quality_gate and report.engine.current:  # after 1.71 the tables land, then the gate
+        gate_checks(report, [result.unit for result in _replicated(report)], log)
+    if scenario.verify_after:
+        _verify_after(report, log)
+    if scenario.observations:
+        observed.add(report, _replicated(report), log)
     if scenario.failed_check:
         _failed_check(report, log)
     if scenario.drift:

@@ -295,8 +295,11 @@ def _check_run_relations(seen: Sequence[str]) -> None:
             )
 
 
-def parse_argv(argv: Sequence[str]) -> Invocation:
-    """Parse ``argv`` (without the program name) like clap; raise ``UsageError`` / ``EarlyExit``."""
+def parse_argv(argv: Sequence[str], version: str = STANDIN_VERSION) -> Invocation:
+    """Parse ``argv`` (without the program name) like clap; raise ``UsageError`` / ``EarlyExit``.
+
+    ``version`` is what ``--version`` prints (``ROCKY_STANDIN_ENGINE_VERSION``).
+    """
     tokens = list(argv)
     top: dict[str, Any] = {}
     seen: list[str] = []
@@ -306,7 +309,7 @@ def parse_argv(argv: Sequence[str]) -> Invocation:
     while index < len(tokens):
         token = tokens[index]
         if token in ("-V", "--version"):
-            raise EarlyExit(f"rocky {STANDIN_VERSION}\n")
+            raise EarlyExit(f"rocky {version}\n")
         if token in ("-h", "--help"):
             raise EarlyExit(HELP)
         if token.startswith("-") and len(token) > 1:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_rocky.testing._standin.selection import Unit
-from airflow_provider_rocky.testing._standin.settings import STANDIN_VERSION
+from airflow_provider_rocky.testing._standin.settings import Generation
 from airflow_provider_rocky.testing._standin.tracing import rfc3339
 
 
@@ -29,6 +29,9 @@ class UnitResult:
     failure_kind: str | None = None
     cooldown_seconds: int | None = None
     cost_usd: float | None = 0.0
+    #: Current engines: the product's volume verdict row and operator-visible notes.
+    volume: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,7 +56,18 @@ class RunReport:
     budget_breaches: list[dict[str, Any]] = field(default_factory=list)
     adapter_type: str = "duckdb"
     check_gate_failed: bool = False
+    verify_after_failed: bool = False
     model_decisions: list[dict[str, str]] = field(default_factory=list)
+    engine: Generation = field(default_factory=Generation)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    contained: list[dict[str, Any]] = field(default_factory=list)
+    #: Blocks only current engines print (``anomaly_evaluated``, ``volume_warnings``, ...), in order.
+    observations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gated(self) -> bool:
+        """The run failed a check gate (the quality gate or verify_after)."""
+        return self.check_gate_failed or self.verify_after_failed
 
     @property
     def materialized(self) -> list[UnitResult]:
@@ -72,10 +86,13 @@ class RunReport:
 
 
 def derive_run_status(
-    *, interrupted: bool, tables_failed: int, tables_copied: int, materializations: int
+    *, interrupted: bool, tables_failed: int, tables_copied: int, materializations: int, gated: bool = False
 ) -> str:
-    """``output.rs::derive_run_status``: Success / PartialFailure (problem with progress) / Failure."""
-    if not interrupted and tables_failed == 0:
+    """``output.rs::derive_run_status``: Success / PartialFailure (problem with progress) / Failure.
+
+    ``gated``: engines after 1.71 count a failed check gate as a problem (1.71 printed ``Success``).
+    """
+    if not interrupted and tables_failed == 0 and not gated:
         return "Success"
     return "PartialFailure" if tables_copied > 0 or materializations > 0 else "Failure"
 
@@ -95,6 +112,10 @@ def _materialization(result: UnitResult) -> dict[str, Any]:
         "started_at": rfc3339(result.started_at),
         "metadata": metadata,
     }
+    if result.volume is not None:
+        entry["volume"] = result.volume
+    if result.notes:
+        entry["notes"] = list(result.notes)
     if unit.partition is not None:
         entry["partition"] = {
             "key": unit.partition.key,
@@ -168,13 +189,15 @@ def _partition_summaries(report: RunReport) -> list[dict[str, Any]]:
 def build_run_output(report: RunReport) -> dict[str, Any]:
     """The ``RunOutput`` document for a run that did (some) work."""
     materializations = [_materialization(result) for result in report.materialized]
+    current = report.engine.current
     status = derive_run_status(
         interrupted=report.interrupted,
         tables_failed=report.tables_failed,
         tables_copied=report.tables_copied,
         materializations=len(materializations),
+        gated=current and report.gated,
     )
-    out: dict[str, Any] = {"version": STANDIN_VERSION, "command": "run", "status": status}
+    out: dict[str, Any] = {"version": report.engine.version, "command": "run", "status": status}
     if report.idempotency_key is not None:
         out["idempotency_key"] = report.idempotency_key
     out.update(
@@ -191,7 +214,9 @@ def build_run_output(report: RunReport) -> dict[str, Any]:
     out["materializations"] = materializations
     if report.model_decisions:
         out["model_decisions"] = report.model_decisions
-    out["check_results"] = report.check_results
+    if report.contained:
+        out["contained"] = report.contained
+    out["check_results"] = _checks(report)
     errors = report.compile_errors + [_error(r) for r in report.results if r.outcome == "failed"]
     if errors:
         out["errors"] = errors
@@ -207,10 +232,12 @@ def build_run_output(report: RunReport) -> dict[str, Any]:
         "catalogs_created": 0,
         "schemas_created": report.schemas_created,
     }
+    if report.anomalies:
+        out["anomalies"] = [_keyed(row, current) for row in report.anomalies]
     out["drift"] = {
         "tables_checked": report.tables_checked,
         "tables_drifted": len({action["table"] for action in report.drift_actions}),
-        "actions_taken": report.drift_actions,
+        "actions_taken": [_keyed(action, current) for action in report.drift_actions],
     }
     summaries = _partition_summaries(report)
     if summaries:
@@ -229,17 +256,45 @@ def build_run_output(report: RunReport) -> dict[str, Any]:
         }
     if report.budget_breaches:
         out["budget_breaches"] = report.budget_breaches
-    if report.check_gate_failed:
-        out["check_gate_failed"] = True
+    if current:  # the gate fields and the observation blocks exist only after 1.71
+        out.update(report.observations)
+        if report.check_gate_failed:
+            out["check_gate_failed"] = True
+        if report.verify_after_failed:
+            out["verify_after_failed"] = True
     return out
 
 
+def _keyed(row: dict[str, Any], current: bool) -> dict[str, Any]:
+    """Drift actions and anomalies carry ``asset_key`` (the dotted table, split) since #2073."""
+    if not current:
+        return {key: value for key, value in row.items() if key != "asset_key"}
+    return {**row, "asset_key": row.get("asset_key") or str(row["table"]).split(".")}
+
+
+def _checks(report: RunReport) -> list[dict[str, Any]]:
+    """``check_results``; a check's ``not_evaluated`` reason exists only after 1.71."""
+    if report.engine.current:
+        return report.check_results
+    return [
+        {**table, "checks": [{k: v for k, v in c.items() if k != "not_evaluated"} for c in table["checks"]]}
+        for table in report.check_results
+    ]
+
+
 def build_skipped_output(
-    *, status: str, key: str, prior_run_id: str, filter_text: str, pipeline_type: str, concurrency: int
+    *,
+    status: str,
+    key: str,
+    prior_run_id: str,
+    filter_text: str,
+    pipeline_type: str,
+    concurrency: int,
+    version: str,
 ) -> dict[str, Any]:
     """``SkippedIdempotent`` / ``SkippedInFlight``: no work, the deflecting run id echoed."""
     return {
-        "version": STANDIN_VERSION,
+        "version": version,
         "command": "run",
         "status": status,
         "skipped_by_run_id": prior_run_id,

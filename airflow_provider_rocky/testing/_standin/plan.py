@@ -54,17 +54,25 @@ def build_plan(
     table_count: int | None,
     cwd: Path,
     today: date,
+    current: bool = False,
 ) -> RunPlan:
-    """Decide what runs: replication, models, partitions (contract §1.2), shaped by the scenario."""
-    partitioned = scenario.kind == "partitioned" or (scenario.kind != "replication" and _partition_flags(inv))
+    """Decide what runs: replication, models, partitions (contract §1.2), shaped by the scenario.
+
+    On engines after 1.71 the gate scenarios (``quality_gate``) land their tables before gating, so
+    they run as replication; ``contained`` runs replication and models (the models contain a failure).
+    """
+    kind = "replication" if scenario.kind == "quality" and current else scenario.kind
+    partitioned = kind == "partitioned" or (kind != "replication" and _partition_flags(inv))
     wants_models = inv.get("models") is not None or inv.flag("all") or inv.get("model") is not None
-    if scenario.kind in ("replication", "quality"):
+    if kind in ("replication", "quality"):
         with_models, with_tables = False, True
+    elif kind == "contained":
+        with_models, with_tables = True, True
     else:
         with_models = (
             partitioned
             or wants_models
-            or scenario.kind in ("transformation", "models")
+            or kind in ("transformation", "models")
             or config_pipeline_type == "transformation"
         )
         with_tables = not with_models or inv.flag("all")
@@ -99,10 +107,9 @@ def build_plan(
         extra = _companion(units[0])
         units.append(extra)
         (models if extra.is_model else tables).append(extra)
-    if scenario.kind == "quality":
+    pipeline_type = "replication" if with_tables else "transformation"
+    if kind == "quality":
         pipeline_type = "quality"
-    else:
-        pipeline_type = "replication" if with_tables else "transformation"
     return RunPlan(
         pipeline_type=pipeline_type,
         replication_path=with_tables,

@@ -23,6 +23,7 @@ from airflow_provider_rocky.testing._standin.outputs import (
 )
 from airflow_provider_rocky.testing._standin.pipes_writer import PipesWriter, start_message
 from airflow_provider_rocky.testing._standin.plan import RunPlan
+from airflow_provider_rocky.testing._standin.selection import Unit
 from airflow_provider_rocky.testing._standin.signals import INTERRUPTED_EXIT
 from airflow_provider_rocky.testing._standin.tracing import new_run_id, utc_now, write_fd
 from airflow_provider_rocky.testing._standin.validation import idempotency_key
@@ -54,7 +55,10 @@ class Runner:
             resumed_from=self._resumed_from(),
             shadow=run.inv.flag("shadow"),
             adapter_type=adapter_type,
+            engine=run.knobs.engine,
         )
+        #: ``contained``: the model whose failure the models after it are contained behind.
+        self.blocker: str | None = None
         self.pipes: PipesWriter | None = None
         self.warehouse: Warehouse | None = None
 
@@ -133,6 +137,8 @@ class Runner:
         quiet = len(units) > 1000
         schemas_done: set[str] = set()
         for index, unit in enumerate(units):
+            if self._contain(unit):
+                continue
             started_at, t0 = utc_now(), time.monotonic()
             verb = f"executing model {unit.name}" if unit.is_model else f"copying {unit.short_name}"
             if unit.partition is not None:
@@ -178,10 +184,21 @@ class Runner:
                     error=result.error,
                     failure_kind=result.failure_kind,
                 )
+                if scenario.fates == "contained" and unit.is_model:
+                    self.blocker = unit.name
         if scenario.slow:
             self.run.interrupts.pause(max(0.0, SLOW_MINIMUM - (time.monotonic() - self.started)))
         if self.run.interrupts.requested:
             self.report.interrupted = True
+
+    def _contain(self, unit: Unit) -> bool:
+        """``[resilience] contain_failures``: a model after a failed one is not built, and says why."""
+        if self.blocker is None or not unit.is_model:
+            return False
+        hint = f"fix {self.blocker}, then rocky run --resume {self.log.run_id}"
+        self.report.contained.append({"model": unit.name, "blocked_by": [self.blocker], "unblock_hint": hint})
+        self.log.warn(f"model {unit.name} contained: upstream {self.blocker} failed", blocked_by=self.blocker)
+        return True
 
     def _interrupt(self, index: int, started_at: datetime) -> None:
         for unit in self.plan.units[index:]:
@@ -262,8 +279,20 @@ class Runner:
                 f"limit {breach['limit']:.2f}"
             )
             return 1
-        if report.check_gate_failed:
-            failed = checks.error_failures(report)
-            self.log.plain(f"Error: quality pipeline failed: {failed} error-severity check(s) failed")
-            return 1
+        if report.gated:
+            return self._gate_exit(code)
         return code
+
+    def _gate_exit(self, code: int) -> int:
+        """1.71 exits 1 on a failed gate; later engines exit with the status code (2 when tables landed)."""
+        report, failed = self.report, checks.error_failures(self.report)
+        if report.verify_after_failed:
+            self.log.plain(f"Error: verify_after gate failed: {failed} check(s) failed after the run")
+        elif report.engine.current:
+            run_id = self.log.run_id
+            self.log.plain(
+                f"Error: check gate failed: {failed} error-severity check(s) failed (run_id: {run_id})"
+            )
+        else:
+            self.log.plain(f"Error: quality pipeline failed: {failed} error-severity check(s) failed")
+        return code if report.engine.current else 1

@@ -7,11 +7,17 @@ touching the others. A malformed knob is a test-setup bug, so it fails loudly (s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: The engine version the stand-in impersonates (``rocky --version`` and ``RunOutput.version``).
+#: The engine version the stand-in impersonates by default (``rocky --version``, ``RunOutput.version``):
+#: the engine contract this provider was first written against.
 STANDIN_VERSION = "1.71.0"
+#: Today's engine: ``ROCKY_STANDIN_ENGINE_VERSION=1.77.0`` prints its shapes.
+CURRENT_VERSION = "1.77.0"
+#: The first engine after 1.71: drift/anomaly asset keys (#2073), gated runs as PartialFailure.
+_CURRENT_FROM = (1, 72, 0)
 
 #: Exit code for a stand-in setup error (unknown scenario, malformed knob). The real engine never uses
 #: it, so a typo in a test cannot masquerade as an engine failure.
@@ -24,10 +30,31 @@ ENV_TABLES = "ROCKY_STANDIN_TABLES"
 ENV_LINES = "ROCKY_STANDIN_LINES"
 ENV_LINES_PER_SEC = "ROCKY_STANDIN_LINES_PER_SEC"
 ENV_SECONDS = "ROCKY_STANDIN_SECONDS"
+ENV_ENGINE_VERSION = "ROCKY_STANDIN_ENGINE_VERSION"
 
 
 class KnobError(ValueError):
     """A ``ROCKY_STANDIN_*`` variable holds a value the stand-in cannot use."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Which engine the stand-in is: its version, and whether it prints the shapes after 1.71.
+
+    1.71 shapes: drift actions and anomalies without ``asset_key``; a gated run exits 1 with status
+    ``Success`` and no gate fields. Current shapes (1.72 and later; 1.77 is today's): ``asset_key`` on
+    both; ``check_gate_failed``/``verify_after_failed``, a gated run that landed tables is
+    ``PartialFailure`` with exit 2; the observation blocks (``anomaly_evaluated``, ``volume_warnings``,
+    ``materializations[].volume``/``notes``, ``source_syncs``, ``consumer_diagnostics``, checks'
+    ``not_evaluated``).
+    """
+
+    version: str = STANDIN_VERSION
+
+    @property
+    def current(self) -> bool:
+        """True for engines after 1.71."""
+        return tuple(int(part) for part in self.version.split(".")) >= _CURRENT_FROM
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,7 @@ class Knobs:
     lines: int
     lines_per_sec: float
     seconds: float | None
+    engine: Generation = Generation()
 
 
 def _number(
@@ -78,6 +106,9 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
     lines = _integer(env, ENV_LINES, 10000)
     rate = _number(env, ENV_LINES_PER_SEC, 100.0, minimum=0.001)
     assert delay is not None and lines is not None and rate is not None
+    version = env.get(ENV_ENGINE_VERSION, "").strip() or STANDIN_VERSION
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise KnobError(f"invalid {ENV_ENGINE_VERSION} {version!r}: expected MAJOR.MINOR.PATCH, e.g. 1.77.0")
     return Knobs(
         scenario=env.get(ENV_SCENARIO, "").strip() or "success",
         delay=delay,
@@ -86,4 +117,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         lines=lines,
         lines_per_sec=rate,
         seconds=_number(env, ENV_SECONDS, None),
+        engine=Generation(version),
     )
