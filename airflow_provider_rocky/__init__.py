@@ -3,7 +3,9 @@
 The names DAG authors use are importable from here, lazily: importing the package (as Airflow's
 providers manager does at discovery) loads no operator, hook or Airflow module until a name is used.
 
-* :class:`RockyOperator` (``rocky run``), :class:`RockyHook`, :class:`RockyRunTrigger`;
+* :class:`RockyOperator` (``rocky run``), the gate and workflow operators (``RockyDoctorOperator``,
+  ``RockyCompileOperator``, ``RockyTestOperator``, ``RockyCiOperator``, ``RockyFreshnessOperator``,
+  ``RockyPlanOperator``, ``RockyApplyOperator``), :class:`RockyHook`, :class:`RockyRunTrigger`;
 * :func:`rocky_asset` / :func:`rocky_asset_uri`, the Assets a Rocky run emits;
 * :class:`RockyError`, the base of the failure taxonomy (``airflow_provider_rocky.exceptions``).
 """
@@ -18,6 +20,13 @@ __version__ = "0.1.0"
 #: Public name -> module that defines it (imported on first access).
 _EXPORTS: dict[str, str] = {
     "RockyOperator": "airflow_provider_rocky.operators.rocky",
+    "RockyDoctorOperator": "airflow_provider_rocky.operators.gates",
+    "RockyCompileOperator": "airflow_provider_rocky.operators.gates",
+    "RockyTestOperator": "airflow_provider_rocky.operators.gates",
+    "RockyCiOperator": "airflow_provider_rocky.operators.gates",
+    "RockyFreshnessOperator": "airflow_provider_rocky.operators.gates",
+    "RockyPlanOperator": "airflow_provider_rocky.operators.plan",
+    "RockyApplyOperator": "airflow_provider_rocky.operators.plan",
     "RockyHook": "airflow_provider_rocky.hooks.rocky",
     "RockyRunTrigger": "airflow_provider_rocky.triggers.rocky",
     "rocky_asset": "airflow_provider_rocky.assets",

@@ -36,6 +36,10 @@ Category = Literal[
     "output",
     "partial",
     "engine",
+    "health",
+    "test",
+    "freshness",
+    "engine_version",
 ]
 
 #: Where the "binary missing" message sends people.
@@ -178,6 +182,30 @@ class RockyPartialFailure(RockyFatalError):
     category: ClassVar[Category] = "partial"
 
 
+class RockyHealthError(RockyFatalError):
+    """``rocky doctor`` found a critical check: the project cannot run until it is fixed."""
+
+    category: ClassVar[Category] = "health"
+
+
+class RockyTestFailure(RockyFatalError):
+    """``rocky test`` (or ``rocky ci``) found failing tests: the models are wrong, not the run."""
+
+    category: ClassVar[Category] = "test"
+
+
+class RockyFreshnessError(RockyFatalError):
+    """``rocky freshness`` found data past its ``error_after`` (or could not evaluate it)."""
+
+    category: ClassVar[Category] = "freshness"
+
+
+class RockyEngineVersionError(RockyFatalError):
+    """The engine on this host is older than this provider (or this command) supports."""
+
+    category: ClassVar[Category] = "engine_version"
+
+
 class RockyEngineError(RockyFatalError):
     """Any other failure the engine reported (exit 1 with ``Error: ...``, a panic)."""
 
@@ -234,15 +262,19 @@ __all__ = [
     "RockyCompileError",
     "RockyContractError",
     "RockyEngineError",
+    "RockyEngineVersionError",
     "RockyError",
     "RockyFatalError",
+    "RockyFreshnessError",
     "RockyGovernanceError",
+    "RockyHealthError",
     "RockyInterruptedError",
     "RockyOutputError",
     "RockyPartialFailure",
     "RockyQualityCheckError",
     "RockyStateBusyError",
     "RockyStateError",
+    "RockyTestFailure",
     "RockyTimeoutError",
     "RockyTransientAdapterError",
     "RockyTransientEngineError",

@@ -54,6 +54,8 @@ class ProcessOutcome:
     timed_out: bool = False
     killed: bool = False
     spawn_error: str | None = None
+    #: What could not be started: ``binary`` (or ``None``: release 0.1.0), ``engine_version``.
+    spawn_error_kind: str | None = None
     stdout_bytes: int = 0
     stdout_overflow: bool = False
     stderr_lines: int = 0

@@ -60,6 +60,8 @@ class RunLimits:
     #: Names the budget in the timeout error (``timeout_seconds=600``, ...).
     deadline_reason: str | None = None
     pipes: bool = False
+    #: The oldest engine this run accepts (``rocky --version``, cached); ``None``: no check (0.1.0 rows).
+    min_engine_version: str | None = None
 
     def as_kwargs(self) -> dict[str, Any]:
         """The JSON-native kwargs form (for the trigger)."""
@@ -115,7 +117,18 @@ class EngineRun:
         self.runner.end_now(grace)
 
     async def run(self) -> RunRecord:
-        """Run to the end on the current loop; with Pipes, tail the channel meanwhile."""
+        """Run to the end on the current loop; with Pipes, tail the channel meanwhile.
+
+        An engine older than ``limits.min_engine_version`` is not started: the outcome says why
+        (``spawn_error``), as for a binary that cannot be started.
+        """
+        if self.limits.min_engine_version and (
+            refused := await self._refusal(self.limits.min_engine_version)
+        ):
+            self.runner.outcome = ProcessOutcome(
+                exit_code=None, spawn_error=refused, spawn_error_kind="engine_version"
+            )
+            return RunRecord(self.runner.outcome)
         if not self.limits.pipes:
             return RunRecord(await self.runner.run())
         channel = await asyncio.to_thread(PipesChannel)  # file I/O stays off the loop
@@ -128,6 +141,11 @@ class EngineRun:
             except BaseException:  # cancelled again meanwhile: the file must still go
                 channel.close()
                 raise
+
+    async def _refusal(self, floor: str) -> str | None:
+        from airflow_provider_rocky._engine.version import refusal
+
+        return await refusal(self.command, floor, self.on_line)
 
     def run_in_task(self, *, execution_timeout: str | None = None) -> RunRecord:
         """Run to the end on a private loop in this (task) process; the sync mode's *where*.

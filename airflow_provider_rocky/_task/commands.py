@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import flag_names, templated_names
+from airflow_provider_rocky._engine.args.gates import CiArgs, CompileArgs, DoctorArgs, FreshnessArgs, TestArgs
+from airflow_provider_rocky._engine.args.plan import ApplyArgs, PlanArgs
 from airflow_provider_rocky._engine.args.run import RunArgs
 from airflow_provider_rocky._engine.command import SETTING_OVERRIDES
 from airflow_provider_rocky._engine.pipes import PipesRecord
-from airflow_provider_rocky._verdict import interpret, report, summary
+from airflow_provider_rocky._engine.version import MIN_ENGINE_VERSION
+from airflow_provider_rocky._verdict import gate_summary as gs
+from airflow_provider_rocky._verdict import gates, interpret, plan, report, summary
 from airflow_provider_rocky._verdict.interpret import Verdict
 
 Summarize = Callable[[Verdict, PipesRecord | None], dict[str, Any]]
@@ -38,6 +42,8 @@ class CommandSpec:
     reask_in_flight: bool = False
     #: A successful run's materializations become asset events.
     emits_assets: bool = False
+    #: The oldest engine that has this command (refused before the run on older ones).
+    min_engine_version: str = MIN_ENGINE_VERSION
 
     @property
     def templated(self) -> tuple[str, ...]:
@@ -74,4 +80,29 @@ RUN = register(
         reask_in_flight=True,
         emits_assets=True,
     )
+)
+
+DOCTOR = register(
+    CommandSpec("doctor", DoctorArgs, gates.interpret_doctor, gs.doctor_summary, gs.doctor_report)
+)
+COMPILE = register(
+    CommandSpec("compile", CompileArgs, gates.interpret_compile, gs.compile_summary, gs.compile_report)
+)
+TEST = register(CommandSpec("test", TestArgs, gates.interpret_test, gs.test_summary, gs.test_report))
+CI = register(CommandSpec("ci", CiArgs, gates.interpret_ci, gs.ci_summary, gs.ci_report))
+#: ``rocky freshness`` appeared with the engines dagster-rocky 1.74 targets.
+FRESHNESS = register(
+    CommandSpec(
+        "freshness",
+        FreshnessArgs,
+        gates.interpret_freshness,
+        gs.freshness_summary,
+        gs.freshness_report,
+        min_engine_version="1.74.0",
+    )
+)
+PLAN = register(CommandSpec("plan", PlanArgs, plan.interpret_plan, gs.plan_summary, gs.plan_report))
+#: ``rocky apply <plan_id>`` of a run plan prints a run's result: read, reported and emitted as a run.
+APPLY = register(
+    CommandSpec("apply", ApplyArgs, interpret.interpret, summary.build, report.report, emits_assets=True)
 )

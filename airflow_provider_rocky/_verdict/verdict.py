@@ -145,6 +145,8 @@ def _pipeline(
     cap: int | None,
 ) -> Verdict:
     if outcome.spawn_error is not None:
+        if outcome.spawn_error_kind == "engine_version":
+            return make.failed(make(exc.RockyEngineVersionError, outcome.spawn_error))
         message = f"could not start rocky binary {binary!r} ({outcome.spawn_error}). {exc.INSTALL_HINT}"
         return make.failed(make(exc.RockyBinaryNotFoundError, message))
     if outcome.stdout_overflow:

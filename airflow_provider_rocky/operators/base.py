@@ -165,6 +165,7 @@ class RockyBaseOperator(BaseOperator):
             deadline,
             reason,
             self.pipes,
+            self.command.min_engine_version,
         )
 
     def _start_trigger_args(self, request: RunRequest) -> StartTriggerArgs:
@@ -179,10 +180,8 @@ class RockyBaseOperator(BaseOperator):
                     "3.3+ (older triggerers do not render templates); use deferrable=True without it"
                 )
         limits = self._limits().as_kwargs()
-        kwargs = {
-            name: limits[name]
-            for name in ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds")
-        }
+        names = ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds", "min_engine_version")
+        kwargs = {name: limits[name] for name in names}
         return StartTriggerArgs(
             trigger_cls=TRIGGER_CLASSPATH,
             trigger_kwargs={

@@ -15,10 +15,11 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import commands
-from airflow_provider_rocky.testing._standin.cli import EarlyExit, Invocation, UsageError, parse_argv
+from airflow_provider_rocky.testing._standin import gates, plans, sources
+from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
+from airflow_provider_rocky.testing._standin.flags import EarlyExit, UsageError
 from airflow_provider_rocky.testing._standin.record import Recorder
 from airflow_provider_rocky.testing._standin.run_command import run_command
 from airflow_provider_rocky.testing._standin.settings import (
@@ -43,11 +44,24 @@ def _output_format(inv: Invocation) -> str:
 
 
 def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
+    version = run.knobs.engine.version
     if inv.command == "doctor":
-        return Outcome(commands.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
-    if inv.command == "compile":
-        return Outcome(commands.compile_models(inv, run.scenario, run.cwd, run.log, run.output_format))
+        return Outcome(gates.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
+    if inv.command in _GATES:
+        return Outcome(_GATES[inv.command](inv, run.scenario, run.cwd, run.log, run.output_format, version))
+    if inv.command in _OTHERS:
+        return _OTHERS[inv.command](run)
     return run_command(run)
+
+
+#: The gate commands (``_standin/gates.py``), and the commands that take the whole run environment.
+_GATES = {"compile": gates.compile_models, "test": gates.test_models, "ci": gates.ci}
+_OTHERS = {
+    "plan": plans.plan,
+    "apply": plans.apply,
+    "discover": sources.discover,
+    "freshness": sources.freshness,
+}
 
 
 def run_engine(argv: Sequence[str]) -> int:

@@ -8,171 +8,27 @@ accepts but the engine later refuses are ``CommandError`` (``Error: ...`` and ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_rocky.testing._standin.flags import (
+    GLOBAL,
+    POSITIONALS,
+    RUN,
+    RUN_CONFLICTS,
+    RUN_REQUIRES,
+    SINCE,
+    SUBCOMMAND_OPTS,
+    SUBCOMMANDS,
+    TOP_LEVEL,
+    EarlyExit,
+    Opt,
+    UsageError,
+)
 from airflow_provider_rocky.testing._standin.settings import STANDIN_VERSION
 
 #: Subcommands the stand-in emulates; any other word is a clap "unrecognized subcommand" (exit 2).
-SUBCOMMANDS = ("run", "doctor", "compile")
-OUTPUT_FORMATS = ("json", "table", "md")
-PRINCIPALS = ("human", "agent")
-
-
-class UsageError(Exception):
-    """A clap usage error: rendered as clap's text on stderr, exit 2, nothing on stdout."""
-
-    def __init__(self, message: str, *, usage: str = "rocky run [OPTIONS]", note: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
-        self.note = note
-
-    def render(self) -> str:
-        """Return the exact stderr text clap would print for this error."""
-        note = f"\n  note: {self.note}\n" if self.note else ""
-        return f"error: {self.message}\n{note}\nUsage: {self.usage}\n\nFor more information, try '--help'.\n"
-
-
-class EarlyExit(Exception):
-    """``--version`` / ``--help``: print ``text`` on stdout and exit 0 (clap handles these while parsing)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
-@dataclass(frozen=True)
-class Opt:
-    """One clap argument: long name, optional short, value name (None for a flag), value parser."""
-
-    long: str
-    short: str | None = None
-    value: str | None = None
-    repeatable: bool = False
-    parse: Callable[[str, Opt], Any] | None = None
-
-    @property
-    def dest(self) -> str:
-        """Key in ``Invocation.values`` (clap's field name)."""
-        return self.long.replace("-", "_")
-
-    def display(self) -> str:
-        """How clap names the argument in error messages (``--from <KEY>``)."""
-        return f"--{self.long} <{self.value}>" if self.value else f"--{self.long}"
-
-
-def _uint(bits: int) -> Callable[[str, Opt], int]:
-    def parse(raw: str, opt: Opt) -> int:
-        """Rust ``u{bits}::from_str`` with its error wording."""
-        text = raw[1:] if raw.startswith("+") else raw
-        if not text:
-            detail = "cannot parse integer from empty string"
-        elif not text.isdigit() or not text.isascii():
-            detail = "invalid digit found in string"
-        elif int(text) >= 2**bits:
-            detail = "number too large to fit in target type"
-        else:
-            return int(text)
-        raise UsageError(f"invalid value '{raw}' for '{opt.display()}': {detail}")
-
-    return parse
-
-
-def _choice(values: Sequence[str]) -> Callable[[str, Opt], str]:
-    def parse(raw: str, opt: Opt) -> str:
-        """clap ``PossibleValuesParser``."""
-        if raw not in values:
-            raise UsageError(
-                f"invalid value '{raw}' for '{opt.display()}'\n  [possible values: {', '.join(values)}]"
-            )
-        return raw
-
-    return parse
-
-
-def _key_value(raw: str, opt: Opt) -> tuple[str, str]:
-    name, sep, value = raw.partition("=")
-    if not sep or not name:
-        raise UsageError(f"invalid value '{raw}' for '{opt.display()}': expected NAME=VALUE")
-    return name, value
-
-
-#: Flags accepted before the subcommand. ``global`` ones are also accepted after it.
-TOP_LEVEL = (
-    Opt("config", "c", "PATH"),
-    Opt("state-path", None, "PATH"),
-    Opt("state-namespace", None, "KEY"),
-)
-GLOBAL = (
-    Opt("output", "o", "OUTPUT", parse=_choice(OUTPUT_FORMATS)),
-    Opt("cache-ttl", None, "SECS", parse=_uint(64)),
-    Opt("principal", None, "PRINCIPAL", parse=_choice(PRINCIPALS)),
-)
-RUN = (
-    Opt("filter", None, "FILTER"),
-    Opt("pipeline", None, "PIPELINE"),
-    Opt("model", None, "MODEL"),
-    Opt("governance-override", None, "GOVERNANCE_OVERRIDE"),
-    Opt("models", None, "MODELS"),
-    Opt("all"),
-    Opt("resume", None, "RUN_ID"),
-    Opt("resume-latest"),
-    Opt("shadow"),
-    Opt("shadow-suffix", None, "SHADOW_SUFFIX"),
-    Opt("shadow-schema", None, "SHADOW_SCHEMA"),
-    Opt("branch", None, "BRANCH"),
-    Opt("partition", None, "KEY"),
-    Opt("from", None, "KEY"),
-    Opt("to", None, "KEY"),
-    Opt("latest"),
-    Opt("missing"),
-    Opt("lookback", None, "N", parse=_uint(32)),
-    Opt("parallel", None, "N", parse=_uint(32)),
-    Opt("dag"),
-    Opt("idempotency-key", None, "IDEMPOTENCY_KEY"),
-    Opt("env", None, "ENV"),
-    Opt("defer"),
-    Opt("defer-to", None, "SCHEMA"),
-    Opt("skip-unchanged"),
-    Opt("force-rebuild"),
-    Opt("no-reuse"),
-    Opt("no-prune"),
-    Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value),
-    Opt("assume-fresh-state"),
-    Opt("watch"),
-)
-DOCTOR = (Opt("check", None, "CHECK"), Opt("verbose"))
-COMPILE = (
-    Opt("models", None, "MODELS"),
-    Opt("contracts", None, "CONTRACTS"),
-    Opt("model", None, "MODEL"),
-    Opt("expand-macros"),
-    Opt("target-dialect", None, "TARGET_DIALECT", parse=_choice(("dbx", "sf", "bq", "duckdb"))),
-    Opt("with-seed"),
-    Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value),
-)
-SUBCOMMAND_OPTS = {"run": RUN, "doctor": DOCTOR, "compile": COMPILE}
-
-#: clap ``conflicts_with`` pairs and ``requires`` pairs of ``rocky run`` (contract §1.2).
-RUN_CONFLICTS = (
-    ("partition", "from"),
-    ("partition", "to"),
-    ("partition", "latest"),
-    ("partition", "missing"),
-    ("branch", "shadow"),
-    ("branch", "shadow-schema"),
-    ("resume", "resume-latest"),
-    ("watch", "dag"),
-    ("watch", "resume"),
-    ("watch", "resume-latest"),
-    ("watch", "idempotency-key"),
-    ("watch", "model"),
-    ("assume-fresh-state", "dag"),
-    ("assume-fresh-state", "watch"),
-)
-RUN_REQUIRES = (("from", "to"), ("to", "from"), ("defer-to", "defer"))
 
 
 @dataclass
@@ -203,9 +59,15 @@ HELP = f"""Rocky {STANDIN_VERSION} (stand-in from airflow_provider_rocky.testing
 Usage: rocky [OPTIONS] <COMMAND>
 
 Commands:
-  run      Execute a pipeline (replication, transformation models, partitions)
-  doctor   Check config, state and adapters
-  compile  Compile and type-check the models
+  run        Execute a pipeline (replication, transformation models, partitions)
+  doctor     Check config, state and adapters
+  compile    Compile and type-check the models
+  test       Run the models' tests locally (DuckDB)
+  ci         Compile and test, for CI
+  plan       Plan a run without executing it (persisted under .rocky/plans/)
+  apply      Execute a persisted plan
+  discover   List the sources and when each last synced
+  freshness  Check source and model freshness (engines 1.74 and later)
 
 Options:
   -c, --config <PATH>            [default: rocky.toml]
@@ -295,6 +157,12 @@ def _check_run_relations(seen: Sequence[str]) -> None:
             )
 
 
+def _too_new(command: str, version: str) -> bool:
+    """A subcommand this engine version does not have yet (clap then does not know it)."""
+    since = SINCE.get(command)
+    return since is not None and tuple(int(part) for part in version.split(".")) < since
+
+
 def parse_argv(argv: Sequence[str], version: str = STANDIN_VERSION) -> Invocation:
     """Parse ``argv`` (without the program name) like clap; raise ``UsageError`` / ``EarlyExit``.
 
@@ -324,24 +192,32 @@ def parse_argv(argv: Sequence[str], version: str = STANDIN_VERSION) -> Invocatio
             f"  [subcommands: {', '.join(SUBCOMMANDS)}]",
             usage=top_usage,
         )
-    if command not in SUBCOMMANDS:
+    if command not in SUBCOMMANDS or _too_new(command, version):
         raise UsageError(
             f"unrecognized subcommand '{command}'",
             usage=top_usage,
             note="the rocky stand-in (airflow_provider_rocky.testing) emulates only "
             + ", ".join(f"'{name}'" for name in SUBCOMMANDS),
         )
-    usage = f"rocky {command} [OPTIONS]"
+    usage = f"rocky {command} [OPTIONS]" + "".join(f" <{name}>" for name in POSITIONALS.get(command, ()))
     values: dict[str, Any] = {}
     sub_seen: list[str] = []
     opts = (*SUBCOMMAND_OPTS[command], *GLOBAL)
+    slots = list(POSITIONALS.get(command, ()))
     while index < len(tokens):
         token = tokens[index]
         if token in ("-h", "--help"):
             raise EarlyExit(_sub_help(command))
         if not token.startswith("-") or len(token) == 1:
-            raise UsageError(f"unexpected argument '{token}' found", usage=usage)
+            if not slots:
+                raise UsageError(f"unexpected argument '{token}' found", usage=usage)
+            values[slots.pop(0).lower()] = token
+            index += 1
+            continue
         index = _consume(tokens, index, opts, values, sub_seen, usage)
+    if slots:
+        missing = "\n".join(f"  <{name}>" for name in slots)
+        raise UsageError(f"the following required arguments were not provided:\n{missing}", usage=usage)
     if command == "run":
         _check_run_relations(sub_seen)
     for opt in GLOBAL:  # a global given after the subcommand wins, as with clap's `global = true`

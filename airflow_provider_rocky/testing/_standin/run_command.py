@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 from airflow_provider_rocky.testing._standin import checks, streams
-from airflow_provider_rocky.testing._standin.cli import UsageError
 from airflow_provider_rocky.testing._standin.config import ProjectConfig, load_config, select_pipeline
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
+from airflow_provider_rocky.testing._standin.flags import UsageError
 from airflow_provider_rocky.testing._standin.idempotency import IdempotencyStore, state_file, store_path
 from airflow_provider_rocky.testing._standin.outputs import build_skipped_output, render
 from airflow_provider_rocky.testing._standin.plan import RunPlan, build_plan

@@ -31,6 +31,7 @@ ENV_LINES = "ROCKY_STANDIN_LINES"
 ENV_LINES_PER_SEC = "ROCKY_STANDIN_LINES_PER_SEC"
 ENV_SECONDS = "ROCKY_STANDIN_SECONDS"
 ENV_ENGINE_VERSION = "ROCKY_STANDIN_ENGINE_VERSION"
+ENV_SYNC_EVERY = "ROCKY_STANDIN_SYNC_EVERY"
 
 
 class KnobError(ValueError):
@@ -69,6 +70,8 @@ class Knobs:
     lines_per_sec: float
     seconds: float | None
     engine: Generation = Generation()
+    #: ``discover``: seconds between two syncs of each source (``None``: synced at midnight UTC).
+    sync_every: float | None = None
 
 
 def _number(
@@ -118,4 +121,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         lines_per_sec=rate,
         seconds=_number(env, ENV_SECONDS, None),
         engine=Generation(version),
+        sync_every=_number(env, ENV_SYNC_EVERY, None, minimum=0.001),
     )

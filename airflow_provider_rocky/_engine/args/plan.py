@@ -1,0 +1,101 @@
+"""``rocky plan`` and ``rocky apply <plan_id>``: review what a run would do, then do exactly that.
+
+``rocky plan`` takes ``rocky run``'s selection flags (not the run-only ones: no ``--defer``, no
+idempotency key, no resume) plus ``--env``; its argv is a run's with the verb changed, as rocky-sdk's
+``_build_plan_args`` builds it. ``rocky apply`` takes the plan's id (``rocky plan`` prints it) and,
+optionally, the spec digest the plan was made from: a plan made from other model files is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_rocky._engine.args.base import blank_to_none
+from airflow_provider_rocky._engine.args.run import RunArgs
+from airflow_provider_rocky._engine.command import RockySettings
+from airflow_provider_rocky.exceptions import RockyUsageError
+
+#: A plan id is hex (64 characters: blake3); a digest too. Anything else is refused before spawning.
+_HEX = re.compile(r"^[0-9a-fA-F]{8,128}$")
+
+
+@dataclass(frozen=True)
+class PlanArgs:
+    """The arguments of one ``rocky plan``, after templating (names as ``rocky run``'s)."""
+
+    filter: str | None = None
+    governance_override: dict[str, Any] | None = None
+    run_models: bool = False
+    partition: str | None = None
+    partition_from: str | None = None
+    partition_to: str | None = None
+    latest: bool = False
+    missing: bool = False
+    lookback: int | None = None
+    parallel: int | None = None
+    pipeline: str | None = None
+    model: str | None = None
+    shadow_suffix: str | None = None
+    env: str | None = None
+
+    @classmethod
+    def coerce(cls, **raw: Any) -> PlanArgs:
+        values = blank_to_none(raw)
+        env = values.pop("env", None)
+        run = RunArgs.coerce(**values)  # the same coercion (numbers, JSON) as a run's
+        return cls(**{**{k: getattr(run, k) for k in values}, "env": env})
+
+    @classmethod
+    def check_shape(cls, **values: Any) -> None:
+        """The run's parse-time checks (a partition with a range, a range with one end...)."""
+        RunArgs.check_shape(**{k: v for k, v in values.items() if k != "env"})
+
+    def _run(self) -> RunArgs:
+        fields = {k: v for k, v in self.__dict__.items() if k != "env"}
+        return RunArgs(**fields)
+
+    def validate(self) -> None:
+        self._run().validate()
+        if self.env is not None and (not self.env.strip() or self.env.startswith("-")):
+            raise RockyUsageError(f"env={self.env!r} must name an environment (and not start with '-')")
+
+    def argv(self, settings: RockySettings) -> list[str]:
+        args = ["plan", *self._run().argv(settings)[1:]]
+        return args + (["--env", self.env] if self.env is not None else [])
+
+
+@dataclass(frozen=True)
+class ApplyArgs:
+    """``rocky apply <plan_id> [--expect-spec-digest d]``."""
+
+    plan_id: str | None = None
+    expect_spec_digest: str | None = None
+
+    @classmethod
+    def coerce(cls, **raw: Any) -> ApplyArgs:
+        values = blank_to_none(raw)
+        return cls(**{k: str(v).strip() if v is not None else None for k, v in values.items()})
+
+    @classmethod
+    def check_shape(cls, **values: Any) -> None:
+        """A plan id is required (templated from the plan task's XCom, typically)."""
+        if values.get("plan_id") in (None, ""):
+            raise RockyUsageError(
+                "plan_id is required: the plan_id a RockyPlanOperator pushed, e.g. "
+                "\"{{ ti.xcom_pull(task_ids='plan')['plan_id'] }}\""
+            )
+
+    def validate(self) -> None:
+        if not self.plan_id or not _HEX.match(self.plan_id):
+            raise RockyUsageError(
+                f"plan_id={self.plan_id!r} is not a plan id (the hex id `rocky plan` prints); did the plan "
+                "task push one? (its XCom return_value['plan_id'])"
+            )
+        if self.expect_spec_digest is not None and not _HEX.match(self.expect_spec_digest):
+            raise RockyUsageError(f"expect_spec_digest={self.expect_spec_digest!r} is not a hex digest")
+
+    def argv(self, settings: RockySettings) -> list[str]:
+        args = ["apply", str(self.plan_id)]
+        return args + (["--expect-spec-digest", self.expect_spec_digest] if self.expect_spec_digest else [])

@@ -1,0 +1,282 @@
+"""What the gate commands' results mean: ``rocky doctor``, ``compile``, ``test``, ``ci``, ``freshness``.
+
+Read with rocky-sdk's own models (``DoctorResult``, ``CompileResult``, ``TestResult``, ``CiResult``,
+``FreshnessOutput``; freshness with a loose model of our own on SDKs before 0.29, which lack it),
+through the shared pipeline (:mod:`~airflow_provider_rocky._verdict.verdict`). The verdicts:
+
+* doctor: a ``critical`` check (exit 3) fails as ``health``, naming every critical check, its message
+  and the engine's suggestions; warnings succeed (the report logs them at WARNING). A check status
+  this provider does not know is read as critical (as dagster-rocky's ``strict_doctor`` does).
+* compile / ci: Error diagnostics fail; E010-E013 only: ``contract``, any other code: ``compile``;
+  neither is retried. ``ci`` failing tests: ``test``; exit 4 (warnings only) succeeds.
+* test: failed tests fail as ``test``, naming each.
+* freshness: an ``error`` or ``runtime_error`` entry fails as ``freshness``; ``warn`` succeeds loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_rocky import exceptions as exc
+from airflow_provider_rocky._engine.process import ProcessOutcome
+from airflow_provider_rocky._verdict.parse import Repair, Tolerance
+from airflow_provider_rocky._verdict.verdict import ErrorFactory, Reading, Verdict, interpret_with
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+_CONTRACT_CODE = re.compile(r"^E01[0-3]$")
+SEVERITIES = ("Error", "Warning", "Info")
+#: Items named in an error message; the XCom summary and the log carry the rest.
+SHOWN = 10
+
+
+def enum_fallback(rows: str, key: str, allowed: Iterable[str], fallback: str) -> Repair:
+    """Rows of ``rows`` whose ``key`` is not one of ``allowed`` get ``fallback``, with a note."""
+    known = frozenset(allowed)
+
+    def repair(data: dict[str, Any], notes: list[str]) -> None:
+        for index, row in enumerate(data.get(rows) or []):
+            if isinstance(row, dict) and row.get(key) not in known:
+                notes.append(f"read {rows}[{index}].{key}={row.get(key)!r} as {fallback!r} (unknown value)")
+                row[key] = fallback
+
+    return repair
+
+
+def _sdk(name: str) -> Callable[[], type[BaseModel]]:
+    def model() -> type[BaseModel]:
+        from rocky_sdk import types
+
+        return getattr(types, name)  # type: ignore[no-any-return]
+
+    return model
+
+
+def render_diagnostic(d: Any) -> str:
+    """``model: CODE message (file:line) — suggestion``, the way the engine's own CLI reads."""
+    span = getattr(d, "span", None)
+    where = f" ({span.file}:{span.line})" if span is not None and getattr(span, "file", None) else ""
+    hint = f" — {d.suggestion}" if getattr(d, "suggestion", None) else ""
+    return f"{d.model}: {d.code} {d.message}{where}{hint}"
+
+
+def _severity(d: Any) -> str:
+    return str(getattr(d.severity, "value", d.severity))
+
+
+def errors_of(diagnostics: Sequence[Any]) -> list[Any]:
+    """The Error diagnostics."""
+    return [d for d in diagnostics if _severity(d) == "Error"]
+
+
+def warnings_of(diagnostics: Sequence[Any]) -> list[Any]:
+    """The Warning diagnostics."""
+    return [d for d in diagnostics if _severity(d) == "Warning"]
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = "; ".join(items[:SHOWN])
+    return shown + (f"; and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
+
+
+def compile_error(diagnostics: Sequence[Any], make: ErrorFactory, result: Any) -> exc.RockyError:
+    """Error diagnostics: ``contract`` when every code is E010-E013, else ``compile``."""
+    errors = errors_of(diagnostics)
+    rendered = _listed([render_diagnostic(d) for d in errors])
+    if errors and all(_CONTRACT_CODE.match(str(d.code)) for d in errors):
+        return make(
+            exc.RockyContractError, f"data contract violated ({len(errors)} error(s)): {rendered}", result
+        )
+    return make(
+        exc.RockyCompileError, f"models failed to compile ({len(errors)} error(s)): {rendered}", result
+    )
+
+
+def _gated(outcome: ProcessOutcome, reading: Reading, decide: Any, **kwargs: Any) -> Verdict:
+    return interpret_with(outcome, reading, decide, **kwargs)
+
+
+# -- doctor ---------------------------------------------------------------------------------------
+
+DOCTOR_READING = Reading(
+    _sdk("DoctorResult"),
+    "DoctorResult",
+    Tolerance(repairs=(enum_fallback("checks", "status", ("healthy", "warning", "critical"), "critical"),)),
+)
+
+
+def interpret_doctor(outcome: ProcessOutcome, *, checks: Sequence[str] = (), **kwargs: Any) -> Verdict:
+    """``rocky doctor``: critical checks (those named in ``checks``, or every one) fail the task."""
+
+    def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
+        critical = [
+            c
+            for c in result.checks
+            if str(getattr(c.status, "value", c.status)) == "critical" and (not checks or c.name in checks)
+        ]
+        if critical:
+            named = _listed([f"{c.name}: {c.message}" for c in critical])
+            advice = (
+                f"; the engine suggests: {_listed(list(result.suggestions))}" if result.suggestions else ""
+            )
+            return make.failed(
+                make(
+                    exc.RockyHealthError,
+                    f"rocky doctor: {len(critical)} critical check(s): {named}{advice}",
+                    result,
+                ),
+                result,
+            )
+        if ended.exit_code not in (0, 3):
+            return make.failed(
+                make(
+                    exc.RockyEngineError, make.error_text or f"rocky doctor exited {ended.exit_code}", result
+                ),
+                result,
+            )
+        return make.verdict("success", result, None)
+
+    return _gated(outcome, DOCTOR_READING, decide, **kwargs)
+
+
+# -- compile, test, ci ----------------------------------------------------------------------------
+
+_DIAGNOSTICS = enum_fallback("diagnostics", "severity", SEVERITIES, "Error")
+COMPILE_READING = Reading(
+    _sdk("CompileResult"),
+    "CompileResult",
+    Tolerance(rows=frozenset({"models_detail"}), repairs=(_DIAGNOSTICS,)),
+)
+TEST_READING = Reading(_sdk("TestResult"), "TestResult", Tolerance(repairs=(_DIAGNOSTICS,)))
+CI_READING = Reading(_sdk("CiResult"), "CiResult", Tolerance(repairs=(_DIAGNOSTICS,)))
+
+
+def interpret_compile(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
+    """``rocky compile``: Error diagnostics (or ``has_errors``) fail; warnings succeed loudly."""
+
+    def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
+        if result.has_errors or errors_of(result.diagnostics):
+            return make.failed(compile_error(result.diagnostics, make, result), result)
+        return _clean_exit(ended, result, make, ok=(0,))
+
+    return _gated(outcome, COMPILE_READING, decide, **kwargs)
+
+
+def _failures(result: Any) -> list[str]:
+    return [f"{f.name}: {f.error}" for f in result.failures]
+
+
+def interpret_test(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
+    """``rocky test``: a failed test fails the task, naming each failure."""
+
+    def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
+        if result.failed or result.failures:
+            message = f"{result.failed} of {result.total} test(s) failed: {_listed(_failures(result))}"
+            return make.failed(make(exc.RockyTestFailure, message, result), result)
+        return _clean_exit(ended, result, make, ok=(0,))
+
+    return _gated(outcome, TEST_READING, decide, **kwargs)
+
+
+def interpret_ci(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
+    """``rocky ci``: compile errors, then failed tests, fail; exit 4 (warnings only) succeeds."""
+
+    def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
+        if not result.compile_ok or errors_of(result.diagnostics):
+            return make.failed(compile_error(result.diagnostics, make, result), result)
+        if not result.tests_ok or result.tests_failed or result.failures:
+            message = f"{result.tests_failed} test(s) failed: {_listed(_failures(result))}"
+            return make.failed(make(exc.RockyTestFailure, message, result), result)
+        return _clean_exit(ended, result, make, ok=(0, 4))
+
+    return _gated(outcome, CI_READING, decide, **kwargs)
+
+
+def _clean_exit(ended: ProcessOutcome, result: Any, make: ErrorFactory, ok: Sequence[int]) -> Verdict:
+    """A clean result with an exit code the command does not use for success: the engine's word wins."""
+    if ended.exit_code in ok:
+        return make.verdict("success", result, None)
+    message = make.error_text or f"rocky exited {ended.exit_code} with a clean result"
+    return make.failed(make(exc.RockyEngineError, message, result), result)
+
+
+# -- freshness ------------------------------------------------------------------------------------
+
+FRESHNESS_STATUSES = ("pass", "warn", "error", "runtime_error")
+
+
+def _freshness_model() -> type[BaseModel]:
+    from rocky_sdk import types
+
+    found = getattr(types, "FreshnessOutput", None)
+    return found if found is not None else _loose_freshness()
+
+
+def _loose_freshness() -> type[BaseModel]:
+    """rocky-sdk before 0.29 has no freshness model: rows as dicts, statuses as text."""
+    from pydantic import BaseModel, ConfigDict
+
+    class Entry(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+        name: str
+        table: str | None = None
+        status: str
+        age_seconds: int | None = None
+        message: str | None = None
+
+    class LooseFreshness(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+        version: str
+        command: str
+        sources: list[Entry] = []
+        models: list[Entry] = []
+
+    return LooseFreshness
+
+
+FRESHNESS_READING = Reading(
+    _freshness_model,
+    "FreshnessOutput",
+    Tolerance(
+        repairs=(
+            enum_fallback("sources", "status", FRESHNESS_STATUSES, "runtime_error"),
+            enum_fallback("models", "status", FRESHNESS_STATUSES, "runtime_error"),
+        )
+    ),
+)
+
+
+def freshness_rows(result: Any) -> list[tuple[str, Any]]:
+    """``(source|model, entry)`` for every entry."""
+    return [("source", e) for e in result.sources] + [("model", e) for e in result.models]
+
+
+def status_of(entry: Any) -> str:
+    return str(getattr(entry.status, "value", entry.status))
+
+
+def interpret_freshness(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
+    """``rocky freshness``: data past ``error_after`` (or not evaluable) fails; ``warn`` succeeds loudly."""
+
+    def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
+        stale = [
+            (kind, e) for kind, e in freshness_rows(result) if status_of(e) in ("error", "runtime_error")
+        ]
+        if stale:
+            named = _listed([f"{kind} {e.name}: {status_of(e)} ({_age(e)})" for kind, e in stale])
+            return make.failed(
+                make(exc.RockyFreshnessError, f"{len(stale)} freshness check(s) failed: {named}", result),
+                result,
+            )
+        return _clean_exit(ended, result, make, ok=(0,))
+
+    return _gated(outcome, FRESHNESS_READING, decide, **kwargs)
+
+
+def _age(entry: Any) -> str:
+    age = getattr(entry, "age_seconds", None)
+    message = getattr(entry, "message", None)
+    return message or (f"{age}s old" if age is not None else "no data")
