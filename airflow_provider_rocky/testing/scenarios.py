@@ -87,6 +87,8 @@ partition. Exit codes of the interrupt scenarios above assume a SIGTERM. Idempot
 Knobs (environment):
 
 * ``ROCKY_STANDIN_SCENARIO``: scenario name (default ``success``; an unknown name exits 64).
+* ``ROCKY_STANDIN_COOLDOWN``: ``cooldown_seconds`` of every transient failure (default 30 / 60).
+* ``ROCKY_STANDIN_SYNC_EVERY``: ``discover`` reports each source synced every that many seconds.
 * ``ROCKY_STANDIN_ENGINE_VERSION``: the engine the stand-in is (default ``1.71.0``; ``1.77.0`` is
   today's engine); shapes as above.
 * ``ROCKY_STANDIN_DELAY``: seconds before each progress line (default 0.02; 0 for fast tests).

@@ -165,6 +165,8 @@ class Runner:
             else:
                 result.outcome, result.failure_kind = "failed", fate.failure_kind
                 result.error, result.cooldown_seconds = fate.error, fate.cooldown_seconds
+                if fate.cooldown_seconds and self.run.knobs.cooldown is not None:
+                    result.cooldown_seconds = self.run.knobs.cooldown
             result.duration_ms = int((time.monotonic() - t0) * 1000)
             self.report.results.append(result)
             if result.outcome == "ok":

@@ -32,6 +32,7 @@ ENV_LINES_PER_SEC = "ROCKY_STANDIN_LINES_PER_SEC"
 ENV_SECONDS = "ROCKY_STANDIN_SECONDS"
 ENV_ENGINE_VERSION = "ROCKY_STANDIN_ENGINE_VERSION"
 ENV_SYNC_EVERY = "ROCKY_STANDIN_SYNC_EVERY"
+ENV_COOLDOWN = "ROCKY_STANDIN_COOLDOWN"
 
 
 class KnobError(ValueError):
@@ -72,6 +73,8 @@ class Knobs:
     engine: Generation = Generation()
     #: ``discover``: seconds between two syncs of each source (``None``: synced at midnight UTC).
     sync_every: float | None = None
+    #: ``cooldown_seconds`` of the transient failures, instead of the scenario's 30/60.
+    cooldown: int | None = None
 
 
 def _number(
@@ -122,4 +125,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         seconds=_number(env, ENV_SECONDS, None),
         engine=Generation(version),
         sync_every=_number(env, ENV_SYNC_EVERY, None, minimum=0.001),
+        cooldown=_integer(env, ENV_COOLDOWN, None, minimum=1),
     )
