@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_rocky import exceptions as exc
+from airflow_provider_rocky._engine import spawn
 from airflow_provider_rocky._engine.process import ProcessOutcome
 
 if TYPE_CHECKING:  # rocky-sdk and pydantic models load on first use, not at DAG parse time
@@ -92,10 +93,14 @@ def interpret(
         return Verdict("failed", result, error, outcome.exit_code, outcome.run_id)
 
     if outcome.spawn_error is not None:
+        kind = outcome.spawn_error_kind
+        if kind in spawn.WORKING_DIR_ERRORS:  # the message names the directory and the host
+            return fail(make(exc.RockyUsageError, outcome.spawn_error))
+        hint = f" {exc.INSTALL_HINT}" if kind in (None, spawn.BINARY_MISSING) else ""
         return fail(
             make(
                 exc.RockyBinaryNotFoundError,
-                f"could not start rocky binary {binary!r} ({outcome.spawn_error}). {exc.INSTALL_HINT}",
+                f"could not start rocky binary {binary!r} ({outcome.spawn_error}).{hint}",
             )
         )
     result: RunResult | None = None
