@@ -34,10 +34,9 @@ _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 #: Characters that would break a log line or change how it looks: C0/C1 controls except TAB (LF, CR,
 #: ESC, BS, NUL, VT, FF...), DEL, Unicode line/paragraph separators, bidirectional overrides and
 #: isolates, lone surrogates (from JSON ``\\ud800`` escapes; a UTF-8 log file cannot hold them).
-_CONTROLS = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-_UNSAFE = re.compile(_CONTROLS + r"|:(?=:(?:end)?group::)")
-_UNSAFE_CONTROLS = re.compile(_CONTROLS)
-_NAMED = {"\n": "\\n", "\r": "\\r", ":": "\\x3a"}
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+_MARKERS = {"::group::": "\\x3a:group::", "::endgroup::": "\\x3a:endgroup::"}
 
 
 def depth_within(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -83,4 +82,10 @@ def one_line(text: str, *, markers: bool = True) -> str:
     to be parsed later (a JSON document has no raw control character, so escaping those keeps it valid;
     ``\\x3a`` would not).
     """
-    return (_UNSAFE if markers else _UNSAFE_CONTROLS).sub(_escape, text)
+    if not text.isprintable():  # rare: isprintable() is the C-speed test for the common case
+        text = _UNSAFE.sub(_escape, text)
+    if markers and "group::" in text:
+        for marker, broken in _MARKERS.items():
+            while marker in text:  # again: breaking one can reveal another (``::group::group::``)
+                text = text.replace(marker, broken)
+    return text
