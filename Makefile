@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-newest test-lowest lint e2e bench clean coinstall
+.PHONY: demo test test-newest test-lowest lint e2e bench clean coinstall test-load
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -51,6 +51,27 @@ coinstall: $(UV)
 	$(UV) venv --quiet --allow-existing .venv-coinstall
 	$(UV) pip install --quiet --python .venv-coinstall/bin/python -e . "dagster-rocky==1.74.0"
 	.venv-coinstall/bin/python scripts/coinstall_check.py
+
+# The process and trigger tests under CPU load: the no-orphan promise must hold by construction, not
+# because the machine was idle. Load: stress-ng (Debian; installed with apt-get when missing and
+# possible), else busy Python processes; either way started here and ended by pid when pytest ends.
+LOAD_TESTS ?= tests/engine/test_process.py tests/engine/test_descendants.py tests/engine/test_spawn.py \
+	tests/engine/test_pipes.py tests/triggers/test_trigger.py
+LOAD_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+test-load: .venv/.synced
+	@command -v stress-ng >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -qq stress-ng >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq stress-ng >/dev/null 2>&1; }; }; } || true
+	@pids=""; \
+	if command -v stress-ng >/dev/null 2>&1; then \
+		stress-ng --cpu $(LOAD_WORKERS) --quiet & pids=$$!; \
+		echo "load: stress-ng --cpu $(LOAD_WORKERS) (pid $$pids)"; \
+	else \
+		for i in $$(seq $(LOAD_WORKERS)); do $(PYTHON) -c 'while True: pass' & pids="$$pids $$!"; done; \
+		echo "load: $(LOAD_WORKERS) busy Python processes (pids$$pids)"; \
+	fi; \
+	trap 'kill $$pids 2>/dev/null; wait $$pids 2>/dev/null' EXIT; \
+	uptime; .venv/bin/python -m pytest $(PYTEST_ARGS) $(LOAD_TESTS); status=$$?; uptime; exit $$status
 
 clean:
 	rm -rf .tools .venv .venv-lowest .venv-coinstall .demo

@@ -82,8 +82,8 @@ class RockyError(AirflowException):
         head += f"; exit code {self.exit_code})" if self.exit_code is not None else ")"
         if not self.stderr_tail:
             return head
-        # Rendered like the task log (tracing JSON becomes `rocky: LEVEL target message ...`).
-        tail = "\n".join(f"  | {render(line).text}" for line in self.stderr_tail)
+        # Rendered like the task log, with the level word (no record level here): `rocky: WARN target ...`.
+        tail = "\n".join(f"  | {render(line).labelled}" for line in self.stderr_tail)
         return f"{head}\nLast {len(self.stderr_tail)} stderr line(s) of the engine:\n{tail}"
 
     def __reduce__(self) -> tuple[object, ...]:

@@ -5,7 +5,11 @@ are set, and decodes the latter as **base64 JSON without zlib** (stock dagster-p
 :class:`PipesChannel` writes that exact form. Messages are JSON lines
 ``{"__dagster_pipes_version": "0.1", "method": ..., "params": ...}``; ``pipes_tail.tail`` follows the
 file while the engine runs and :func:`parse_message` turns each line into a message or a problem (never
-an exception), accepting rocky's plain metadata and stock writers' ``{"raw_value", "type"}`` form.
+an exception, whatever the line: JSON is decoded with a bounded depth, :mod:`.untrusted`), accepting
+rocky's plain metadata and stock writers' ``{"raw_value", "type"}`` form.
+
+What a run keeps is bounded (:class:`PipesRecord`): the first :data:`MAX_KEPT_CHECKS` check reports
+and the first :data:`MAX_KEPT_MATERIALIZATIONS` materialization reports, plus exact counts of all.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from airflow_provider_rocky._engine.untrusted import loads
 
 PIPES_PROTOCOL_VERSION = "0.1"
 PIPES_VERSION_FIELD = "__dagster_pipes_version"
@@ -122,13 +128,19 @@ def normalize_metadata(metadata: object) -> dict[str, Any]:
 
 
 def parse_message(line: str) -> PipesMessage | PipesProblem:
-    """Parse one JSON line; malformed JSON, unknown method or protocol version -> a problem."""
+    """Parse one JSON line; malformed or too deep JSON, unknown method or version -> a problem."""
+    try:
+        return _parse(line)
+    except Exception as err:  # never an exception, whatever the engine wrote
+        return PipesProblem(f"unreadable message ({type(err).__name__})", line[:PROBLEM_LINE_CHARS])
 
+
+def _parse(line: str) -> PipesMessage | PipesProblem:
     def problem(reason: str) -> PipesProblem:
         return PipesProblem(reason, line[:PROBLEM_LINE_CHARS])
 
     try:
-        data = json.loads(line)
+        data = loads(line)
     except ValueError as err:
         return problem(f"not JSON: {err}")
     if not isinstance(data, dict):
@@ -231,34 +243,98 @@ def materialization_report(message: PipesMessage) -> MaterializationReport:
     )
 
 
-_KEPT = ("report_asset_check", "report_asset_materialization")
+CHECK = "report_asset_check"
+MATERIALIZATION = "report_asset_materialization"
+#: Reports kept per run; past these, reports are counted, not kept (300,000 messages once cost
+#: 120 MiB). The summary shows 20 checks and exact counts; the asset events come from stdout, which a
+#: Pipes materialization only enriches (or, for a table only Pipes reported, adds): 10,000 covers
+#: the largest runs measured (benchmarks: 10,000 tables).
+MAX_KEPT_CHECKS = 1_000
+MAX_KEPT_MATERIALIZATIONS = 10_000
+#: The bound of each kept method.
+KEPT_PER_METHOD = {CHECK: MAX_KEPT_CHECKS, MATERIALIZATION: MAX_KEPT_MATERIALIZATIONS}
+_FAILED = "failed_checks"
 
 
 @dataclass
 class PipesRecord:
-    """The structured Pipes messages of one run (``log`` messages were already logged live)."""
+    """The structured Pipes messages of one run (``log`` messages were already logged live).
+
+    ``messages`` holds the kept reports (bounded, see :data:`MAX_KEPT_CHECKS`); ``counts`` counts every
+    report seen, kept or not (by method, and ``failed_checks``). A record without ``counts`` (an event
+    of release 0.1.0, which kept everything) counts its messages.
+    """
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     problems: int = 0
+    counts: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.counts is None:
+            self.counts = {CHECK: 0, MATERIALIZATION: 0, _FAILED: 0}
+            for data in self.messages:
+                self._count(data["method"], data["params"])
+
+    def _count(self, method: str, params: dict[str, Any]) -> int:
+        """Count one report; returns how many of its kind were seen before it."""
+        assert self.counts is not None
+        before = self.counts.get(method, 0)
+        self.counts[method] = before + 1
+        if method == CHECK and params.get("passed") is False:
+            self.counts[_FAILED] = self.counts.get(_FAILED, 0) + 1
+        return before
 
     def keep(self, message: PipesMessage) -> bool:
-        """Keep a check or materialization report; ``True`` when ``message`` was one."""
-        if message.method not in _KEPT:
+        """Count a check or materialization report, keep it within the bound; ``True`` if it was one."""
+        if message.method not in KEPT_PER_METHOD:
             return False
-        self.messages.append({"method": message.method, "params": message.params})
+        if self._count(message.method, message.params) < KEPT_PER_METHOD[message.method]:
+            self.messages.append({"method": message.method, "params": message.params})
         return True
 
+    def over_bound(self, method: str) -> bool:
+        """Has the bound of ``method`` just been passed (the first report not kept)?"""
+        return self._seen(method) == KEPT_PER_METHOD.get(method, -1) + 1
+
+    def _seen(self, method: str) -> int:
+        return (self.counts or {}).get(method, 0)
+
+    @property
+    def checks_total(self) -> int:
+        """Every check report of the run, kept or not."""
+        return self._seen(CHECK)
+
+    @property
+    def checks_failed(self) -> int:
+        """Every failed check report of the run, kept or not."""
+        return self._seen(_FAILED)
+
+    @property
+    def materializations_total(self) -> int:
+        """Every materialization report of the run, kept or not."""
+        return self._seen(MATERIALIZATION)
+
     def checks(self) -> list[CheckReport]:
-        """Every ``report_asset_check`` (rocky's check results and drift actions)."""
-        return [check_report(_message(m)) for m in self.messages if m["method"] == "report_asset_check"]
+        """The kept ``report_asset_check`` messages (rocky's check results and drift actions)."""
+        return [check_report(_message(m)) for m in self.messages if m["method"] == CHECK]
 
     def materializations(self) -> list[MaterializationReport]:
-        """Every ``report_asset_materialization``, to merge with the stdout materializations."""
-        return [
-            materialization_report(_message(m))
-            for m in self.messages
-            if m["method"] == "report_asset_materialization"
-        ]
+        """The kept ``report_asset_materialization`` messages, to merge with stdout's."""
+        return [materialization_report(_message(m)) for m in self.messages if m["method"] == MATERIALIZATION]
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON form an event carries (``messages`` and ``problems`` as release 0.1.0 wrote)."""
+        return {"messages": self.messages, "problems": self.problems, "counts": self.counts}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> PipesRecord:
+        """Read :meth:`to_wire`'s form, or 0.1.0's (no ``counts``)."""
+        counts = data.get("counts")
+        return cls(
+            messages=list(data["messages"]),
+            problems=int(data["problems"]),
+            counts={str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else None,
+        )
 
 
 def _message(data: dict[str, Any]) -> PipesMessage:

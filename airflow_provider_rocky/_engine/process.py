@@ -3,21 +3,28 @@
 Why asyncio in both modes: one implementation of spawn, streaming, deadline and kill means the two
 modes cannot drift; the worker simply runs it under ``asyncio.run``. Properties it keeps:
 
-* the child runs in its own session (process group); every way a run ends (exit, deadline, stop
-  request, cancellation, the task's own timeout) ends the whole group: SIGTERM (rocky's replication
-  path then prints ``interrupted: true`` JSON and exits 130), a grace period, then SIGKILL;
+* the child runs in its own session (process group), marked with a per-run token in its environment
+  (:mod:`.descendants`); every way a run ends (exit, deadline, stop request, cancellation, the task's
+  own timeout) ends the whole group *and* every descendant that left it (``setsid``): SIGTERM (rocky's
+  replication path then prints ``interrupted: true`` JSON and exits 130), a grace period, then SIGKILL;
+* the run is reported ended only once those processes are really gone (bounded): a SIGKILLed process
+  still needs CPU time to die, which a loaded host may not give it at once; a zombie counts as gone;
 * stderr is read in chunks and split into lines as they arrive, each handed to ``on_line`` at once;
-  memory stays flat: only the last ``stderr_tail_lines`` lines are kept, a huge line is cut;
-* stdout is kept up to ``max_stdout_bytes`` and then only counted, so the child never blocks on a
-  full pipe and a runaway output cannot exhaust the worker;
-* nothing here blocks the event loop: pipes are read with ``await``, never with blocking calls.
+  memory stays flat: only the last ``stderr_tail_lines`` lines are kept, a huge line is cut; no line,
+  however hostile, stops the reader (a reader that stopped would leave the engine blocked on a full
+  pipe);
+* stdout is kept up to ``max_stdout_bytes``; past it, what was kept is dropped and the rest only
+  counted (the verdict of an overflow needs the byte count, nothing else), so the child never blocks
+  on a full pipe, a runaway output cannot exhaust the worker and no event carries it;
+* nothing here blocks the event loop: pipes are read with ``await``, ``/proc`` scans run in threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import io
+import logging
 import signal
 import time
 from collections import deque
@@ -27,12 +34,18 @@ from typing import Any
 
 from airflow_provider_rocky._engine import stderr as logs
 from airflow_provider_rocky._engine.command import RockyCommand
-from airflow_provider_rocky._engine.spawn import Child
+from airflow_provider_rocky._engine.descendants import KILL_WAIT_SECONDS
+from airflow_provider_rocky._engine.spawn import Child, SpawnError
+from airflow_provider_rocky._engine.untrusted import one_line
 
 #: stdout beyond this many bytes is counted, not kept (a 10,000-table RunResult is about 9 MB).
 DEFAULT_MAX_STDOUT_BYTES = 128 * 1024 * 1024
 #: Seconds between SIGTERM and SIGKILL: long enough for rocky to flush watermarks and print its JSON.
 DEFAULT_TERM_GRACE_SECONDS = 15.0
+#: Seconds processes the engine left behind get after its exit, between SIGTERM and SIGKILL.
+LEFTOVER_GRACE_SECONDS = 1.0
+#: Seconds ``end_now`` waits after SIGKILL: its caller is SIGKILLed itself soon after.
+END_NOW_KILL_WAIT_SECONDS = 1.0
 
 _READ_CHUNK = 64 * 1024
 #: Lines handed to the log sink between two yields to the event loop.
@@ -54,7 +67,8 @@ class ProcessOutcome:
     timed_out: bool = False
     killed: bool = False
     spawn_error: str | None = None
-    #: What could not be started: ``binary`` (or ``None``: release 0.1.0), ``engine_version``.
+    #: What could not be started (``spawn.KINDS``: the binary, or the working directory; and
+    #: ``engine_version``: an engine older than the floor); ``None`` for events written before.
     spawn_error_kind: str | None = None
     stdout_bytes: int = 0
     stdout_overflow: bool = False
@@ -86,10 +100,12 @@ class ProcessRunner:
         self.term_grace_seconds = term_grace_seconds
         self.max_line_chars = max_line_chars
         self._tail: deque[str] = deque(maxlen=max(stderr_tail_lines, 0))
-        self._stdout = bytearray()
+        self._stdout = io.BytesIO()  # getvalue() hands over its buffer: no copy of up to the cap
         self._stdout_seen = 0
         self._lines = 0
         self._run_id: str | None = None
+        self._shown_run_id: str | None = None
+        self._settled = False  # every process of the run is known to be gone
         self._proc: Child | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -108,7 +124,7 @@ class ProcessRunner:
                 loop.call_soon_threadsafe(stop.set)
 
     def end_now(self, grace: float) -> None:
-        """End the process group synchronously, from any thread: SIGTERM, up to ``grace`` s, SIGKILL.
+        """End every process of the run synchronously, from any thread: SIGTERM, ``grace`` s, SIGKILL.
 
         For a caller that may be killed itself right after: Airflow's task runner calls ``on_kill``
         from its SIGTERM handler (the loop is paused meanwhile) and its supervisor SIGKILLs the task
@@ -120,11 +136,11 @@ class ProcessRunner:
         proc = self._proc
         if proc is None:
             return
-        _signal_group(proc.pid, signal.SIGTERM)
+        proc.processes.send(signal.SIGTERM)
         until = time.monotonic() + grace
-        while proc.popen.poll() is None or _group_alive(proc.pid):
+        while proc.popen.poll() is None or proc.processes.alive():
             if time.monotonic() >= until:
-                _signal_group(proc.pid, signal.SIGKILL)
+                proc.processes.kill(END_NOW_KILL_WAIT_SECONDS)
                 return
             time.sleep(0.05)
 
@@ -136,7 +152,7 @@ class ProcessRunner:
     # -- the run ----------------------------------------------------------------------------------
 
     async def run(self) -> ProcessOutcome:
-        """Spawn, stream, wait; end the process group whatever happens; return the outcome."""
+        """Spawn, stream, wait; end every process of the run whatever happens; return the outcome."""
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         started = time.monotonic()
@@ -145,8 +161,8 @@ class ProcessRunner:
             return self.outcome
         try:
             self._proc = await Child.spawn(self.command)
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-            self.outcome = ProcessOutcome(exit_code=None, spawn_error=f"{type(exc).__name__}: {exc}")
+        except SpawnError as exc:
+            self.outcome = ProcessOutcome(exit_code=None, spawn_error=str(exc), spawn_error_kind=exc.kind)
             return self.outcome
 
         proc = self._proc
@@ -161,7 +177,7 @@ class ProcessRunner:
                 timed_out, killed = (stopped not in done), (stopped in done)
                 await self._end_group(proc, exited)
             await exited
-            await self._reap_group(proc)
+            await self._end_leftovers(proc)
             await self._drain(readers)
         except BaseException:
             # Cancelled: the trigger was cancelled or moved, the triggerer is stopping, asyncio.run
@@ -172,64 +188,87 @@ class ProcessRunner:
             raise
         finally:
             stopped.cancel()
-            if proc.popen.poll() is None or _group_alive(proc.pid):  # last resort, never reached normally
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.popen.wait()
+            if not self._settled:  # last resort, never reached normally
+                self._kill_sync(proc)
             proc.close()
             self.outcome = self._outcome(proc, started, timed_out=timed_out, killed=killed)
         return self.outcome
 
     def _outcome(self, proc: Child, started: float, *, timed_out: bool, killed: bool) -> ProcessOutcome:
+        overflow = self._stdout_seen > self.max_stdout_bytes
         return ProcessOutcome(
             exit_code=proc.returncode,
-            stdout=bytes(self._stdout),
+            stdout=b"" if overflow else self._stdout.getvalue(),
             stderr_tail=list(self._tail),
             duration_ms=int((time.monotonic() - started) * 1000),
             pid=proc.pid,
             timed_out=timed_out,
             killed=killed and not timed_out,
             stdout_bytes=self._stdout_seen,
-            stdout_overflow=self._stdout_seen > self.max_stdout_bytes,
+            stdout_overflow=overflow,
             stderr_lines=self._lines,
             run_id=self._run_id,
             deadline_reason=self.deadline_reason if timed_out else None,
         )
 
+    # -- ending -----------------------------------------------------------------------------------
+
+    async def _send(self, proc: Child, sig: int) -> bool:
+        """Signal the group and every escaped process (a ``/proc`` scan, off the loop)."""
+        return await asyncio.to_thread(proc.processes.send, sig)
+
+    async def _gone_within(self, proc: Child, seconds: float) -> bool:
+        """Poll (off the loop) until no process of the run is left, at most ``seconds``."""
+        until = time.monotonic() + seconds
+        while await asyncio.to_thread(proc.processes.alive):
+            if time.monotonic() >= until:
+                self._tail.append(f"[airflow-provider-rocky] processes of the run alive after {seconds}s")
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    def _kill_sync(self, proc: Child) -> None:
+        """SIGKILL every process of the run, wait (bounded) until gone, reap the engine."""
+        proc.processes.kill()
+        proc.popen.poll()  # the engine is a zombie by now (or stuck in the kernel: left to Popen)
+        self._settled = True
+
     async def _abort(self, proc: Child, exited: asyncio.Future[int], readers: asyncio.Future[Any]) -> None:
         """SIGTERM, ``term_grace_seconds`` polled on the pid, SIGKILL; a second cancel kills at once."""
-        _signal_group(proc.pid, signal.SIGTERM)
-        until = time.monotonic() + self.term_grace_seconds
         try:
+            await self._send(proc, signal.SIGTERM)
+            until = time.monotonic() + self.term_grace_seconds
             while proc.popen.poll() is None and time.monotonic() < until:
                 await asyncio.sleep(0.05)
+            await self._send(proc, signal.SIGKILL)
+            await self._gone_within(proc, KILL_WAIT_SECONDS)  # if not, the tail says so
+            proc.popen.poll()  # reaps the engine's zombie
+            self._settled = True
         finally:
-            if proc.popen.poll() is None or _group_alive(proc.pid):
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.popen.wait()  # immediate after SIGKILL
+            if not self._settled:
+                self._kill_sync(proc)
             for future in (exited, readers):
                 future.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(exited, readers, return_exceptions=True)
 
     async def _end_group(self, proc: Child, exited: asyncio.Future[int]) -> None:
-        """SIGTERM the group, give rocky ``term_grace_seconds`` to finish, then SIGKILL it."""
-        _signal_group(proc.pid, signal.SIGTERM)
+        """SIGTERM the group (and escapees), give rocky ``term_grace_seconds`` to finish, then SIGKILL."""
+        await self._send(proc, signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(exited), self.term_grace_seconds)
         except TimeoutError:
-            _signal_group(proc.pid, signal.SIGKILL)
+            await self._send(proc, signal.SIGKILL)
             await exited
 
-    async def _reap_group(self, proc: Child) -> None:
-        """After the engine exits, end whatever it left in its group (hooks, helpers)."""
-        if not _group_alive(proc.pid):
-            return
-        _signal_group(proc.pid, signal.SIGTERM)
-        for _ in range(20):
-            await asyncio.sleep(0.05)
-            if not _group_alive(proc.pid):
-                return
-        _signal_group(proc.pid, signal.SIGKILL)
+    async def _end_leftovers(self, proc: Child) -> None:
+        """After the engine exited, end whatever it left (hooks, helpers, a ``setsid`` daemon)."""
+        if await self._send(proc, signal.SIGTERM) and not await self._gone_within(
+            proc, LEFTOVER_GRACE_SECONDS
+        ):
+            await self._send(proc, signal.SIGKILL)
+            await self._gone_within(proc, KILL_WAIT_SECONDS)
+        self._settled = True
 
     async def _drain(self, readers: asyncio.Future[Any]) -> None:
         """Wait for both pipes to reach EOF; a pipe held open by a stray process gets 5 s at most."""
@@ -244,11 +283,14 @@ class ProcessRunner:
 
     async def _read_stdout(self, proc: Child) -> None:
         assert proc.stdout is not None
+        kept = self._stdout
         while chunk := await proc.stdout.read(_READ_CHUNK):
-            room = self.max_stdout_bytes - len(self._stdout)
-            if room > 0:
-                self._stdout += chunk[:room]
             self._stdout_seen += len(chunk)
+            if self._stdout_seen <= self.max_stdout_bytes:
+                kept.write(chunk)
+            elif not kept.closed:  # past the cap: drop what was kept, count the rest
+                kept.close()
+                self._stdout = io.BytesIO()
 
     async def _read_stderr(self, proc: Child) -> None:
         assert proc.stderr is not None
@@ -278,29 +320,28 @@ class ProcessRunner:
             self._emit(bytes(partial), dropped)  # a last line with no newline still counts
 
     def _emit(self, raw: bytes, dropped: int) -> None:
-        text = logs.decode(raw)
-        if dropped:
-            text = f"{text} ... [cut {dropped} more bytes]"
-        if not text.strip():
-            return
-        self._lines += 1
-        if self._run_id is None:
-            self._run_id = logs.run_id_of(text)
-        self._tail.append(logs.cut(text, 2000))
+        """Count, keep in the tail and log one line; nothing it does may stop the reader."""
         try:
-            self.on_line(logs.render(text, self.max_line_chars))
-        except Exception:  # a broken log sink must not kill the supervision
+            text = logs.decode(raw)
+            if dropped:
+                text = f"{text} ... [cut {dropped} more bytes]"
+            if not text.strip():
+                return
+            self._lines += 1
+            # The tail is kept raw for the interpreter (JSON stays parseable) but without control
+            # characters: it travels in events and errors.
+            self._tail.append(one_line(logs.cut(text, 2000), markers=False))
+            line = logs.render(text, self.max_line_chars)
+            self._log_run_id(line.run_id)
+            self.on_line(line)
+        except Exception:  # a broken log sink (or a surprise) must not stop the reader
             self._tail.append("[airflow-provider-rocky] a log handler failed on the previous line")
 
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    def _log_run_id(self, run_id: str | None) -> None:
+        """Log the engine's run id once, before the first line that carries it (again if it changes)."""
+        if run_id is None or run_id == self._shown_run_id:
+            return
+        self._shown_run_id = run_id
+        if self._run_id is None:
+            self._run_id = run_id
+        self.on_line(logs.LogLine(logging.INFO, f"{logs.PREFIX}run id: {run_id}", run_id))

@@ -7,9 +7,11 @@ deferred is this code, exactly like ``rocky run`` deferred. Its limits travel as
 
 With ``pipes=True`` the child gets ``DAGSTER_PIPES_CONTEXT``/``DAGSTER_PIPES_MESSAGES`` pointing at a
 private file on the host that runs it; the file is tailed while the process runs. ``log`` messages go
-to the task log at their level as they arrive; check and materialization reports are kept (a
+to the task log at their level as they arrive, each as one visible line (:mod:`.untrusted`); check and
+materialization reports are kept, within bounds, and counted (a
 :class:`~airflow_provider_rocky._engine.pipes.PipesRecord`) for the summary and the asset events; a
-malformed line, an unknown method or a wrong protocol version is a warning, never a crash.
+malformed or too deeply nested line, an unknown method or a wrong protocol version is a warning,
+never a crash.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 
 from airflow_provider_rocky._engine.command import RockyCommand
 from airflow_provider_rocky._engine.pipes import (
+    KEPT_PER_METHOD,
     PipesChannel,
     PipesMessage,
     PipesProblem,
@@ -41,6 +44,7 @@ from airflow_provider_rocky._engine.process import (
     ProcessRunner,
 )
 from airflow_provider_rocky._engine.stderr import LogLine, cut
+from airflow_provider_rocky._engine.untrusted import one_line
 from airflow_provider_rocky._engine.worker import settle_alarm
 
 PREFIX = "rocky pipes: "
@@ -189,12 +193,19 @@ class EngineRun:
     def _on_message(self, record: PipesRecord, message: PipesMessage | PipesProblem) -> None:
         if isinstance(message, PipesProblem):
             record.problems += 1
-            self.on_line(LogLine(logging.WARNING, cut(f"{PREFIX}ignored a message: {message.reason}")))
+            self._log(logging.WARNING, f"ignored a message: {message.reason}")
         elif message.method == "log":
-            level, text = log_record(message)
-            self.on_line(LogLine(level, cut(PREFIX + text)))
-        elif record.keep(message) and message.method == "report_asset_check":
-            check = check_report(message)
-            level = logging.INFO if check.passed else logging.WARNING
-            verdict = "passed" if check.passed else "FAILED"
-            self.on_line(LogLine(level, f"{PREFIX}check {check.check_name} on {check.asset_key}: {verdict}"))
+            self._log(*log_record(message))
+        elif record.keep(message):
+            if record.over_bound(message.method):
+                kept = KEPT_PER_METHOD[message.method]
+                self._log(logging.WARNING, f"more than {kept} {message.method} messages: only counting now")
+            if message.method == "report_asset_check":
+                check = check_report(message)
+                level = logging.INFO if check.passed else logging.WARNING
+                verdict = "passed" if check.passed else "FAILED"
+                self._log(level, f"check {check.check_name} on {check.asset_key}: {verdict}")
+
+    def _log(self, level: int, text: str) -> None:
+        """One Pipes line in the task log: prefixed, one visible line, cut."""
+        self.on_line(LogLine(level, cut(one_line(PREFIX + text))))

@@ -1,14 +1,22 @@
-"""Spawning the engine without freezing the event loop that supervises it."""
+"""Spawning the engine without freezing the event loop that supervises it, and saying truthfully why not.
+
+A spawn that fails says which of its inputs is wrong (:class:`SpawnError`, one of :data:`KINDS`): the
+working directory (``project_dir``) is checked first, in the spawning thread, so on the host that runs
+the engine (a worker, or the triggerer in deferrable mode); then ``Popen``'s own error is classified.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
+import errno
 import os
-import signal
+import socket
+import stat
 import subprocess
 from typing import TYPE_CHECKING
+
+from airflow_provider_rocky._engine.descendants import TOKEN_ENV, RunProcesses, new_token
 
 if TYPE_CHECKING:
     from airflow_provider_rocky._engine.command import RockyCommand
@@ -17,20 +25,101 @@ if TYPE_CHECKING:
 #: spawn abandoned by a closing loop still completes and can be killed.
 _SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="rocky-spawn")
 
+#: Spawn error kinds (``ProcessOutcome.spawn_error_kind``).
+BINARY_MISSING = "binary_missing"
+BINARY_NOT_EXECUTABLE = "binary_not_executable"
+WORKING_DIR_MISSING = "working_dir_missing"
+WORKING_DIR_UNUSABLE = "working_dir_unusable"
+#: Anything else ``fork``/``exec`` refused (too many open files, no memory, argv too long).
+OS_ERROR = "os_error"
+KINDS = frozenset(
+    {BINARY_MISSING, BINARY_NOT_EXECUTABLE, WORKING_DIR_MISSING, WORKING_DIR_UNUSABLE, OS_ERROR}
+)
+#: The kinds that are the working directory's fault, not the binary's.
+WORKING_DIR_ERRORS = frozenset({WORKING_DIR_MISSING, WORKING_DIR_UNUSABLE})
 
-def _kill(popen: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the engine's whole group (its session) and reap it; its pipes are closed."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)
+
+class SpawnError(Exception):
+    """The engine could not be started; ``kind`` says which input is wrong, the message names it."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _check_working_dir(cwd: str | None) -> None:
+    """Refuse a ``project_dir`` that is missing or unusable here, naming it and this host."""
+    if cwd is None:
+        return
+    where = f"the working directory (project_dir) {cwd!r} on host {socket.gethostname()!r}, where rocky runs,"
+    fix = "create it there or set project_dir on the operator or the rocky connection"
+    try:
+        mode = os.stat(cwd).st_mode
+    except FileNotFoundError:
+        raise SpawnError(WORKING_DIR_MISSING, f"{where} does not exist: {fix}") from None
+    except OSError as err:
+        raise SpawnError(WORKING_DIR_UNUSABLE, f"{where} cannot be used ({err.strerror}): {fix}") from None
+    if not stat.S_ISDIR(mode):
+        raise SpawnError(WORKING_DIR_UNUSABLE, f"{where} is not a directory: {fix}")
+    if not os.access(cwd, os.X_OK):
+        raise SpawnError(
+            WORKING_DIR_UNUSABLE, f"{where} cannot be entered by this user (permission denied): {fix}"
+        )
+
+
+def _classified(err: OSError, binary: str, cwd: str | None) -> SpawnError:
+    """``Popen``'s error as a kind and a sentence that names the binary or the directory."""
+    name = type(err).__name__
+    if cwd is not None and err.filename == cwd:  # the directory went away after the check
+        kind = WORKING_DIR_MISSING if isinstance(err, FileNotFoundError) else WORKING_DIR_UNUSABLE
+        return SpawnError(kind, f"the working directory (project_dir) {cwd!r} cannot be entered ({name})")
+    if isinstance(err, FileNotFoundError) and os.sep in binary and os.path.exists(binary):
+        return SpawnError(
+            BINARY_NOT_EXECUTABLE,
+            f"{name}: {binary!r} exists, but the interpreter it names (#! line or ELF loader) does not",
+        )
+    if isinstance(err, FileNotFoundError | NotADirectoryError):
+        where = "" if os.sep in binary else " on the engine's PATH"
+        return SpawnError(BINARY_MISSING, f"{name}: {binary!r} not found{where}")
+    if isinstance(err, PermissionError):
+        return SpawnError(BINARY_NOT_EXECUTABLE, f"{name}: {binary!r} is not executable by this user")
+    if err.errno == errno.ENOEXEC:
+        return SpawnError(
+            BINARY_NOT_EXECUTABLE, f"{name}: {binary!r} is not a program this machine can run (exec format)"
+        )
+    return SpawnError(OS_ERROR, f"{name}: {err.strerror or err}")
+
+
+def _popen(command: RockyCommand, token: str) -> subprocess.Popen[bytes]:
+    """Check the working directory, then start the engine in its own session (in a spawn thread)."""
+    _check_working_dir(command.cwd)
+    argv = list(command.argv)
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=command.cwd,
+            env={**command.child_env(), TOKEN_ENV: token},
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise _classified(err, argv[0] if argv else "", command.cwd) from err
+
+
+def _kill(popen: subprocess.Popen[bytes], token: str) -> None:
+    """SIGKILL the engine's whole group (its session) and whatever escaped it, reap it, close its pipes."""
+    RunProcesses(popen.pid, token).kill()
     popen.wait()
     for pipe in (popen.stdout, popen.stderr):
         if pipe is not None:
             pipe.close()
 
 
-def _kill_abandoned(started: concurrent.futures.Future[subprocess.Popen[bytes]]) -> None:
+def _kill_abandoned(started: concurrent.futures.Future[subprocess.Popen[bytes]], token: str) -> None:
     if not started.cancelled() and started.exception() is None:
-        _kill(started.result())
+        _kill(started.result(), token)
 
 
 class Child:
@@ -42,42 +131,40 @@ class Child:
     """
 
     def __init__(
-        self, popen: subprocess.Popen[bytes], stdout: asyncio.StreamReader, stderr: asyncio.StreamReader
+        self,
+        popen: subprocess.Popen[bytes],
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        token: str,
     ) -> None:
         self.popen = popen
         self.stdout = stdout
         self.stderr = stderr
         self.transports: list[asyncio.BaseTransport] = []
+        #: Every process of this run: the group and whatever left it (:mod:`.descendants`).
+        self.processes = RunProcesses(popen.pid, token)
 
     @classmethod
     async def spawn(cls, command: RockyCommand) -> Child:
-        """Start ``command`` in its own session; raises ``FileNotFoundError`` & co. like ``Popen``.
+        """Start ``command`` in its own session, marked with a fresh run token; raises :class:`SpawnError`.
 
         Cancelled half-way (a trigger cancelled as it starts, Airflow's timeout alarm), the process
         the spawning thread still creates is killed, group and all, rather than left unsupervised.
         """
-        started = _SPAWNER.submit(
-            subprocess.Popen,
-            list(command.argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=command.cwd,
-            env=command.child_env(),
-            start_new_session=True,
-        )
+        token = new_token()
+        started = _SPAWNER.submit(_popen, command, token)
         try:
             popen = await asyncio.wrap_future(started)
         except BaseException:
-            started.add_done_callback(_kill_abandoned)  # runs now, or in the spawning thread
+            started.add_done_callback(lambda done: _kill_abandoned(done, token))  # now, or in the thread
             raise
-        return await cls._attach(popen)
+        return await cls._attach(popen, token)
 
     @classmethod
-    async def _attach(cls, popen: subprocess.Popen[bytes]) -> Child:
+    async def _attach(cls, popen: subprocess.Popen[bytes], token: str) -> Child:
         """Attach both pipes to the loop; cancelled meanwhile, the process is killed, not orphaned."""
         loop = asyncio.get_running_loop()
-        child = cls(popen, asyncio.StreamReader(loop=loop), asyncio.StreamReader(loop=loop))
+        child = cls(popen, asyncio.StreamReader(loop=loop), asyncio.StreamReader(loop=loop), token)
         try:
             for reader, pipe in ((child.stdout, popen.stdout), (child.stderr, popen.stderr)):
                 protocol = asyncio.StreamReaderProtocol(reader)
@@ -91,7 +178,7 @@ class Child:
                 child.transports.append(transport)
         except BaseException:
             child.close()
-            _kill(popen)
+            _kill(popen, token)
             raise
         return child
 

@@ -65,8 +65,7 @@ def pack(record: RunRecord, command: RockyCommand, carry: Mapping[str, Any]) -> 
     outcome["stdout"] = _packed(record.outcome.stdout)
     pipes = None
     if record.pipes is not None:
-        data = {"messages": record.pipes.messages, "problems": record.pipes.problems}
-        pipes = _packed(json.dumps(data).encode())
+        pipes = _packed(json.dumps(record.pipes.to_wire()).encode())
     return {"outcome": outcome, "command": command.redacted(), "carry": dict(carry), "pipes": pipes}
 
 
@@ -121,8 +120,7 @@ def _outcome(data: Mapping[str, Any]) -> ProcessOutcome:
 def _pipes(packed: object) -> PipesRecord | None:
     if not packed:
         return None
-    data = json.loads(_unpacked(str(packed)))
-    return PipesRecord(messages=list(data["messages"]), problems=int(data["problems"]))
+    return PipesRecord.from_wire(json.loads(_unpacked(str(packed))))
 
 
 def digest(payload: object) -> str:

@@ -128,13 +128,11 @@ def _table(row: dict[str, Any]) -> str:
 
 
 def _pipes_line(pipes: PipesRecord) -> tuple[str, bool]:
-    checks = pipes.checks()
-    failed = [c for c in checks if not c.passed]
     text = (
-        f"  pipes: {len(checks)} check report(s), {len(failed)} failed; "
-        f"{len(pipes.materializations())} materialization report(s); {pipes.problems} bad message(s)"
+        f"  pipes: {pipes.checks_total} check report(s), {pipes.checks_failed} failed; "
+        f"{pipes.materializations_total} materialization report(s); {pipes.problems} bad message(s)"
     )
-    return text, bool(failed or pipes.problems)
+    return text, bool(pipes.checks_failed or pipes.problems)
 
 
 def _partial_line(verdict: Verdict) -> tuple[str, bool]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_rocky import exceptions as exc
+from airflow_provider_rocky._engine import spawn
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict.parse import ResultError, Tolerance, parse
 
@@ -145,10 +146,7 @@ def _pipeline(
     cap: int | None,
 ) -> Verdict:
     if outcome.spawn_error is not None:
-        if outcome.spawn_error_kind == "engine_version":
-            return make.failed(make(exc.RockyEngineVersionError, outcome.spawn_error))
-        message = f"could not start rocky binary {binary!r} ({outcome.spawn_error}). {exc.INSTALL_HINT}"
-        return make.failed(make(exc.RockyBinaryNotFoundError, message))
+        return make.failed(_not_started(outcome, make, binary))
     if outcome.stdout_overflow:
         message = (
             f"rocky wrote {outcome.stdout_bytes} bytes to stdout, past the cap of {cap} bytes "
@@ -173,6 +171,17 @@ def _pipeline(
     if result is None:
         return make.failed(without_json(outcome, make))
     return decide(outcome, result, make)
+
+
+def _not_started(outcome: ProcessOutcome, make: ErrorFactory, binary: str) -> exc.RockyError:
+    """Why the engine did not start, truthfully: its version, its working directory, or its binary."""
+    kind, problem = outcome.spawn_error_kind, str(outcome.spawn_error)
+    if kind == "engine_version":
+        return make(exc.RockyEngineVersionError, problem)
+    if kind in spawn.WORKING_DIR_ERRORS:  # the message names the directory and the host
+        return make(exc.RockyUsageError, problem)
+    hint = f" {exc.INSTALL_HINT}" if kind in (None, spawn.BINARY_MISSING) else ""
+    return make(exc.RockyBinaryNotFoundError, f"could not start rocky binary {binary!r} ({problem}).{hint}")
 
 
 def _read(outcome: ProcessOutcome, reading: Reading, make: ErrorFactory) -> tuple[Any, str | None]:

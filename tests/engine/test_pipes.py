@@ -453,3 +453,103 @@ async def test_tail_reads_a_subprocess_that_finds_the_file_through_the_env(tmp_p
     ]
     assert [r.check_name for r in reports] == ["null_rate_amount", "drift"]
     assert isinstance(reports[0], CheckReport)
+
+
+# -- hostile and huge channels --------------------------------------------------------------------
+
+DEEP_PIPES_LINE = (
+    '{"__dagster_pipes_version": "0.1", "method": "log", "params": {"message": "x", "deep": '
+    + "[" * 5000
+    + "]" * 5000
+    + "}}"
+)
+
+
+def test_a_deeply_nested_message_is_a_problem_not_an_exception() -> None:
+    item = parse_message(DEEP_PIPES_LINE)
+    assert isinstance(item, PipesProblem) and "nested deeper" in item.reason
+
+
+def _engine_writing(tmp_path: Path, lines: list[str], stdout: str = "") -> Any:
+    """An engine stand-in that writes ``lines`` to its Pipes channel, then ``stdout``."""
+    from airflow_provider_rocky._engine.command import RockyCommand
+
+    source = tmp_path / "messages.jsonl"
+    source.write_text("".join(line + "\n" for line in lines))
+    code = (
+        "import base64, json, os, sys\n"
+        "path = json.loads(base64.b64decode(os.environ['DAGSTER_PIPES_MESSAGES']))['path']\n"
+        f"with open(path, 'a') as f, open({str(source)!r}) as lines:\n"
+        "    for line in lines:\n"
+        "        f.write(line)\n"
+        f"sys.stdout.write({stdout!r})\n"
+    )
+    return RockyCommand(argv=(sys.executable, "-c", code))
+
+
+def _run_pipes(command: Any) -> tuple[Any, list[Any]]:
+    from airflow_provider_rocky._engine.run import EngineRun, RunLimits
+
+    logged: list[Any] = []
+    return EngineRun(command, RunLimits(pipes=True), logged.append).run_in_task(), logged
+
+
+def test_a_deep_message_on_an_exit_0_run_is_a_warning_and_the_run_a_success(tmp_path: Path) -> None:
+    from airflow_provider_rocky._verdict.interpret import interpret
+
+    stdout = run_result([]).model_dump_json()
+    lines = [DEEP_PIPES_LINE, _line("log", {"message": "after the deep one", "level": "INFO"})]
+    record, logged = _run_pipes(_engine_writing(tmp_path, lines, stdout))
+    assert record.outcome.exit_code == 0 and record.pipes.problems == 1
+    warnings = [line.text for line in logged if line.level == logging.WARNING]
+    assert len(warnings) == 1 and "nested deeper" in warnings[0]
+    assert "rocky pipes: after the deep one" in [line.text for line in logged]
+    assert interpret(record.outcome).outcome == "success"
+
+
+def test_a_pipes_log_message_stays_one_visible_line(tmp_path: Path) -> None:
+    forged = "done\nMarking task as SUCCESS\x1b[2K ::endgroup::"
+    _, logged = _run_pipes(_engine_writing(tmp_path, [_line("log", {"message": forged, "level": "INFO"})]))
+    (text,) = [line.text for line in logged]
+    assert text == "rocky pipes: done\\nMarking task as SUCCESS\\x1b[2K \\x3a:endgroup::"
+
+
+def test_the_record_keeps_a_bounded_number_of_reports_and_counts_all(tmp_path: Path) -> None:
+    from airflow_provider_rocky._engine.command import RockyCommand
+    from airflow_provider_rocky._engine.process import ProcessOutcome
+    from airflow_provider_rocky._engine.run import RunRecord
+    from airflow_provider_rocky._task import wire
+
+    checks, mats = 1_500, 10_050  # past the documented bounds: 1,000 checks, 10,000 materializations
+    lines = [
+        _line("report_asset_check", {"asset_key": f"a/{i}", "check_name": "c", "passed": i % 3 != 0})
+        for i in range(checks)
+    ] + [_line("report_asset_materialization", {"asset_key": f"m/{i}", "metadata": {}}) for i in range(mats)]
+    record, logged = _run_pipes(_engine_writing(tmp_path, lines))
+    kept = record.pipes
+    assert len(kept.checks()) == 1_000 and kept.checks_total == checks
+    assert kept.checks_failed == len(range(0, checks, 3))
+    assert len(kept.materializations()) == 10_000
+    assert kept.materializations_total == mats
+    assert [m.asset_key for m in kept.materializations()[:2]] == ["m/0", "m/1"]  # the first ones
+    notes = [line for line in logged if "only counting now" in line.text]
+    assert len(notes) == 2 and {line.level for line in notes} == {logging.WARNING}
+    # the counts travel through the trigger event
+    event = wire.pack(RunRecord(ProcessOutcome(exit_code=0), kept), RockyCommand(argv=("rocky",)), {})
+    again = wire.unpack(event).pipes  # type: ignore[union-attr]
+    assert (again.checks_total, again.checks_failed, again.materializations_total) == (
+        checks,
+        kept.checks_failed,
+        mats,
+    )
+
+
+def test_a_record_of_release_0_1_0_counts_its_messages() -> None:
+    from airflow_provider_rocky._engine.pipes import PipesRecord
+
+    messages = [
+        {"method": "report_asset_check", "params": {"asset_key": "a", "check_name": "c", "passed": False}},
+        {"method": "report_asset_materialization", "params": {"asset_key": "m", "metadata": {}}},
+    ]
+    old = PipesRecord.from_wire({"messages": messages, "problems": 2})
+    assert (old.checks_total, old.checks_failed, old.materializations_total, old.problems) == (1, 1, 1, 2)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import signal
 import sys
@@ -109,9 +111,31 @@ def test_bad_bytes_huge_line_and_missing_final_newline_do_not_break_the_stream()
     assert texts[2:] == ["rocky: after the big one", "rocky: last line without newline"]
 
 
-def test_stdout_past_the_cap_is_counted_not_kept() -> None:
+def test_stdout_past_the_cap_is_counted_and_nothing_of_it_is_kept() -> None:
+    """An overflow's verdict needs the flag and the count only: no megabytes kept, none shipped."""
     outcome, _ = collect(py("import sys; sys.stdout.write('y' * 3_000_000)"), max_stdout_bytes=1_000_000)
-    assert outcome.stdout_overflow and outcome.stdout_bytes == 3_000_000 and len(outcome.stdout) == 1_000_000
+    assert outcome.stdout_overflow and outcome.stdout_bytes == 3_000_000 and outcome.stdout == b""
+
+
+def test_stdout_exactly_at_the_cap_is_kept_whole() -> None:
+    outcome, _ = collect(py("import sys; sys.stdout.write('y' * 1_000_000)"), max_stdout_bytes=1_000_000)
+    assert not outcome.stdout_overflow and outcome.stdout == b"y" * 1_000_000
+
+
+def test_an_overflowed_run_ships_no_stdout_to_the_task() -> None:
+    from airflow_provider_rocky._engine.command import RockyCommand as Command
+    from airflow_provider_rocky._engine.run import RunRecord
+    from airflow_provider_rocky._task import wire
+
+    writes = "import os, sys; sys.stdout.buffer.write(b'{' + os.urandom(3_000_000))"  # incompressible
+    outcome, _ = collect(py(writes), max_stdout_bytes=1_000_000)
+    event = wire.pack(RunRecord(outcome), Command(argv=("rocky",)), {})
+    assert len(json.dumps(event)) < 2_000
+    from airflow_provider_rocky._verdict.interpret import interpret
+
+    verdict = interpret(outcome, max_stdout_bytes=1_000_000)
+    assert verdict.error is not None and verdict.error.category == "output"
+    assert "3000001 bytes" in verdict.error.reason
 
 
 def test_missing_binary_is_a_spawn_error() -> None:
@@ -215,8 +239,6 @@ def test_environment_is_layered_and_pipes_variables_dropped(monkeypatch: pytest.
         env={"SECRET": "hunter22"},
     )
     outcome, _ = collect(command)
-    import json
-
     assert json.loads(outcome.stdout) == {
         "DAGSTER_PIPES_CONTEXT": None,
         "KEEP_ME": "yes",
@@ -285,3 +307,69 @@ def test_a_spawn_cancelled_while_forking_leaves_no_process(monkeypatch: pytest.M
     assert created, "the spawning thread went on to create the process"
     proc = created[0]
     assert proc.wait(10) == -signal.SIGKILL
+
+
+# -- hostile stderr: the reader never stops ---------------------------------------------------------
+
+DEEP_LINE = (
+    '{"level": "INFO", "fields": {"message": "deep", "x": ' + "[" * 3000 + "]" * 3000 + "}, "
+    '"span": {"run_id": "run-20260101-000000-001"}, "target": "rocky::run"}'
+)
+
+
+def test_a_deeply_nested_line_does_not_stop_the_stream() -> None:
+    """~3,000 levels once killed the reader (RecursionError): the engine then blocked on a full
+    pipe. Every later line must still be logged and the run end by itself."""
+    later = 20_000  # far more than a pipe buffer holds
+    command = py(
+        f"""
+        import sys
+        sys.stderr.write({DEEP_LINE!r} + "\\n")
+        for i in range({later}):
+            sys.stderr.write(f"later line {{i}}\\n")
+        sys.stdout.write("{{}}")
+        """
+    )
+    outcome, lines = collect(command, deadline=time.time() + 60, deadline_reason="test")
+    assert not outcome.timed_out and outcome.exit_code == 0
+    texts = [line.text for line in lines]
+    assert texts[0].startswith('rocky: {"level"')  # shown as text
+    assert texts[1:] == [f"rocky: later line {i}" for i in range(later)]
+    assert outcome.stderr_lines == later + 1
+
+
+def tracing_line(message: str, run_id: str = "run-20260101-000000-001", **fields: object) -> str:
+    record = {"level": "WARN", "fields": {"message": message, **fields}, "target": "rocky::run"}
+    return json.dumps({**record, "span": {"run_id": run_id, "name": "run"}})
+
+
+def test_the_run_id_is_logged_once_before_the_first_line_that_carries_it() -> None:
+    script = "\n".join(
+        f"print({line!r}, file=sys.stderr)"
+        for line in ("plain first", tracing_line("a"), tracing_line("b", n=1), tracing_line("c", "run-2"))
+    )
+    outcome, lines = collect(py("import sys\n" + script))
+    assert [(line.level, line.text) for line in lines] == [
+        (logging.INFO, "rocky: plain first"),
+        (logging.INFO, "rocky: run id: run-20260101-000000-001"),
+        (logging.WARNING, "rocky: rocky::run a"),
+        (logging.WARNING, "rocky: rocky::run b n=1"),
+        (logging.INFO, "rocky: run id: run-2"),  # a new id is said again
+        (logging.WARNING, "rocky: rocky::run c"),
+    ]
+    assert outcome.run_id == "run-20260101-000000-001" and outcome.stderr_lines == 4
+
+
+def test_engine_lines_cannot_forge_log_lines_or_fold_the_log_view() -> None:
+    forged = "ok\nMarking task as SUCCESS\r\x1b[2K::group::folded"
+    script = "\n".join(
+        f"sys.stderr.write({line!r} + '\\n')" for line in (tracing_line(forged), forged.replace("\n", " "))
+    )
+    outcome, lines = collect(py("import sys\n" + script))
+    texts = [line.text for line in lines if not line.text.startswith("rocky: run id")]
+    assert len(texts) == 2 and all(text.splitlines() == [text] for text in texts), texts
+    assert all("\x1b" not in text and "::group::" not in text for text in texts)
+    assert "\\nMarking task as SUCCESS\\r\\x1b[2K\\x3a:group::folded" in texts[0]
+    # the tail keeps the JSON parseable and the plain line free of control characters
+    assert json.loads(outcome.stderr_tail[0])["fields"]["message"] == forged
+    assert "\r" not in outcome.stderr_tail[1] and "\\r" in outcome.stderr_tail[1]

@@ -22,12 +22,18 @@ def tracing(level: str, message: str, **fields: object) -> str:
     )
 
 
-def test_tracing_line_is_rendered_like_the_seed() -> None:
+def test_tracing_line_carries_its_level_and_run_id_once_not_in_the_text() -> None:
+    """The record's level is the level; the run id is logged once per run by the supervisor."""
     line = logs.render(tracing("INFO", "copying acme.orders (15000 rows)"))
     assert line.level == logging.INFO
-    assert (
-        line.text == "rocky: INFO rocky::run copying acme.orders (15000 rows) run_id=run-20260717-091422-481"
-    )
+    assert line.text == "rocky: rocky::run copying acme.orders (15000 rows)"
+    assert line.run_id == "run-20260717-091422-481"
+    assert line.labelled == "rocky: INFO rocky::run copying acme.orders (15000 rows)"
+
+
+def test_a_level_logging_has_no_name_for_keeps_its_word() -> None:
+    line = logs.render(tracing("FATAL", "gone"))
+    assert (line.level, line.text, line.labelled) == (logging.INFO, "rocky: FATAL rocky::run gone", line.text)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +46,7 @@ def test_levels_map(level: str, expected: int) -> None:
 
 def test_structured_fields_follow_the_message() -> None:
     text = logs.render(tracing("INFO", "idempotency key claimed", backend="local", tables=3)).text
-    assert text.endswith("idempotency key claimed backend=local tables=3 run_id=run-20260717-091422-481")
+    assert text.endswith("idempotency key claimed backend=local tables=3")
 
 
 def test_values_with_spaces_are_quoted() -> None:
@@ -87,6 +93,98 @@ def test_error_messages_show_the_tail_rendered() -> None:
         "boom", exit_code=1, stderr_tail=[tracing("ERROR", "table x failed"), "Error: boom"]
     )
     message = str(err)
-    assert "  | rocky: ERROR rocky::run table x failed run_id=run-20260717-091422-481" in message
+    assert "  | rocky: ERROR rocky::run table x failed" in message
     assert "  | rocky: Error: boom" in message
     assert err.stderr_tail[0].startswith("{"), "the attribute keeps the raw lines"
+
+
+# -- hostile lines: never an exception, always one visible line -----------------------------------
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def deep_tracing() -> str:
+    """A tracing line with a run id and a field nested far past Python's recursion limit."""
+    head = tracing("INFO", "deep", extra="PLACEHOLDER")
+    return head.replace('"PLACEHOLDER"', DEEP)
+
+
+def test_deeply_nested_json_is_shown_as_text_not_raised() -> None:
+    line = deep_tracing()
+    assert len(line) < 4 * logs.DEFAULT_MAX_LINE_CHARS  # a size the renderer parses
+    rendered = logs.render(line)
+    assert rendered.text.startswith('rocky: {"timestamp"') and rendered.level == logging.INFO
+    assert logs.run_id_of(line) is None  # not decodable: no run id, and no RecursionError
+
+
+def test_a_deep_line_in_the_stderr_tail_still_builds_the_error() -> None:
+    from airflow_provider_rocky.exceptions import RockyEngineError
+
+    err = RockyEngineError("boom", exit_code=1, stderr_tail=[deep_tracing(), "Error: boom"])
+    assert "  | rocky: Error: boom" in str(err)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"a": ' * 40 + "1" + "}" * 40,  # deeper than the bound, shallower than the recursion limit
+        '{"level": "INFO", "fields": {"message": "' + "x" * 100_000 + '"}}',  # huge
+        '{"level": "INFO", "fields": {"n": ' + "9" * 5000 + "}}",  # an int past Python's digit limit
+        '{"level": "INFO", "fields": {"message": "\\ud800 lone surrogate"}}',
+        '{"level": {"nested": ["level"]}, "fields": "not an object", "span": ["x"]}',
+        '{"level": "INFO", "fields": {"message": "unterminated}',
+    ],
+)
+def test_odd_json_never_raises(raw: str) -> None:
+    rendered = logs.render(raw)
+    assert rendered.text.startswith("rocky: ") and "\n" not in rendered.text
+    rendered.text.encode("utf-8")  # storable in a UTF-8 log file: no lone surrogate left
+    logs.run_id_of(raw)
+
+
+FORGED = "done\n[2026-01-01T00:00:00.000+0000] {taskinstance.py:1} INFO - Marking task as SUCCESS"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        tracing("INFO", FORGED),
+        tracing("INFO", "ok", detail=FORGED.replace(" ", "_")),
+        tracing("INFO", "ok", detail=FORGED),
+        json.dumps({"level": "INFO", "target": "x\r\ny", "fields": {"message": "m"}}),
+        FORGED.replace("\n", "\r"),
+    ],
+)
+def test_no_engine_text_can_start_a_line_of_its_own(raw: str) -> None:
+    text = logs.render(raw).text
+    assert text.splitlines() == [text], text  # one visible line, whatever splits lines
+    assert "Marking task as SUCCESS" in text or "y" in text  # shown, escaped, not dropped
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[2K\x1b[1Ahidden\x08\x08", "\\x1b[2K\\x1b[1Ahidden\\x08\\x08"),
+        ("nul\x00byte bell\x07 del\x7f", "nul\\x00byte bell\\x07 del\\x7f"),
+        ("sep\u2028para\u2029 bidi\u202eevil", "sep\\u2028para\\u2029 bidi\\u202eevil"),
+        ("tab\tstays", "tab\tstays"),
+    ],
+)
+def test_control_characters_are_escaped_visibly(raw: str, shown: str) -> None:
+    assert logs.render(raw).text == f"rocky: {shown}"
+    assert logs.render(tracing("INFO", raw)).text == f"rocky: rocky::run {shown}"
+
+
+@pytest.mark.parametrize("marker", ["::group::", "::endgroup::"])
+def test_log_view_group_markers_are_neutralized_anywhere_in_the_line(marker: str) -> None:
+    """Airflow's UI folds every record whose message *contains* a marker, so a prefix is not enough."""
+    for raw in (f"{marker}Fake section", f"text {marker}Fake", tracing("INFO", f"{marker}x")):
+        text = logs.render(raw).text
+        assert marker not in text and "\\x3a" + marker[1:] in text
+
+
+def test_a_command_is_logged_quoted_on_one_line() -> None:
+    argv = ["rocky", "run", "--filter", "tenant=acme corp", "--partition", "2026\nMarking task as SUCCESS"]
+    text = logs.command_line(argv)
+    assert text.splitlines() == [text]
+    assert text == "rocky run --filter 'tenant=acme corp' --partition '2026\\nMarking task as SUCCESS'"

@@ -1,0 +1,200 @@
+"""Every process one engine run started, found and ended whichever session or group it moved to.
+
+The engine runs in its own session, so ``killpg`` ends it and everything it forks, until one of its
+descendants calls ``setsid()`` (a daemonizing hook, a helper that detaches): that process is in no
+group of ours and used to outlive the run, holding the log pipes open (a silent 5 s wait) or
+re-creating the deleted Pipes file. How this module finds such processes, and why this way:
+
+* **A per-run token in the environment.** The child is spawned with ``AIRFLOW_PROVIDER_ROCKY_RUN=<token>``
+  (:data:`TOKEN_ENV`, a fresh random token per run). Every descendant inherits it through ``fork`` and
+  ``exec`` whatever session, group or parent it ends up with, and ``/proc/<pid>/environ`` is readable
+  for processes of our own user. A scan of ``/proc`` for the token finds every descendant of *this*
+  run, and only those: a triggerer supervising 200 runs at once tells them apart by their tokens, and
+  no process-wide state is changed. The scan reads ``environ`` only of processes that started no
+  earlier than the engine (``starttime`` in ``/proc/<pid>/stat``), so Airflow's own processes and the
+  rest of the host cost one ``stat`` read each. Scans run at the end of a run (and while waiting for
+  its processes to go), in a thread when the caller is an event loop.
+* **Not ``PR_SET_CHILD_SUBREAPER``.** It is an attribute of the whole supervising process: in the
+  triggerer every orphan of every trigger (other providers' included) would become its child, left a
+  zombie unless the triggerer reaps it, and reaping a child another library waits for steals its exit
+  status. It also cannot tell which run an orphan came from, which a token can.
+* **Not a cgroup.** It needs a writable, delegated cgroup v2 subtree, which Airflow workers and
+  triggerers (containers, systemd services without ``Delegate=``) usually do not have.
+* **Not a descendant walk during the run.** A periodic walk of the process tree misses a double fork
+  that completes between two walks (``fork``, ``setsid``, ``fork``, exit: milliseconds).
+
+A process is *gone* once it no longer exists or is a zombie: a zombie runs no code and holds no file
+descriptor, and its parent (init, a subreaper, or a member we are ending) reaps it. When this process
+is that parent (it runs as PID 1 in a container, or is a subreaper), a zombie that carried the token
+is reaped here; no other child is ever waited for.
+
+Limits, by construction: a descendant that replaces its environment (``env -i``, ``execve`` with a new
+one) or changes its user (a setuid binary) cannot be recognised, and without ``/proc`` (not Linux)
+only the process group is ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+
+#: The environment variable that marks every process of one run.
+TOKEN_ENV = "AIRFLOW_PROVIDER_ROCKY_RUN"  # noqa: S105 - a variable name, not a secret
+#: Seconds to wait after SIGKILL until every process is gone (it only needs CPU time to die).
+KILL_WAIT_SECONDS = 10.0
+
+_PROC = "/proc"
+_POLL_SECONDS = 0.02
+
+
+def new_token() -> str:
+    """A fresh token for one run: unguessable, so no unrelated process carries it by chance."""
+    return secrets.token_hex(16)
+
+
+def _read(path: str) -> bytes:
+    """A whole ``/proc`` file with raw ``os`` calls: a scan reads hundreds, pathlib costs 5x more."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    """``(state, ppid, pgrp, starttime)`` of a process, or ``None`` once it is gone."""
+    try:
+        raw = _read(f"{_PROC}/{pid}/stat")
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()  # the command name may hold spaces and parentheses
+    try:
+        return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[19])
+    except (IndexError, ValueError):  # not the format proc(5) documents: treat as gone
+        return None
+
+
+def _carries(pid: int, marker: bytes) -> bool:
+    try:
+        environ = _read(f"{_PROC}/{pid}/environ")
+    except OSError:  # gone, or another user's process (not a descendant that kept our environment)
+        return False
+    return environ.startswith(marker) or b"\0" + marker in environ
+
+
+def _pids() -> Iterator[int]:
+    with contextlib.suppress(OSError), os.scandir(_PROC) as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                yield int(entry.name)
+
+
+class RunProcesses:
+    """The engine (``leader``, also its process group's id) and every process carrying ``token``."""
+
+    def __init__(self, leader: int, token: str) -> None:
+        self.leader = leader
+        self.token = token
+        self._marker = f"{TOKEN_ENV}={token}\0".encode()
+        stat = _stat(leader)
+        self._since = stat[3] if stat is not None else 0
+        self._seen: set[int] = set()  # escaped pids seen alive: zombies among our children get reaped
+        self._proc = os.path.isdir(_PROC)
+
+    def scan(self) -> tuple[bool, list[int]]:
+        """``(is a live process left in the group, live escaped pids)``."""
+        if not self._proc:
+            return _group_exists(self.leader), []
+        group = False
+        escaped = []
+        me = os.getpid()
+        for pid in _pids():
+            stat = _stat(pid) if pid != me else None
+            if stat is None or stat[0] in "ZX" or stat[3] < self._since:
+                continue
+            if stat[2] == self.leader:
+                group = True
+            elif _carries(pid, self._marker):
+                escaped.append(pid)
+        self._seen.update(escaped)
+        return group, escaped
+
+    def alive(self) -> bool:
+        """Is any process of the run still running (zombies do not count)?"""
+        group, escaped = self.scan()
+        self.reap()
+        return group or bool(escaped)
+
+    def send(self, sig: int) -> bool:
+        """Send ``sig`` to the group and to every escaped process; ``False`` when none was left."""
+        group, escaped = self.scan()
+        if group:
+            _signal_group(self.leader, sig)
+        for pid in escaped:
+            _signal_verified(pid, sig, self._marker)
+        return group or bool(escaped)
+
+    def reap(self) -> None:
+        """Wait for zombies that are our own children and carried the token (PID 1, subreaper)."""
+        for pid in list(self._seen):
+            stat = _stat(pid)
+            if stat is None:
+                self._seen.discard(pid)
+            elif stat[0] in "ZX" and stat[1] == os.getpid() and pid != self.leader:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+                self._seen.discard(pid)
+
+    def gone_within(self, seconds: float) -> bool:
+        """Poll until no process of the run is left (``True``) or ``seconds`` passed (``False``)."""
+        until = time.monotonic() + seconds
+        while self.alive():
+            if time.monotonic() >= until:
+                return False
+            time.sleep(_POLL_SECONDS)
+        return True
+
+    def kill(self, wait: float = KILL_WAIT_SECONDS) -> bool:
+        """SIGKILL every process of the run and wait (bounded) until they are gone."""
+        if not self.send(signal.SIGKILL):
+            return True
+        return self.gone_within(wait)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _signal_verified(pid: int, sig: int, marker: bytes) -> None:
+    """Signal ``pid`` only if it still carries the token; a pidfd makes a reused pid harmless."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # gone, or no pidfd (Linux < 5.3): check, then signal by pid
+        if _carries(pid, marker):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        return
+    try:
+        # The fd pins the process it was opened for: if the pid was reused after that, the signal
+        # goes to the (dead) original, not to the newcomer whose environment was just read.
+        if _carries(pid, marker):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                signal.pidfd_send_signal(fd, sig)
+    finally:
+        os.close(fd)
