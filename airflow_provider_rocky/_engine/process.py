@@ -203,7 +203,9 @@ class ProcessRunner:
             duration_ms=int((time.monotonic() - started) * 1000),
             pid=proc.pid,
             timed_out=timed_out,
-            killed=killed and not timed_out,
+            # A stop asked for (on_kill, a cancelled trigger) is why the run ended, even when the process
+            # was already gone by the time the loop looked (``end_now`` kills it from a signal handler).
+            killed=(killed or self._stop_requested) and not timed_out,
             stdout_bytes=self._stdout_seen,
             stdout_overflow=overflow,
             stderr_lines=self._lines,

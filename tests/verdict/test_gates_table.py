@@ -1,0 +1,216 @@
+"""The gate and plan interpreters over their rows: exit code and stdout → outcome, category.
+
+Like tests/verdict/test_interpret_table.py for runs, in milliseconds, the row's name as the test id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from airflow_provider_rocky._engine.process import ProcessOutcome
+from airflow_provider_rocky._verdict import gates, plan
+from airflow_provider_rocky._verdict.verdict import Verdict
+
+
+def check(name: str, status: str) -> dict[str, Any]:
+    return {"name": name, "status": status, "message": f"{name} is {status}", "duration_ms": 1}
+
+
+def doctor(*checks: dict[str, Any], overall: str = "healthy") -> bytes:
+    return json.dumps(
+        {"command": "doctor", "overall": overall, "checks": list(checks), "suggestions": ["do x"]}
+    ).encode()
+
+
+def diagnostic(code: str, severity: str = "Error") -> dict[str, Any]:
+    return {
+        "severity": severity,
+        "code": code,
+        "message": "m",
+        "span": {"file": "models/m.sql", "line": 3, "col": 1},
+        "model": "m",
+        "suggestion": "fix it",
+    }
+
+
+def compiled(*diagnostics: dict[str, Any]) -> bytes:
+    errors = any(d["severity"] == "Error" for d in diagnostics)
+    return json.dumps(
+        {
+            "version": "1.77.0",
+            "command": "compile",
+            "models": 2,
+            "execution_layers": 1,
+            "diagnostics": list(diagnostics),
+            "has_errors": errors,
+        }
+    ).encode()
+
+
+def rocky_test_json(failures: int) -> bytes:
+    rows = [{"name": f"t{i}", "error": "boom"} for i in range(failures)]
+    return json.dumps(
+        {
+            "version": "1.77.0",
+            "command": "test",
+            "total": 4,
+            "passed": 4 - failures,
+            "failed": failures,
+            "failures": rows,
+        }
+    ).encode()
+
+
+def ci(compile_ok: bool, tests_failed: int, code: int, *diagnostics: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "version": "1.77.0",
+            "command": "ci",
+            "compile_ok": compile_ok,
+            "tests_ok": not tests_failed,
+            "models_compiled": 2,
+            "tests_passed": 2,
+            "tests_failed": tests_failed,
+            "exit_code": code,
+            "diagnostics": list(diagnostics),
+            "failures": [{"name": "t", "error": "boom"}] * tests_failed,
+        }
+    ).encode()
+
+
+def fresh(*statuses: str) -> bytes:
+    rows = [
+        {
+            "name": f"s{i}",
+            "pipeline": "p",
+            "table": "c.s.t",
+            "measured_from": "warehouse",
+            "status": s,
+            "age_seconds": 10,
+        }
+        for i, s in enumerate(statuses)
+    ]
+    return json.dumps(
+        {
+            "version": "1.77.0",
+            "command": "freshness",
+            "checked_at": "2026-12-01T00:00:00Z",
+            "sources": rows,
+            "models": [],
+            "summary": {"pass": 0, "warn": 0, "error": 0, "runtime_error": 0},
+        }
+    ).encode()
+
+
+def planned(**top: Any) -> bytes:
+    doc = {
+        "version": "1.77.0",
+        "command": "plan",
+        "filter": "",
+        "statements": [{"purpose": "p", "target": "t", "sql": "s"}],
+        "plan_id": "ab" * 32,
+        "plan_kind": "run",
+        **top,
+    }
+    return json.dumps(doc).encode()
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    interpret: Callable[..., Verdict]
+    exit_code: int
+    stdout: bytes
+    category: str | None = None
+    options: dict[str, Any] | None = None
+
+
+ROWS = [
+    Row("doctor_healthy", gates.interpret_doctor, 0, doctor(check("state", "healthy"))),
+    Row("doctor_warning", gates.interpret_doctor, 0, doctor(check("auth", "warning"), overall="warning")),
+    Row(
+        "doctor_critical",
+        gates.interpret_doctor,
+        3,
+        doctor(check("state", "critical"), overall="critical"),
+        "health",
+    ),
+    Row(
+        "doctor_unknown_status_is_critical",
+        gates.interpret_doctor,
+        0,
+        doctor(check("state", "degraded")),
+        "health",
+    ),
+    Row(
+        "doctor_critical_not_gating",
+        gates.interpret_doctor,
+        3,
+        doctor(check("state", "critical")),
+        None,
+        {"checks": ["auth"]},
+    ),
+    Row("compile_clean", gates.interpret_compile, 0, compiled()),
+    Row("compile_warning", gates.interpret_compile, 0, compiled(diagnostic("W004", "Warning"))),
+    Row("compile_error", gates.interpret_compile, 1, compiled(diagnostic("E001")), "compile"),
+    Row(
+        "compile_contract_only",
+        gates.interpret_compile,
+        1,
+        compiled(diagnostic("E010"), diagnostic("E013")),
+        "contract",
+    ),
+    Row(
+        "compile_contract_and_other",
+        gates.interpret_compile,
+        1,
+        compiled(diagnostic("E010"), diagnostic("E020")),
+        "compile",
+    ),
+    Row(
+        "compile_unknown_severity_is_an_error",
+        gates.interpret_compile,
+        1,
+        compiled(diagnostic("E001", "Fatal")),
+        "compile",
+    ),
+    Row("test_clean", gates.interpret_test, 0, rocky_test_json(0)),
+    Row("test_failed", gates.interpret_test, 1, rocky_test_json(2), "test"),
+    Row("ci_clean", gates.interpret_ci, 0, ci(True, 0, 0)),
+    Row("ci_warnings_only", gates.interpret_ci, 4, ci(True, 0, 4, diagnostic("W004", "Warning"))),
+    Row("ci_compile_error", gates.interpret_ci, 1, ci(False, 0, 1, diagnostic("E001")), "compile"),
+    Row("ci_test_failure", gates.interpret_ci, 1, ci(True, 1, 1), "test"),
+    Row("freshness_pass", gates.interpret_freshness, 0, fresh("pass", "pass")),
+    Row("freshness_warn", gates.interpret_freshness, 0, fresh("pass", "warn")),
+    Row("freshness_error", gates.interpret_freshness, 1, fresh("pass", "error"), "freshness"),
+    Row("freshness_runtime_error", gates.interpret_freshness, 1, fresh("runtime_error"), "freshness"),
+    Row("freshness_unknown_status", gates.interpret_freshness, 0, fresh("stale"), "freshness"),
+    Row("plan_ok", plan.interpret_plan, 0, planned()),
+    Row("plan_over_budget", plan.interpret_plan, 1, planned(has_budget_errors=True), "budget"),
+    Row("plan_without_id", plan.interpret_plan, 0, planned(plan_id=None), "output"),
+    Row("gate_without_json", gates.interpret_doctor, 1, b"", "engine"),
+    Row("gate_garbage", gates.interpret_test, 0, b"not json", "output"),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
+def test_every_gate_row_reaches_its_verdict(row: Row) -> None:
+    outcome = ProcessOutcome(
+        exit_code=row.exit_code, stdout=row.stdout, stderr_tail=["Error: x"] if row.exit_code else []
+    )
+    verdict = row.interpret(outcome, command=["rocky"], **(row.options or {}))
+    category = verdict.error.category if verdict.error else None
+    assert (verdict.outcome == "success", category) == (row.category is None, row.category), str(
+        verdict.error
+    )
+    if verdict.error is not None:
+        assert not verdict.error.retryable
+
+
+def test_the_gates_cover_their_categories() -> None:
+    assert {row.category for row in ROWS} >= {"health", "test", "freshness", "compile", "contract", "budget"}
