@@ -262,9 +262,8 @@ def interpret_freshness(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
     """``rocky freshness``: data past ``error_after`` (or not evaluable) fails; ``warn`` succeeds loudly."""
 
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
-        stale = [
-            (kind, e) for kind, e in freshness_rows(result) if status_of(e) in ("error", "runtime_error")
-        ]
+        # Anything but pass/warn fails: error, runtime_error, and a status this provider does not know.
+        stale = [(kind, e) for kind, e in freshness_rows(result) if status_of(e) not in ("pass", "warn")]
         if stale:
             named = _listed([f"{kind} {e.name}: {status_of(e)} ({_age(e)})" for kind, e in stale])
             return make.failed(
