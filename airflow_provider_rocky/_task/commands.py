@@ -16,11 +16,12 @@ from airflow_provider_rocky._engine.args.base import flag_names, templated_names
 from airflow_provider_rocky._engine.args.gates import CiArgs, CompileArgs, DoctorArgs, FreshnessArgs, TestArgs
 from airflow_provider_rocky._engine.args.plan import ApplyArgs, PlanArgs
 from airflow_provider_rocky._engine.args.run import RunArgs
+from airflow_provider_rocky._engine.args.sources import DiscoverArgs
 from airflow_provider_rocky._engine.command import SETTING_OVERRIDES
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._engine.version import MIN_ENGINE_VERSION
 from airflow_provider_rocky._verdict import gate_summary as gs
-from airflow_provider_rocky._verdict import gates, interpret, plan, report, summary
+from airflow_provider_rocky._verdict import gates, interpret, plan, report, sources, summary
 from airflow_provider_rocky._verdict.interpret import Verdict
 
 Summarize = Callable[[Verdict, PipesRecord | None], dict[str, Any]]
@@ -105,4 +106,14 @@ PLAN = register(CommandSpec("plan", PlanArgs, plan.interpret_plan, gs.plan_summa
 #: ``rocky apply <plan_id>`` of a run plan prints a run's result: read, reported and emitted as a run.
 APPLY = register(
     CommandSpec("apply", ApplyArgs, interpret.interpret, summary.build, report.report, emits_assets=True)
+)
+#: ``rocky discover``: what the source-sync trigger polls (no operator of its own).
+DISCOVER = register(
+    CommandSpec(
+        "discover",
+        DiscoverArgs,
+        sources.interpret_discover,
+        sources.discover_summary,
+        sources.discover_report,
+    )
 )

@@ -165,6 +165,7 @@ _ALL = (
     Scenario("freshness_warn"),
     Scenario("freshness_error"),
     Scenario("discover_failed_source"),
+    Scenario("sync_trigger"),
     Scenario("drift", drift=True),
     Scenario("governance_refused", early="governance_refused"),
     Scenario("slow", slow=True),

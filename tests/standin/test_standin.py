@@ -272,6 +272,7 @@ FINITE = {
             "freshness_warn",
             "freshness_error",
             "discover_failed_source",
+            "sync_trigger",
         ),
         Expect(0, "Success"),
     ),

@@ -4,7 +4,7 @@
 midnight UTC today unless ``ROCKY_STANDIN_SYNC_EVERY=<seconds>`` is set: then each source "syncs"
 every that many seconds (staggered by source), so a poller sees it change. ``discover_failed_source``
 reports the payments source in ``failed_sources`` instead. Current engines also print
-``sync_trigger: false``.
+``sync_trigger`` (``true`` under the ``sync_trigger`` scenario).
 
 ``freshness`` checks every source table and model: all pass, except ``freshness_warn`` (the first
 source is older than ``warn_after``) and ``freshness_error`` (the first model is older than
@@ -69,8 +69,8 @@ def discover(run: RunEnv) -> Outcome:
     }
     if failures:
         document["failed_sources"] = failures
-    if run.knobs.engine.current:
-        document["sync_trigger"] = False
+    if run.knobs.engine.current:  # ``sync_trigger`` scenario: the pipeline starts its own syncs
+        document["sync_trigger"] = run.scenario.name == "sync_trigger"
     run.log.info(f"discovered {len(sources)} source(s)", sources=len(sources), failed=len(failures))
     write_fd(1, render(document, "json").encode("utf-8"))
     return Outcome(0, None)
