@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "RockyApplyOperator": "airflow_provider_rocky.operators.plan",
     "RockyHook": "airflow_provider_rocky.hooks.rocky",
     "RockyRunTrigger": "airflow_provider_rocky.triggers.rocky",
+    "RockySourceSyncTrigger": "airflow_provider_rocky.triggers.source_sync",
+    "RockyRetryPolicy": "airflow_provider_rocky.retry",
     "rocky_asset": "airflow_provider_rocky.assets",
     "rocky_asset_uri": "airflow_provider_rocky.assets",
     "RockyError": "airflow_provider_rocky.exceptions",

@@ -83,13 +83,20 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Rocky",
-                "python-modules": ["airflow_provider_rocky.operators.rocky"],
+                "python-modules": [
+                    "airflow_provider_rocky.operators.rocky",
+                    "airflow_provider_rocky.operators.gates",
+                    "airflow_provider_rocky.operators.plan",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": "Rocky",
-                "python-modules": ["airflow_provider_rocky.triggers.rocky"],
+                "python-modules": [
+                    "airflow_provider_rocky.triggers.rocky",
+                    "airflow_provider_rocky.triggers.source_sync",
+                ],
             }
         ],
         "connection-types": [

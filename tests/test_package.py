@@ -99,7 +99,11 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         "airflow_provider_rocky.operators.base",
         "airflow_provider_rocky.operators.materialize",
         "airflow_provider_rocky.operators.rocky",
+        "airflow_provider_rocky.operators.gates",
+        "airflow_provider_rocky.operators.plan",
         "airflow_provider_rocky.triggers.rocky",
+        "airflow_provider_rocky.triggers.source_sync",
+        "airflow_provider_rocky.retry",
         "airflow_provider_rocky.testing",
         "airflow_provider_rocky.version_compat",
     ]
