@@ -37,8 +37,16 @@ SQL = "CREATE DATABASE airflow"
 ROCKY_TOML = '[adapter]\ntype = "duckdb"\npath = "warehouse.duckdb"\n'
 AIRFLOW_SERVICES = ("scheduler", "dag-processor", "triggerer", "api-server")
 STOP_ORDER = ("scheduler", "dag-processor", "triggerer", "api-server")
-#: The projects of e2e/dags/rocky_e2e.py's scratch tasks (one each).
-SCRATCH_PROJECTS = ("failure-budget", "failure-compile", "kill", "kill-sync", "restart", "start-from-trigger")
+#: The projects of e2e/dags/rocky_e2e.py's scratch tasks and rocky_e2e_watch.py's watcher (one each).
+SCRATCH_PROJECTS = (
+    "failure-budget",
+    "failure-compile",
+    "kill",
+    "kill-sync",
+    "restart",
+    "start-from-trigger",
+    "watch",
+)
 
 
 def _pg_bin(name: str) -> str:

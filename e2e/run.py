@@ -32,6 +32,7 @@ from checks_runs import (
     run_check,
     wait_success,
 )
+from checks_watch import check_source_watch
 from deployment import MARKER_NAME, Deployment
 from report import Record, Reporter, indent
 from screenshot import capture, task_log_url
@@ -47,6 +48,7 @@ DAGS = (
     "rocky_e2e_kill_sync",
     "rocky_e2e_triggerer_restart",
     "rocky_e2e_start_from_trigger",
+    "rocky_e2e_on_orders_sync",
 )
 RUN_TIMEOUT = 240.0
 #: Every wait has its own timeout; this bounds their sum: past it, the run stops and tears down.
@@ -185,6 +187,12 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
         "triggerer restart: SIGTERM mid-run + new triggerer, task succeeds, work done exactly once",
         check_triggerer_restart,
         restart_run,
+    )
+    run_check(
+        ctx,
+        "source-sync watcher: RockySourceSyncTrigger events in the triggerer start the asset's DAG",
+        check_source_watch,
+        120.0,
     )
     dead = [s.name for s in ctx.dep.dead_services()]
     ctx.rep.verdict(
