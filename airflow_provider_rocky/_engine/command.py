@@ -7,6 +7,7 @@ list, never a shell line; secrets travel only in the child's environment.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -14,19 +15,29 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from airflow_provider_rocky.exceptions import RockyUsageError
-from airflow_provider_rocky.get_provider_info import CONN_FIELDS
+from airflow_provider_rocky.get_provider_info import CONN_FIELDS, NOT_OVERRIDES
 
 #: Environment names removed from the inherited environment unless the caller sets them itself.
 PIPES_ENV_PREFIX = "DAGSTER_PIPES_"
 #: argv flags whose value must never reach a log line (rocky-sdk redacts the same two).
 REDACTED_FLAGS = frozenset({"--governance-override", "--idempotency-key"})
 #: Connection settings a task may override: every connection field (declared once, in
-#: ``get_provider_info.CONN_FIELDS``) except the asset namespace and the secret environment.
-SETTING_OVERRIDES: tuple[str, ...] = tuple(
-    name for name in CONN_FIELDS if name not in ("asset_namespace", "env")
-)
+#: ``get_provider_info.CONN_FIELDS``) except the asset naming and the (secret) environment.
+SETTING_OVERRIDES: tuple[str, ...] = tuple(name for name in CONN_FIELDS if name not in NOT_OVERRIDES)
 
 _NAMESPACE = re.compile(r"^[a-zA-Z0-9_]+$")
+
+
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` as it may be printed: itself, JSON-escaped (with and without ``ensure_ascii``), repr'd.
+
+    A secret holding ``"``, ``\\`` or non-ASCII characters is written escaped wherever a structured
+    field is encoded (the task log's JSON, the engine's tracing JSON, an error message quoting
+    ``repr``); the masker matches text literally, so every form it can take is registered.
+    """
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    forms.add(repr(secret)[1:-1])
+    return {form for form in forms if form}
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,7 @@ class RockySettings:
     state_namespace: str | None = None
     models_dir: str = "models"
     asset_namespace: str | None = None
+    default_catalog: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:

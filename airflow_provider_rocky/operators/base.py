@@ -120,7 +120,8 @@ class RockyBaseOperator(BaseOperator):
         self.event_hold_seconds = event_hold_seconds
         self.start_from_trigger = start_from_trigger
         self._run: EngineRun | None = None
-        self._namespace: str | None = None
+        #: How this try names its assets (``asset_namespace``, ``default_catalog``), once built.
+        self._naming: dict[str, Any] = {}
 
     def _check_static_arguments(self) -> None:
         """Catch at parse time what templating cannot change (None-ness and booleans), naming it.
@@ -155,6 +156,7 @@ class RockyBaseOperator(BaseOperator):
             execution_timeout=timeout,
             auto_idempotency_key=self.deferrable and self.auto_idempotency_key,
             asset_namespace=getattr(self, "asset_namespace", None),
+            default_catalog=getattr(self, "default_catalog", None),
         )
 
     def _limits(self, deadline: float | None = None, reason: str | None = None) -> RunLimits:
@@ -220,7 +222,7 @@ class RockyBaseOperator(BaseOperator):
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
             self._push_summary(context, summary.refused(err))
             raise
-        self._namespace = built.asset_namespace
+        self._naming = built.carry()
         command = built.command
         self.log.info("rocky command: %s (cwd=%s)", " ".join(command.redacted()), command.cwd or ".")
         limits = self._limits(built.deadline, built.deadline_reason)
@@ -238,7 +240,7 @@ class RockyBaseOperator(BaseOperator):
         trigger = RockyRunTrigger(
             command,
             **limits.as_kwargs(),
-            carry={"asset_namespace": self._namespace},
+            carry=self._naming,
             hold_until=task_context.event_hold_until(self.event_hold_seconds),
             command_name=self.command.name,
         )
@@ -258,7 +260,7 @@ class RockyBaseOperator(BaseOperator):
         if isinstance(unpacked, wire.Refused):  # start_from_trigger: refused in the triggerer
             self._push_summary(context, summary.refused(unpacked.error))
             raise unpacked.error
-        self._namespace = unpacked.carry.get("asset_namespace")
+        self._naming = dict(unpacked.carry)
         return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
 
     def _log_line(self, line: LogLine) -> None:

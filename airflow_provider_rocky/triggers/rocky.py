@@ -161,7 +161,7 @@ class RockyRunTrigger(BaseTrigger):
                 "deadline_reason": built.deadline_reason,
             }
         )
-        self.carry = {**self.carry, "asset_namespace": built.asset_namespace}
+        self.carry = {**self.carry, **built.carry()}
         return built.command
 
     async def _hold(self) -> None:
