@@ -1,8 +1,9 @@
 """What to spawn: the command (argv, environment, cwd) and the settings its global flags come from.
 
-One builder serves every engine command: the settings give ``rocky --config C [--state-namespace N |
---state-path P] --output json`` (rocky-sdk's order), the command's own arguments the rest. argv is a
-list, never a shell line; secrets travel only in the child's environment.
+One builder serves every engine command: the settings give ``rocky --config=C [--state-namespace=N |
+--state-path=P] --output=json`` (rocky-sdk's order), the command's own arguments the rest. argv is a
+list, never a shell line, and every value sits in its flag's token (:func:`opt`), so none can be read
+as a flag; secrets travel only in the child's environment.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ REDACTED_FLAGS = frozenset({"--governance-override", "--idempotency-key"})
 SETTING_OVERRIDES: tuple[str, ...] = tuple(name for name in CONN_FIELDS if name not in NOT_OVERRIDES)
 
 _NAMESPACE = re.compile(r"^[a-zA-Z0-9_]+$")
+
+
+def opt(flag: str, value: object) -> str:
+    """``--flag=value``: one token, so the value can never be read as a flag (clap accepts the form)."""
+    return f"{flag}={value}"
+
+
+def flag_of(token: str) -> str:
+    """The flag a token sets: ``--filter`` for ``--filter=a=b`` and for ``--filter``."""
+    return token.split("=", 1)[0] if token.startswith("--") else token
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -57,11 +68,19 @@ class RockyCommand:
     secret_keys: tuple[str, ...] = ()
 
     def redacted(self) -> list[str]:
-        """argv with secret-bearing flag values replaced by ``***``, for logs and errors."""
+        """argv with secret-bearing flag values replaced by ``***``, for logs and errors.
+
+        Both forms: ``--flag=value`` (what this release builds) and ``--flag value`` (rows of 0.1.0).
+        """
         out: list[str] = []
         hide_next = False
         for token in self.argv:
-            out.append("***" if hide_next else token)
+            if hide_next:
+                out.append("***")
+            elif "=" in token and flag_of(token) in REDACTED_FLAGS:
+                out.append(f"{flag_of(token)}=***")
+            else:
+                out.append(token)
             hide_next = token in REDACTED_FLAGS
         return out
 
@@ -133,13 +152,13 @@ class RockySettings:
             raise RockyUsageError("binary_path is empty")
 
     def global_argv(self) -> list[str]:
-        """``rocky --config C [--state-namespace N | --state-path P] --output json`` (SDK order)."""
-        argv = [self.binary_path, "--config", self.config_path]
+        """``rocky --config=C [--state-namespace=N | --state-path=P] --output=json`` (SDK order)."""
+        argv = [self.binary_path, opt("--config", self.config_path)]
         if self.state_namespace is not None:
-            argv += ["--state-namespace", self.state_namespace]
+            argv.append(opt("--state-namespace", self.state_namespace))
         elif self.state_path is not None:
-            argv += ["--state-path", self.state_path]
-        return [*argv, "--output", "json"]
+            argv.append(opt("--state-path", self.state_path))
+        return [*argv, opt("--output", "json")]
 
 
 class CommandArgs(Protocol):
