@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,6 +52,18 @@ def secret_forms(secret: str) -> set[str]:
     return {form for form in forms if form}
 
 
+_C_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _shell_word(token: str) -> str:
+    if token.isprintable():
+        return shlex.quote(token)
+    escaped = "".join(
+        _C_ESCAPES.get(char) or (char if char.isprintable() else f"\\x{ord(char):02x}") for char in token
+    )
+    return f"$'{escaped}'"
+
+
 @dataclass(frozen=True)
 class RockyCommand:
     """What to run: argv (a list, never a shell line), extra environment and working directory.
@@ -83,6 +96,15 @@ class RockyCommand:
                 out.append(token)
             hide_next = token in REDACTED_FLAGS
         return out
+
+    def shown(self) -> str:
+        """The redacted argv as one shell line, for logs: quoted, and one line whatever a value holds.
+
+        ``shlex.join`` quoting; a token with a newline or another control character is written in
+        bash's ``$'...'`` form (``$'a=b\\nMarking task as SUCCESS'``), so a templated value can
+        neither forge a log line nor hide in an unquoted one.
+        """
+        return " ".join(_shell_word(token) for token in self.redacted())
 
     def child_env(self) -> dict[str, str]:
         """The child's full environment: inherited (minus dropped prefixes) plus ``env``."""

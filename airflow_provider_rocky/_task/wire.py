@@ -133,6 +133,8 @@ def digest(payload: object) -> str:
         refused = payload["refused"] or {}
         return f"rocky refused before spawning: {refused.get('class')}: {str(refused.get('message'))[:200]}"
     outcome = payload.get("outcome") or {}
+    if outcome.get("spawn_error"):
+        return f"rocky failed to start: {str(outcome['spawn_error'])[:200]}"
     ended = " (deadline)" if outcome.get("timed_out") else " (killed)" if outcome.get("killed") else ""
     pipes = payload.get("pipes")
     seconds = (outcome.get("duration_ms") or 0) / 1000

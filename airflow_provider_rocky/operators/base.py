@@ -53,7 +53,8 @@ class RockyBaseOperator(BaseOperator):
     :param rocky_conn_id: the ``rocky`` connection (``rocky_default`` may be left undefined).
     :param env_vars: extra environment of the engine only (never argv); every value is masked.
     :param timeout_seconds: the run's own time budget; the task's ``execution_timeout`` also applies,
-        in both modes (Airflow does not enforce it while deferred, so the trigger does).
+        in both modes (Airflow does not enforce it while deferred, so the trigger does), counted from
+        when ``execute()`` started, not from ``ti.start_date``.
     :param stderr_tail_lines: engine stderr lines kept for error messages.
     :param push_full_result: also push the full parsed result under XCom key ``rocky_result``.
     :param max_stdout_bytes: stdout kept; past it the run fails as ``output``.
@@ -64,6 +65,7 @@ class RockyBaseOperator(BaseOperator):
     :param event_hold_seconds: deferrable mode: the trigger fires no sooner than this after the
         deferral (default: ``[workers] min_heartbeat_interval`` + 5 s; 0: at once), so a run that
         ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (README, Deferrable mode).
+        Never under ``dag.test()`` (one process, in order: no race), nor when the engine failed to start.
     :param auto_idempotency_key: in deferrable mode, when the command takes an ``idempotency_key`` and
         none is given, pass a key made of the task instance and its try number.
     :param pipes: give the engine a Dagster Pipes channel (README, Pipes).
@@ -198,33 +200,32 @@ class RockyBaseOperator(BaseOperator):
             timeout=None,  # the trigger enforces timeout_seconds / execution_timeout itself
         )
 
-    def build(self, context: Context) -> BuiltRun:
-        """The validated command for this try (raises ``RockyUsageError`` & co. before anything runs)."""
+    def build(self, context: Context, started: float | None = None) -> BuiltRun:
+        """The validated command for this try (raises ``RockyUsageError`` & co. before anything runs).
+
+        ``started``: when ``execute()`` was entered; ``execution_timeout`` counts from it.
+        """
         request = self.run_request()
         hook = request.hook()
         hook.get_settings()
         ti = context.get("ti")
-        start = getattr(ti, "start_date", None)
         return build_run(
-            request,
-            hook,
-            ti=ti,
-            run_type=task_context.run_type_of(context, ti),
-            started=start.timestamp() if start is not None else None,
+            request, hook, ti=ti, run_type=task_context.run_type_of(context, ti), started=started
         )
 
     # -- running ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
+        started = time.time()  # execution_timeout counts from here, in both modes
         try:
-            built = self.build(context)
+            built = self.build(context, started)
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
             self._push_summary(context, summary.refused(err))
             raise
         self._naming = built.carry()
         command = built.command
-        self.log.info("rocky command: %s (cwd=%s)", " ".join(command.redacted()), command.cwd or ".")
+        self.log.info("rocky command: %s (cwd=%s)", command.shown(), command.cwd or ".")
         limits = self._limits(built.deadline, built.deadline_reason)
         if self.deferrable:
             self._defer(command.serialize(), limits)
@@ -241,7 +242,7 @@ class RockyBaseOperator(BaseOperator):
             command,
             **limits.as_kwargs(),
             carry=self._naming,
-            hold_until=task_context.event_hold_until(self.event_hold_seconds),
+            hold_until=self._hold_until(),
             command_name=self.command.name,
         )
         backstop = None
@@ -249,6 +250,12 @@ class RockyBaseOperator(BaseOperator):
             backstop = timedelta(seconds=max(limits.deadline - time.time(), 0) + self.term_grace_seconds)
             backstop += DEFER_TIMEOUT_MARGIN
         self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
+
+    def _hold_until(self) -> float | None:
+        """The event hold, except under ``dag.test()``, where the race it guards against cannot happen."""
+        if task_context.runs_in_process():
+            return None
+        return task_context.event_hold_until(self.event_hold_seconds)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""

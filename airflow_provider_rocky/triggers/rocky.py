@@ -118,16 +118,21 @@ class RockyRunTrigger(BaseTrigger):
             yield RockyRunEvent(payload=wire.pack_refusal(err, self.carry))
             return
         _mask_env(command)
-        self.log.info("Running rocky in the triggerer: %s", " ".join(command.redacted()))
+        self.log.info("Running rocky in the triggerer: %s", command.shown())
         record = await self._run_until_settled(command)
-        self.log.info(
-            "rocky exited %s after %.1fs; handing the outcome to the task",
-            record.outcome.exit_code,
-            record.outcome.duration_ms / 1000,
-        )
+        outcome = record.outcome
+        if outcome.spawn_error is not None:
+            self.log.error("rocky failed to start: %s", outcome.spawn_error)
+        else:
+            self.log.info(
+                "rocky exited %s after %.1fs; handing the outcome to the task",
+                outcome.exit_code,
+                outcome.duration_ms / 1000,
+            )
         # Compressing megabytes of stdout takes tens of milliseconds: not on the triggerer's loop.
         payload = await asyncio.to_thread(wire.pack, record, command, self.carry)
-        await self._hold()
+        if outcome.spawn_error is None:  # nothing ran, nothing raced: the task learns it at once
+            await self._hold()
         yield RockyRunEvent(payload=payload)
 
     async def _run_until_settled(self, command: RockyCommand) -> RunRecord:

@@ -148,3 +148,21 @@ async def test_a_second_copy_of_the_same_try_waits_for_the_first(tmp_path) -> No
 
     ran = [r for r in read_record(record) if r.get("event") == "end" and r.get("status") == "Success"]
     assert len(ran) == 1, "the work ran once"
+
+
+@pytest.mark.asyncio
+async def test_an_engine_that_never_started_is_reported_at_once_as_failed_to_start(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """0.1.0 held the event anyway (10 s by default) and logged ``rocky exited None``."""
+    import time
+
+    command = RockyCommand(argv=("/nonexistent/rocky", "run"), cwd=os.environ["ROCKY_TEST_WORKDIR"])
+    trigger = RockyRunTrigger(command.serialize(), hold_until=time.time() + 600)
+    event = await asyncio.wait_for(anext(trigger.run()), 120)  # a bound, not a measurement
+    log = capfd.readouterr().out
+    assert "rocky failed to start: FileNotFoundError" in log
+    assert "exited None" not in log and "Holding the event" not in log
+    assert wire.digest(event.payload).startswith("rocky failed to start: FileNotFoundError")
+    verdict = interpret(wire.unpack(event.payload).outcome)  # type: ignore[union-attr]
+    assert verdict.error is not None and verdict.error.category == "binary_missing"
