@@ -8,11 +8,13 @@ task's OpenLineage outputs.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import AssetAlias
 
 from airflow_provider_rocky._engine.run import RunRecord
+from airflow_provider_rocky._task import secrets
 from airflow_provider_rocky._verdict import events
 from airflow_provider_rocky._verdict.interpret import Verdict
 from airflow_provider_rocky.assets import default_alias_name, resolve_namespace
@@ -88,6 +90,7 @@ class RockyMaterializingOperator(RockyBaseOperator):
                 err,
             )
             return
+        specs = [dataclasses.replace(spec, extra=secrets.storable(spec.extra)) for spec in specs]  # JSONB
         count = events.emit(context["outlet_events"], self.asset_alias, self.outlets, specs)
         self._asset_specs = specs
         self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)
