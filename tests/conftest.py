@@ -28,6 +28,9 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 os.environ.setdefault("ROCKY_STANDIN_DELAY", "0")
+#: Most tests run the stand-in in a bare directory; the real engine (and by default the stand-in)
+#: refuses a project without rocky.toml (tests/standin/test_config.py checks that).
+os.environ["ROCKY_STANDIN_ALLOW_NO_CONFIG"] = "1"
 #: Every process this test session starts inherits this marker, so orphans can be found even after
 #: they were re-parented to init (they are no longer our children then).
 SESSION_MARKER = f"rocky-test-{uuid.uuid4().hex}"

@@ -324,3 +324,14 @@ def test_under_dag_test_a_deferred_run_is_not_held(capfd: pytest.CaptureFixture[
         trigger = session.get(Trigger, ti.trigger_id)
         assert trigger is not None and trigger.kwargs["hold_until"] is None
     assert "Holding the event" not in capfd.readouterr().out
+
+
+def test_the_providers_page_links_to_the_documentation() -> None:
+    """Airflow reads ``documentation-url`` from the Project-URL metadata; 0.1.0 had none (null)."""
+    from airflow.providers_manager import ProvidersManager
+
+    provider = ProvidersManager().providers["airflow-provider-rocky"]
+    # Airflow 3.1.8 keeps the space after the comma of "Documentation, <url>"; 3.3 strips it.
+    assert (
+        str(provider.data["documentation-url"]).strip() == "https://pypi.org/project/airflow-provider-rocky/"
+    )

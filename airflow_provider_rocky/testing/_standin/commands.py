@@ -31,7 +31,7 @@ def _print(document: dict[str, Any], fmt: str) -> None:
 
 def doctor(inv: Invocation, scenario: Scenario, cwd: Path, log: StderrLog, fmt: str) -> int:
     """Health checks; returns the exit code (3 when a check is critical)."""
-    config = load_config(inv.config, cwd)
+    config = load_config(inv.config, cwd, required=False)
     critical = {
         "state_locked": ("state", "state store is locked by another process"),
         "state_busy": ("state", "state store is busy; another rocky process holds the write transaction"),
