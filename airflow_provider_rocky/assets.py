@@ -145,8 +145,9 @@ def _resolve(namespace: str | None, default_catalog: str | None) -> WarehouseNam
     stored_duckdb_form = scheme == "duckdb" and parts.path.startswith("/")  # duckdb:/abs/wh.duckdb
     if not scheme or ("://" not in text and not stored_duckdb_form):
         raise ValueError(f"asset namespace {namespace!r} must look like scheme://authority")
-    if "@" in parts.netloc:
-        raise ValueError(f"asset namespace {namespace!r} must not contain credentials")
+    if "@" in parts.netloc:  # quoted without them: the message reaches logs and the task's failure
+        shown = text.replace(parts.netloc, "***@" + parts.netloc.rsplit("@", 1)[1], 1)
+        raise ValueError(f"asset namespace {shown!r} must not contain credentials")
     if parts.query or parts.fragment:
         raise ValueError(f"asset namespace {namespace!r} must not contain a query or fragment")
     netloc, path = parts.netloc, parts.path.rstrip("/")

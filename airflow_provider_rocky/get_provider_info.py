@@ -48,13 +48,28 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "snowflake://<account>, databricks://<workspace-host>, bigquery.",
         "schema": {"type": ["string", "null"]},
     },
+    "default_catalog": {
+        "label": "Default catalog",
+        "description": "Catalog of Asset URIs for tables the engine names without one (.schema.table); "
+        "Snowflake, Databricks and Postgres-like namespaces need it for such tables.",
+        "schema": {"type": ["string", "null"]},
+    },
     "env": {
         "label": "Engine environment",
-        "description": "JSON object of environment variables for the engine (warehouse credentials). "
-        "Every value is masked in logs.",
+        "description": "JSON object of environment variables for the engine. Every value is masked in "
+        "logs; put passwords and tokens in the secret field below, which the UI and the REST API hide.",
         "schema": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
     },
+    "secret_env": {
+        "label": "Secret engine environment",
+        "description": 'JSON object of secret environment variables, e.g. {"SNOWFLAKE_PASSWORD": "..."}: '
+        "hidden in the UI and the REST API, masked in logs and XCom, sealed with the Fernet key while "
+        "a task is deferred, never in argv.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
 }
+#: Connection fields that are not settings a task may override (assets, and the secret environment).
+NOT_OVERRIDES: tuple[str, ...] = ("asset_namespace", "default_catalog", "env", "secret_env")
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -27,6 +27,7 @@ async def measure(lines: int) -> dict[str, float]:
             "ROCKY_STANDIN_SCENARIO": "many_lines",
             "ROCKY_STANDIN_LINES": str(lines),
             "ROCKY_STANDIN_DELAY": "0",
+            "ROCKY_STANDIN_ALLOW_NO_CONFIG": "1",  # a bare directory, no rocky.toml
         },
         cwd=tempfile.mkdtemp(),
     )

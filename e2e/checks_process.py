@@ -166,7 +166,7 @@ def check_start_from_trigger(ctx: Ctx, run_id: str) -> str:
         raise CheckFailed(f"{len(starts)} engine runs for the try (want 1)")
     start = starts[0]
     argv = [str(a) for a in start["argv"]]
-    if "source=orders" not in argv or any("{{" in a for a in argv):
+    if "--filter=source=orders" not in argv or any("{{" in a for a in argv):
         raise CheckFailed(f"the triggerer did not render the filter: argv {argv}")
     triggerer = ctx.dep.services["triggerer"].pgid
     try:

@@ -224,9 +224,9 @@ def check_xcom(ctx: Ctx, dag_id: str, run_id: str, deferrable: bool) -> str:
     run_ids = [m.group(1) for e in entries if (m := _RUN_ID.match(str(e["event"])))]
     if run_ids != [summary.get("run_id")]:
         problems.append(f"run_id={summary.get('run_id')!r}, the log's run id lines: {run_ids} (want it once)")
-    key = "--idempotency-key"
-    argv = list(start.get("argv") or [])
-    passed_key = argv[argv.index(key) + 1] if key in argv else None
+    key = "--idempotency-key="
+    argv = [str(token) for token in start.get("argv") or []]
+    passed_key = next((token[len(key) :] for token in argv if token.startswith(key)), None)
     if summary.get("idempotency_key") != passed_key:
         problems.append(f"idempotency_key={summary.get('idempotency_key')!r}, argv had {passed_key!r}")
     if problems:

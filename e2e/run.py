@@ -42,7 +42,7 @@ SCREENSHOT = Path(__file__).resolve().parent / "screenshot-deferrable-log.png"
 DAGS = (
     "rocky_quickstart",
     "rocky_downstream",
-    "rocky_e2e_quickstart_deferrable",
+    "rocky_e2e_quickstart_sync",
     "rocky_e2e_failures",
     "rocky_e2e_kill",
     "rocky_e2e_kill_sync",
@@ -111,13 +111,13 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
     progress("unpausing and triggering through the REST API", began)
     for dag_id in DAGS:
         api.unpause(dag_id)
-    sync_run = api.trigger("rocky_quickstart")
+    sync_run = api.trigger("rocky_e2e_quickstart_sync")
     failures_run = api.trigger("rocky_e2e_failures")
     kill_run = api.trigger("rocky_e2e_kill")
     kill_sync_run = api.trigger("rocky_e2e_kill_sync")
     from_trigger_run = api.trigger("rocky_e2e_start_from_trigger")
 
-    sync_events = quickstart_checks(ctx, "rocky_quickstart", sync_run, "sync")
+    sync_events = quickstart_checks(ctx, "rocky_e2e_quickstart_sync", sync_run, "sync")
     run_check(
         ctx,
         "kill: marking the deferred task failed ends the engine's process group within 10 s",
@@ -164,8 +164,8 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
         )
 
     progress("deferrable quickstart", began)
-    deferred_run = api.trigger("rocky_e2e_quickstart_deferrable")
-    deferred_events = quickstart_checks(ctx, "rocky_e2e_quickstart_deferrable", deferred_run, "deferrable")
+    deferred_run = api.trigger("rocky_quickstart")  # deferrable, as the README Quickstart
+    deferred_events = quickstart_checks(ctx, "rocky_quickstart", deferred_run, "deferrable")
     if deferred_events:
         run_check(
             ctx,
@@ -175,7 +175,7 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
             180.0,
         )
         try:
-            url = task_log_url(ctx.dep.api_url, "rocky_e2e_quickstart_deferrable", deferred_run, "rocky_run")
+            url = task_log_url(ctx.dep.api_url, "rocky_quickstart", deferred_run, "rocky_run")
             ctx.rep.ok("screenshot of the deferrable run's log view", capture(url, SCREENSHOT, ctx.dep.env))
         except E2EError as err:
             ctx.rep.skip("screenshot", str(err))

@@ -1,8 +1,10 @@
-"""Quickstart: run a Rocky pipeline, then read its summary from XCom.
+"""Quickstart: run a Rocky pipeline under the triggerer, then read its summary from XCom.
 
-Configure the `rocky_default` connection (binary path, project directory, warehouse credentials in
-`env`) or leave it undefined to use `rocky` on PATH in the current directory. `make demo` runs this
-DAG with `airflow dags test` against the stand-in engine when no real `rocky` is installed.
+The README Quickstart. Configure the `rocky_default` connection (binary path, project directory,
+warehouse credentials in `secret_env`) or leave it undefined to use `rocky` on PATH in the current
+directory. Each table the run materializes becomes an asset event; `rocky_downstream` is scheduled on
+one of them. `make demo` runs both with `airflow dags test`, against the stand-in engine when no real
+`rocky` is installed, and shows the asset event queueing `rocky_downstream`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ with DAG(
         filter="source=orders",  # one `key=value` component filter, as `rocky run --filter`
         run_models=True,  # replication, then the compiled models (`--models models --all`)
         timeout_seconds=30 * 60,
+        deferrable=True,  # run under the triggerer: no worker slot held while the engine runs
     )
 
     @task

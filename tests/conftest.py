@@ -30,6 +30,9 @@ os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 os.environ.setdefault("ROCKY_STANDIN_DELAY", "0")
 #: The engine-version cache (``_engine/version.py``) lives under the session's home, not the user's.
 os.environ["XDG_CACHE_HOME"] = str(_HOME / "cache")
+#: Most tests run the stand-in in a bare directory; the real engine (and by default the stand-in)
+#: refuses a project without rocky.toml (tests/standin/test_config.py checks that).
+os.environ["ROCKY_STANDIN_ALLOW_NO_CONFIG"] = "1"
 #: Every process this test session starts inherits this marker, so orphans can be found even after
 #: they were re-parented to init (they are no longer our children then).
 SESSION_MARKER = f"rocky-test-{uuid.uuid4().hex}"

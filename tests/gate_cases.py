@@ -59,7 +59,7 @@ GATES: list[GateCase] = [
         "failed",
         "health",
         kwargs={"checks": "auth"},
-        argv=("--check", "auth"),
+        argv=("--check=auth",),
     ),
     GateCase("compile_clean", "RockyCompileOperator", summary={"has_errors": False, "errors_total": 0}),
     GateCase(
@@ -110,7 +110,7 @@ GATES: list[GateCase] = [
         "RockyPlanOperator",
         kwargs={"filter": "source=orders"},
         summary={"plan_kind": "run", "statements_total": 3},
-        argv=("plan", "--filter", "source=orders"),
+        argv=("plan", "--filter=source=orders"),
     ),
     GateCase(
         "plan_over_budget",

@@ -178,3 +178,11 @@ def test_default_alias_name_is_ascii_stable_and_distinct() -> None:
     assert default_alias_name("café", "t") == default_alias_name("café", "t")
     assert default_alias_name("café", "t").startswith("rocky__cafe__t__")
     assert AssetAlias(default_alias_name("日本", "t")).name.isascii()
+
+
+def test_a_namespace_with_credentials_is_refused_without_quoting_them() -> None:
+    """The refusal reaches the task log and its failure; 0.1.0 quoted the password in it."""
+    shown = r"'postgres://\*\*\*@host:5432' must not contain credentials"
+    with pytest.raises(ValueError, match=shown) as err:
+        resolve_namespace("postgres://user:s3cret@host:5432")
+    assert "s3cret" not in str(err.value) and "user" not in str(err.value)

@@ -1,32 +1,67 @@
 """What to spawn: the command (argv, environment, cwd) and the settings its global flags come from.
 
-One builder serves every engine command: the settings give ``rocky --config C [--state-namespace N |
---state-path P] --output json`` (rocky-sdk's order), the command's own arguments the rest. argv is a
-list, never a shell line; secrets travel only in the child's environment.
+One builder serves every engine command: the settings give ``rocky --config=C [--state-namespace=N |
+--state-path=P] --output=json`` (rocky-sdk's order), the command's own arguments the rest. argv is a
+list, never a shell line, and every value sits in its flag's token (:func:`opt`), so none can be read
+as a flag; secrets travel only in the child's environment.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from airflow_provider_rocky.exceptions import RockyUsageError
-from airflow_provider_rocky.get_provider_info import CONN_FIELDS
+from airflow_provider_rocky.get_provider_info import CONN_FIELDS, NOT_OVERRIDES
 
 #: Environment names removed from the inherited environment unless the caller sets them itself.
 PIPES_ENV_PREFIX = "DAGSTER_PIPES_"
 #: argv flags whose value must never reach a log line (rocky-sdk redacts the same two).
 REDACTED_FLAGS = frozenset({"--governance-override", "--idempotency-key"})
 #: Connection settings a task may override: every connection field (declared once, in
-#: ``get_provider_info.CONN_FIELDS``) except the asset namespace and the secret environment.
-SETTING_OVERRIDES: tuple[str, ...] = tuple(
-    name for name in CONN_FIELDS if name not in ("asset_namespace", "env")
-)
+#: ``get_provider_info.CONN_FIELDS``) except the asset naming and the (secret) environment.
+SETTING_OVERRIDES: tuple[str, ...] = tuple(name for name in CONN_FIELDS if name not in NOT_OVERRIDES)
 
 _NAMESPACE = re.compile(r"^[a-zA-Z0-9_]+$")
+
+
+def opt(flag: str, value: object) -> str:
+    """``--flag=value``: one token, so the value can never be read as a flag (clap accepts the form)."""
+    return f"{flag}={value}"
+
+
+def flag_of(token: str) -> str:
+    """The flag a token sets: ``--filter`` for ``--filter=a=b`` and for ``--filter``."""
+    return token.split("=", 1)[0] if token.startswith("--") else token
+
+
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` as it may be printed: itself, JSON-escaped (with and without ``ensure_ascii``), repr'd.
+
+    A secret holding ``"``, ``\\`` or non-ASCII characters is written escaped wherever a structured
+    field is encoded (the task log's JSON, the engine's tracing JSON, an error message quoting
+    ``repr``); the masker matches text literally, so every form it can take is registered.
+    """
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    forms.add(repr(secret)[1:-1])
+    return {form for form in forms if form}
+
+
+_C_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _shell_word(token: str) -> str:
+    if token.isprintable():
+        return shlex.quote(token)
+    escaped = "".join(
+        _C_ESCAPES.get(char) or (char if char.isprintable() else f"\\x{ord(char):02x}") for char in token
+    )
+    return f"$'{escaped}'"
 
 
 @dataclass(frozen=True)
@@ -46,13 +81,30 @@ class RockyCommand:
     secret_keys: tuple[str, ...] = ()
 
     def redacted(self) -> list[str]:
-        """argv with secret-bearing flag values replaced by ``***``, for logs and errors."""
+        """argv with secret-bearing flag values replaced by ``***``, for logs and errors.
+
+        Both forms: ``--flag=value`` (what this release builds) and ``--flag value`` (rows of 0.1.0).
+        """
         out: list[str] = []
         hide_next = False
         for token in self.argv:
-            out.append("***" if hide_next else token)
+            if hide_next:
+                out.append("***")
+            elif "=" in token and flag_of(token) in REDACTED_FLAGS:
+                out.append(f"{flag_of(token)}=***")
+            else:
+                out.append(token)
             hide_next = token in REDACTED_FLAGS
         return out
+
+    def shown(self) -> str:
+        """The redacted argv as one shell line, for logs: quoted, and one line whatever a value holds.
+
+        ``shlex.join`` quoting; a token with a newline or another control character is written in
+        bash's ``$'...'`` form (``$'a=b\\nMarking task as SUCCESS'``), so a templated value can
+        neither forge a log line nor hide in an unquoted one.
+        """
+        return " ".join(_shell_word(token) for token in self.redacted())
 
     def child_env(self) -> dict[str, str]:
         """The child's full environment: inherited (minus dropped prefixes) plus ``env``."""
@@ -103,6 +155,7 @@ class RockySettings:
     state_namespace: str | None = None
     models_dir: str = "models"
     asset_namespace: str | None = None
+    default_catalog: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -121,13 +174,13 @@ class RockySettings:
             raise RockyUsageError("binary_path is empty")
 
     def global_argv(self) -> list[str]:
-        """``rocky --config C [--state-namespace N | --state-path P] --output json`` (SDK order)."""
-        argv = [self.binary_path, "--config", self.config_path]
+        """``rocky --config=C [--state-namespace=N | --state-path=P] --output=json`` (SDK order)."""
+        argv = [self.binary_path, opt("--config", self.config_path)]
         if self.state_namespace is not None:
-            argv += ["--state-namespace", self.state_namespace]
+            argv.append(opt("--state-namespace", self.state_namespace))
         elif self.state_path is not None:
-            argv += ["--state-path", self.state_path]
-        return [*argv, "--output", "json"]
+            argv.append(opt("--state-path", self.state_path))
+        return [*argv, opt("--output", "json")]
 
 
 class CommandArgs(Protocol):

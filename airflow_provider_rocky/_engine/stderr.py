@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,15 +75,6 @@ def cut(text: str, max_chars: int = DEFAULT_MAX_LINE_CHARS) -> str:
     if len(text) <= max_chars:
         return text
     return f"{text[:max_chars]} ... [cut {len(text) - max_chars} more characters]"
-
-
-def command_line(argv: Sequence[str]) -> str:
-    """``argv`` as one visible log line: each token shell-quoted, control characters escaped.
-
-    For logging the command (already redacted): a templated value with a space stays one token, one
-    with a newline cannot split the record (``shlex`` would quote the newline, not remove it).
-    """
-    return one_line(shlex.join(argv))
 
 
 def render(line: str, max_chars: int = DEFAULT_MAX_LINE_CHARS) -> LogLine:

@@ -20,22 +20,18 @@ _RUN_TRIGGER = {
 }
 
 
-def deadline(
-    context: Context, timeout_seconds: float | None, execution_timeout: timedelta | None
-) -> tuple[float | None, str | None]:
-    """The earliest of ``timeout_seconds`` (from now) and ``execution_timeout`` (from the task's start),
-    as an absolute wall-clock time (it crosses serialization to the triggerer), and which budget it is.
-    """
-    start = getattr(context.get("ti"), "start_date", None)
-    return deadline_from(timeout_seconds, execution_timeout, start.timestamp() if start is not None else None)
-
-
 def deadline_from(
     timeout_seconds: float | None,
     execution_timeout: timedelta | float | None,
     started: float | None = None,
 ) -> tuple[float | None, str | None]:
-    """:func:`deadline` from plain values; ``execution_timeout`` may be seconds (a serialized spec)."""
+    """The earliest of ``timeout_seconds`` (from now) and ``execution_timeout`` (from ``started``).
+
+    An absolute wall-clock time (it crosses serialization to the triggerer), and which budget it is.
+    ``started`` is when the task began executing (``execute()`` entry), not ``ti.start_date``: that
+    can be well before the task runs (``dags test`` set it early enough that the engine was ended
+    4 ms after it started). ``execution_timeout`` may be seconds (a serialized spec).
+    """
     options: list[tuple[float, str]] = []
     if timeout_seconds:
         options.append((time.time() + float(timeout_seconds), f"timeout_seconds={float(timeout_seconds):g}"))
@@ -71,6 +67,21 @@ def event_hold_until(hold_seconds: float | None) -> float | None:
         interval = conf.getfloat("workers", "min_heartbeat_interval", fallback=5.0)
         hold_seconds = interval + EVENT_HOLD_MARGIN_SECONDS
     return time.time() + hold_seconds if hold_seconds > 0 else None
+
+
+def runs_in_process() -> bool:
+    """Whether this task runs under ``dag.test()`` (``airflow dags test``): one process, in order.
+
+    There the trigger runs inline after the deferral has been recorded, so the race the event hold
+    guards against cannot happen. Detected by the in-process supervisor ``dag.test()`` installs (both
+    Airflow 3.1 and 3.3); anything else, including a future Airflow that renames it, holds as usual.
+    """
+    try:
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:
+        return False
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    return type(comms).__name__ == "InProcessSupervisorComms"
 
 
 def try_key(context: Context) -> str:

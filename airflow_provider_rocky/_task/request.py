@@ -46,6 +46,7 @@ class RunRequest:
     execution_timeout: float | None = None
     auto_idempotency_key: bool = False
     asset_namespace: str | None = None
+    default_catalog: str | None = None
 
     @property
     def spec_of(self) -> CommandSpec:
@@ -66,6 +67,7 @@ class RunRequest:
             "execution_timeout": self.execution_timeout,
             "auto_idempotency_key": self.auto_idempotency_key,
             "asset_namespace": self.asset_namespace,
+            "default_catalog": self.default_catalog,
         }
 
     @classmethod
@@ -84,6 +86,7 @@ class RunRequest:
             execution_timeout=spec.get("execution_timeout"),
             auto_idempotency_key=bool(spec.get("auto_idempotency_key")),
             asset_namespace=spec.get("asset_namespace"),
+            default_catalog=spec.get("default_catalog"),
         )
 
     def hook(self) -> RockyHook:
@@ -99,12 +102,17 @@ def _flag_fields(spec: CommandSpec) -> list[dataclasses.Field[Any]]:
 
 @dataclass(frozen=True)
 class BuiltRun:
-    """A request made concrete: the validated command, its deadline, the asset namespace."""
+    """A request made concrete: the validated command, its deadline, the asset naming."""
 
     command: RockyCommand
     deadline: float | None
     deadline_reason: str | None
     asset_namespace: str | None
+    default_catalog: str | None = None
+
+    def carry(self) -> dict[str, Any]:
+        """What the task needs after a deferral to name its assets (echoed in the trigger's event)."""
+        return {"asset_namespace": self.asset_namespace, "default_catalog": self.default_catalog}
 
 
 def build_run(
@@ -132,7 +140,14 @@ def build_run(
     env = {str(key): str(value) for key, value in env_vars.items()}
     built = hook.build_command(spec.args.coerce(**args), env, audit_env(ti, run_type))
     deadline, reason = deadline_from(request.timeout_seconds, request.execution_timeout, started)
-    return BuiltRun(built, deadline, reason, request.asset_namespace or hook.get_settings().asset_namespace)
+    settings = hook.get_settings()
+    return BuiltRun(
+        built,
+        deadline,
+        reason,
+        request.asset_namespace or settings.asset_namespace,
+        request.default_catalog or settings.default_catalog,
+    )
 
 
 def _wants_key(spec: CommandSpec, args: Mapping[str, Any], request: RunRequest) -> bool:

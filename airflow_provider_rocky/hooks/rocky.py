@@ -2,14 +2,22 @@
 
 The hook works with no connection defined at all (``rocky_default`` missing means "all defaults":
 ``rocky`` on PATH, the current directory, ``rocky.toml``), because many teams configure the engine
-entirely in ``rocky.toml`` and the worker's environment. Every value of the connection's ``env`` is
+entirely in ``rocky.toml`` and the worker's environment. A connection that *is* given is read
+strictly, before anything is spawned: one that cannot be parsed, of another ``conn_type``, or with a
+malformed ``env``/``secret_env`` or ``asset_namespace`` is a usage error naming it; an unknown extra
+key is a warning naming the nearest known one. Every value of ``env`` and ``secret_env`` is
 registered with Airflow's secret masker the moment it is read: it reaches the child's environment,
 never argv, and never a log line unmasked.
+
+The extra is parsed here from ``Connection.extra``, not through ``extra_dejson``, which logs a
+parse error and returns ``{}``: a broken extra would silently mean "all defaults".
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import subprocess
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -23,28 +31,55 @@ from airflow_provider_rocky._engine.command import (
     RockyCommand,
     RockySettings,
     build_command,
+    secret_forms,
 )
-from airflow_provider_rocky.exceptions import INSTALL_HINT, RockyBinaryNotFoundError, RockyUsageError
+from airflow_provider_rocky.assets import resolve_namespace
+from airflow_provider_rocky.exceptions import (
+    INSTALL_HINT,
+    RockyBinaryNotFoundError,
+    RockyError,
+    RockyUsageError,
+)
 from airflow_provider_rocky.get_provider_info import CONN_FIELDS
 
 __all__ = ["RockyHook", "mask_secret"]
 
+#: Extra keys that name settings (everything in the form except the two environments).
+_SETTING_KEYS = tuple(name for name in CONN_FIELDS if name not in ("env", "secret_env"))
+
 
 def mask_secret(value: str) -> None:
-    """Register ``value`` with Airflow's secret masker (task, supervisor and triggerer processes).
+    """Register ``value`` (and the escaped forms it may be printed in) with Airflow's secret masker.
 
-    Values shorter than ``[logging] min_length_masked_secret`` (default 5) cannot be masked; Airflow
-    would only log a warning for each (``ROCKY_STANDIN_DELAY=0.3``...), so they are not registered.
+    The masker of this process and, through it, the supervisor's and triggerer's. Values shorter
+    than ``[logging] min_length_masked_secret`` (default 5) cannot be masked; Airflow would only log
+    a warning for the first, so they are not registered.
     """
     from airflow.configuration import conf
+    from airflow.sdk.log import mask_secret as mask
 
     if len(value) < conf.getint("logging", "min_length_masked_secret", fallback=5):
         return
-    try:
-        from airflow.sdk.log import mask_secret as mask
-    except ImportError:  # Airflow 3.1 keeps it in the execution-time module
-        from airflow.sdk.execution_time.secrets_masker import mask_secret as mask  # type: ignore[no-redef]
-    mask(value)
+    for form in sorted(secret_forms(value)):
+        mask(form)
+
+
+def unreadable_env_connection(conn_id: str) -> str | None:
+    """Why ``AIRFLOW_CONN_<ID>`` is set but Airflow found no connection; ``None``: it is not set.
+
+    Airflow logs a parse failure and reports the connection as not defined, which would otherwise
+    read as "use the defaults" for ``rocky_default``.
+    """
+    name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    if raw.lstrip().startswith("{"):
+        try:
+            json.loads(raw)
+        except ValueError as err:
+            return f"{name} is not valid JSON ({err})"
+    return f"{name} is set, but Airflow could not read a connection from it"
 
 
 class RockyHook(BaseHook):
@@ -52,7 +87,8 @@ class RockyHook(BaseHook):
 
     :param rocky_conn_id: connection id; ``rocky_default`` may be absent (defaults apply).
     :param overrides: per-task values that win over the connection (``binary_path``, ``project_dir``,
-        ``config_path``, ``state_path``, ``state_namespace``, ``models_dir``, ``asset_namespace``);
+        ``config_path``, ``state_path``, ``state_namespace``, ``models_dir``, ``asset_namespace``,
+        ``default_catalog``);
         ``None`` means "use the connection's".
     """
 
@@ -66,7 +102,7 @@ class RockyHook(BaseHook):
 
     def __init__(self, rocky_conn_id: str = default_conn_name, **overrides: str | None) -> None:
         super().__init__()
-        unknown = set(overrides) - {*SETTING_OVERRIDES, "asset_namespace"}
+        unknown = set(overrides) - {*SETTING_OVERRIDES, "asset_namespace", "default_catalog"}
         if unknown:
             raise TypeError(f"RockyHook got unknown settings: {sorted(unknown)}")
         self.rocky_conn_id = rocky_conn_id
@@ -96,37 +132,100 @@ class RockyHook(BaseHook):
         return self._settings
 
     def _settings_from(self, conn: Any) -> RockySettings:
-        if conn is None and self.rocky_conn_id != self.default_conn_name:
+        extra = self._extra_of(conn) if conn is not None else self._no_connection()
+        values: dict[str, Any] = {key: str(extra[key]) for key in _SETTING_KEYS if extra.get(key)}
+        values.update(self.overrides)
+        values["env"] = self._environment(extra)
+        settings = RockySettings(**values)
+        settings.validate()
+        self._check_namespace(settings)
+        return settings
+
+    def _no_connection(self) -> dict[str, Any]:
+        """No connection found: the defaults, but only for ``rocky_default`` and only if none was meant."""
+        broken = unreadable_env_connection(self.rocky_conn_id)
+        if broken is not None:
+            raise RockyUsageError(
+                f"Airflow connection {self.rocky_conn_id!r} cannot be read: {broken}. Fix it, e.g. "
+                '{"conn_type": "rocky", "extra": {"project_dir": "/path/to/project"}}'
+            )
+        if self.rocky_conn_id != self.default_conn_name:
             raise RockyUsageError(
                 f"Airflow connection {self.rocky_conn_id!r} (rocky_conn_id) does not exist; create it, "
                 f"or use {self.default_conn_name!r}, which may be left undefined"
             )
-        raw = conn.extra_dejson if conn is not None else {}
-        extra: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
-        values: dict[str, Any] = {
-            key: extra[key] for key in (*SETTING_OVERRIDES, "asset_namespace") if extra.get(key)
-        }
-        values.update(self.overrides)
-        values["env"] = self._env_from(extra)
-        settings = RockySettings(**values)
-        settings.validate()
-        return settings
+        return {}
 
-    def _env_from(self, extra: Mapping[str, Any]) -> dict[str, str]:
-        raw = extra.get("env") or {}
+    def _extra_of(self, conn: Any) -> dict[str, Any]:
+        """The connection's extra as a dict, refusing another ``conn_type`` or an unparsable extra."""
+        conn_type = str(getattr(conn, "conn_type", None) or "")
+        if conn_type and conn_type.lower() != self.conn_type:
+            raise RockyUsageError(
+                f"Airflow connection {self.rocky_conn_id!r} has conn_type {conn_type!r}, not "
+                f"{self.conn_type!r}: point rocky_conn_id at a connection of type rocky"
+            )
+        raw = getattr(conn, "extra", None) or {}
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError as err:
+                raise RockyUsageError(
+                    f"Airflow connection {self.rocky_conn_id!r}: extra is not valid JSON ({err})"
+                ) from None
+        if not isinstance(raw, Mapping):
+            raise RockyUsageError(f"Airflow connection {self.rocky_conn_id!r}: extra must be a JSON object")
+        extra = dict(raw)
+        self._warn_unknown_keys(extra)
+        return extra
+
+    def _warn_unknown_keys(self, extra: Mapping[str, Any]) -> None:
+        for key in sorted(set(extra) - set(CONN_FIELDS)):
+            near = difflib.get_close_matches(key, CONN_FIELDS, n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]!r}?" if near else f"known keys: {', '.join(CONN_FIELDS)}"
+            self.log.warning(
+                "Airflow connection %r: unknown extra key %r is ignored (%s)", self.rocky_conn_id, key, hint
+            )
+
+    def _environment(self, extra: Mapping[str, Any]) -> dict[str, str]:
+        """``env`` and ``secret_env`` merged (a name in both is refused), every value masked."""
+        env = self._env_field(extra, "env")
+        secret = self._env_field(extra, "secret_env")
+        if both := sorted(set(env) & set(secret)):
+            raise RockyUsageError(
+                f"Airflow connection {self.rocky_conn_id!r}: {', '.join(both)} set in both env and "
+                "secret_env; keep each variable in one of them"
+            )
+        merged = {**env, **secret}
+        for value in merged.values():
+            mask_secret(value)
+        return merged
+
+    def _env_field(self, extra: Mapping[str, Any], name: str) -> dict[str, str]:
+        raw = extra.get(name) or {}
         if isinstance(raw, str):
             try:
                 raw = json.loads(raw)
             except ValueError:
                 raise RockyUsageError(
-                    f"connection {self.rocky_conn_id!r}: extra 'env' must be a JSON object of strings"
+                    f"Airflow connection {self.rocky_conn_id!r}: extra {name!r} must be a JSON object "
+                    'of strings, e.g. {"WAREHOUSE_TOKEN": "..."} (its text is not shown: it may hold secrets)'
                 ) from None
         if not isinstance(raw, Mapping):
-            raise RockyUsageError(f"connection {self.rocky_conn_id!r}: extra 'env' must be a JSON object")
-        env = {str(key): str(value) for key, value in raw.items()}
-        for value in env.values():
-            mask_secret(value)
-        return env
+            raise RockyUsageError(
+                f"Airflow connection {self.rocky_conn_id!r}: extra {name!r} must be a JSON object"
+            )
+        return {str(key): str(value) for key, value in raw.items()}
+
+    def _check_namespace(self, settings: RockySettings) -> None:
+        """A namespace that cannot name tables is refused now, not found after the engine ran."""
+        if settings.asset_namespace is None:
+            return
+        try:
+            resolve_namespace(settings.asset_namespace, settings.default_catalog)
+        except ValueError as err:
+            raise RockyUsageError(
+                f"Airflow connection {self.rocky_conn_id!r}: extra asset_namespace is invalid: {err}"
+            ) from None
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -173,11 +272,17 @@ class RockyHook(BaseHook):
         return words[1]
 
     def test_connection(self) -> tuple[bool, str]:
-        """UI "Test" button: can this host run the configured binary?"""
+        """UI "Test" button: can this host run the configured binary?
+
+        A failure says what is wrong with the connection or the host, without the task-failure
+        wording (``[rocky:usage] ... (a retry will not help)``), which means nothing on a form.
+        """
         try:
             return True, f"rocky {self.version()} is runnable"
+        except RockyError as err:
+            return False, f"Rocky connection test failed: {err.reason}"
         except Exception as err:  # the UI wants a message, not a traceback
-            return False, str(err)
+            return False, f"Rocky connection test failed: {err}"
 
     # -- UI ---------------------------------------------------------------------------------------
 
@@ -188,16 +293,28 @@ class RockyHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields for Airflow < 3.2, when the FAB/WTForms stack is installed."""
+        """Extra form fields for Airflow < 3.2, whose UI reads them (with FAB and WTForms mocked if absent).
+
+        Airflow 3.1 accepts only ``StringField``, ``PasswordField``, ``IntegerField`` and
+        ``BooleanField`` and drops every field of a hook that uses another class, so ``env`` is a
+        ``StringField`` (with a text-area widget where FAB renders it). ``secret_env`` is a
+        ``PasswordField``: 3.1 shows a password input, as 3.2+ does for the ``format: password``
+        conn-field.
+        """
         try:
-            from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
-            from wtforms import StringField, TextAreaField
+            from flask_appbuilder.fieldwidgets import (
+                BS3PasswordFieldWidget,
+                BS3TextAreaFieldWidget,
+                BS3TextFieldWidget,
+            )
+            from wtforms import PasswordField, StringField
         except ImportError:
             return {}
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
-            if name == "env":
-                widgets[name] = TextAreaField(spec["label"], widget=BS3TextAreaFieldWidget())
+            if spec["schema"].get("format") == "password":
+                widgets[name] = PasswordField(spec["label"], widget=BS3PasswordFieldWidget())
             else:
-                widgets[name] = StringField(spec["label"], widget=BS3TextFieldWidget())
+                widget = BS3TextAreaFieldWidget() if name == "env" else BS3TextFieldWidget()
+                widgets[name] = StringField(spec["label"], widget=widget)
         return widgets

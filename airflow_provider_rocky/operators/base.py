@@ -13,23 +13,24 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator
 
 from airflow_provider_rocky._engine.args.base import from_operator
+from airflow_provider_rocky._engine.command import RockyCommand
 from airflow_provider_rocky._engine.process import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
 from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
 from airflow_provider_rocky._engine.stderr import LogLine
 from airflow_provider_rocky._task import context as task_context
-from airflow_provider_rocky._task import wire
+from airflow_provider_rocky._task import secrets, wire
 from airflow_provider_rocky._task.commands import CommandSpec
 from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH, BuiltRun, RunRequest, build_run
 from airflow_provider_rocky._verdict import summary
 from airflow_provider_rocky._verdict.interpret import Verdict
 from airflow_provider_rocky.exceptions import RockyError
-from airflow_provider_rocky.hooks.rocky import RockyHook
+from airflow_provider_rocky.hooks.rocky import RockyHook, mask_secret
 from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
 from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
@@ -53,7 +54,8 @@ class RockyBaseOperator(BaseOperator):
     :param rocky_conn_id: the ``rocky`` connection (``rocky_default`` may be left undefined).
     :param env_vars: extra environment of the engine only (never argv); every value is masked.
     :param timeout_seconds: the run's own time budget; the task's ``execution_timeout`` also applies,
-        in both modes (Airflow does not enforce it while deferred, so the trigger does).
+        in both modes (Airflow does not enforce it while deferred, so the trigger does), counted from
+        when ``execute()`` started, not from ``ti.start_date``.
     :param stderr_tail_lines: engine stderr lines kept for error messages.
     :param push_full_result: also push the full parsed result under XCom key ``rocky_result``.
     :param max_stdout_bytes: stdout kept; past it the run fails as ``output``.
@@ -64,6 +66,7 @@ class RockyBaseOperator(BaseOperator):
     :param event_hold_seconds: deferrable mode: the trigger fires no sooner than this after the
         deferral (default: ``[workers] min_heartbeat_interval`` + 5 s; 0: at once), so a run that
         ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (README, Deferrable mode).
+        Never under ``dag.test()`` (one process, in order: no race), nor when the engine failed to start.
     :param auto_idempotency_key: in deferrable mode, when the command takes an ``idempotency_key`` and
         none is given, pass a key made of the task instance and its try number.
     :param pipes: give the engine a Dagster Pipes channel (README, Pipes).
@@ -120,7 +123,8 @@ class RockyBaseOperator(BaseOperator):
         self.event_hold_seconds = event_hold_seconds
         self.start_from_trigger = start_from_trigger
         self._run: EngineRun | None = None
-        self._namespace: str | None = None
+        #: How this try names its assets (``asset_namespace``, ``default_catalog``), once built.
+        self._naming: dict[str, Any] = {}
 
     def _check_static_arguments(self) -> None:
         """Catch at parse time what templating cannot change (None-ness and booleans), naming it.
@@ -155,6 +159,7 @@ class RockyBaseOperator(BaseOperator):
             execution_timeout=timeout,
             auto_idempotency_key=self.deferrable and self.auto_idempotency_key,
             asset_namespace=getattr(self, "asset_namespace", None),
+            default_catalog=getattr(self, "default_catalog", None),
         )
 
     def _limits(self, deadline: float | None = None, reason: str | None = None) -> RunLimits:
@@ -195,36 +200,35 @@ class RockyBaseOperator(BaseOperator):
             timeout=None,  # the trigger enforces timeout_seconds / execution_timeout itself
         )
 
-    def build(self, context: Context) -> BuiltRun:
-        """The validated command for this try (raises ``RockyUsageError`` & co. before anything runs)."""
+    def build(self, context: Context, started: float | None = None) -> BuiltRun:
+        """The validated command for this try (raises ``RockyUsageError`` & co. before anything runs).
+
+        ``started``: when ``execute()`` was entered; ``execution_timeout`` counts from it.
+        """
         request = self.run_request()
         hook = request.hook()
         hook.get_settings()
         ti = context.get("ti")
-        start = getattr(ti, "start_date", None)
         return build_run(
-            request,
-            hook,
-            ti=ti,
-            run_type=task_context.run_type_of(context, ti),
-            started=start.timestamp() if start is not None else None,
+            request, hook, ti=ti, run_type=task_context.run_type_of(context, ti), started=started
         )
 
     # -- running ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
+        started = time.time()  # execution_timeout counts from here, in both modes
         try:
-            built = self.build(context)
+            built = self.build(context, started)
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
             self._push_summary(context, summary.refused(err))
-            raise
-        self._namespace = built.asset_namespace
+            raise _storable(err) from None
+        self._naming = built.carry()
         command = built.command
-        self.log.info("rocky command: %s (cwd=%s)", " ".join(command.redacted()), command.cwd or ".")
+        self.log.info("rocky command: %s (cwd=%s)", command.shown(), command.cwd or ".")
         limits = self._limits(built.deadline, built.deadline_reason)
         if self.deferrable:
-            self._defer(command.serialize(), limits)
+            self._defer(command, limits)
         self._run = EngineRun(command, limits, self._log_line)
         budget = None if self.execution_timeout is None else str(self.execution_timeout)
         try:
@@ -233,12 +237,20 @@ class RockyBaseOperator(BaseOperator):
             self._run = None
         return self._finish(context, record, command.redacted())
 
-    def _defer(self, command: dict[str, Any], limits: RunLimits) -> None:
+    def _defer(self, command: RockyCommand, limits: RunLimits) -> None:
+        kwarg, sealed = secrets.seal_command(command)
+        if not sealed:
+            self.log.warning(
+                "[core] fernet_key is not set: the engine's %d secret environment value(s) are stored "
+                "unencrypted in the trigger table while the task is deferred; set the same fernet_key "
+                "on workers and triggerers (README, Security)",
+                len(command.secret_keys),
+            )
         trigger = RockyRunTrigger(
-            command,
+            kwarg,
             **limits.as_kwargs(),
-            carry={"asset_namespace": self._namespace},
-            hold_until=task_context.event_hold_until(self.event_hold_seconds),
+            carry=self._naming,
+            hold_until=self._hold_until(),
             command_name=self.command.name,
         )
         backstop = None
@@ -247,17 +259,24 @@ class RockyBaseOperator(BaseOperator):
             backstop += DEFER_TIMEOUT_MARGIN
         self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
 
+    def _hold_until(self) -> float | None:
+        """The event hold, except under ``dag.test()``, where the race it guards against cannot happen."""
+        if task_context.runs_in_process():
+            return None
+        return task_context.event_hold_until(self.event_hold_seconds)
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
+        self._register_secrets()
         try:
             unpacked = wire.unpack(event)
         except RockyError as err:
             self._push_summary(context, summary.refused(err))
-            raise
+            raise _storable(err) from None
         if isinstance(unpacked, wire.Refused):  # start_from_trigger: refused in the triggerer
             self._push_summary(context, summary.refused(unpacked.error))
-            raise unpacked.error
-        self._namespace = unpacked.carry.get("asset_namespace")
+            raise _storable(unpacked.error)
+        self._naming = dict(unpacked.carry)
         return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
 
     def _log_line(self, line: LogLine) -> None:
@@ -282,19 +301,47 @@ class RockyBaseOperator(BaseOperator):
             (self.log.warning if is_warning else self.log.info)(text)
         compact = spec.summarize(verdict, record.pipes)
         if self.push_full_result and verdict.result is not None:
-            context["ti"].xcom_push(key=FULL_RESULT_KEY, value=verdict.result.model_dump(mode="json"))
+            full = verdict.result.model_dump(mode="json")
+            context["ti"].xcom_push(key=FULL_RESULT_KEY, value=secrets.for_the_db(full))
         if verdict.error is not None:
             self._push_summary(context, compact)
-            raise verdict.error
+            raise _storable(verdict.error)
         self.on_success(context, verdict, record)
-        return compact
+        return secrets.for_the_db(compact)
 
     def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> None:
         """A successful run's side effects beyond XCom (assets, for commands that materialize)."""
 
     def _push_summary(self, context: Context, value: dict[str, Any]) -> None:
+        """Push the summary, redacted and storable (Airflow redacts no XCom; JSONB refuses NUL)."""
         if self.do_xcom_push:
-            context["ti"].xcom_push(key="return_value", value=value)
+            context["ti"].xcom_push(key="return_value", value=secrets.for_the_db(value))
+
+    # -- secrets ----------------------------------------------------------------------------------
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render, then register the rendered ``env_vars`` values with the masker at once.
+
+        Airflow serializes the rendered fields (and redacts what the masker knows) right after this,
+        before ``execute()``: registered there, a templated secret would be stored in clear.
+        """
+        super().render_template_fields(context, jinja_env)
+        if isinstance(self.env_vars, Mapping):
+            for value in self.env_vars.values():
+                mask_secret(str(value))
+
+    def _register_secrets(self) -> None:
+        """A resumed task is a new process: teach its masker the secrets again, before any output.
+
+        The connection's ``env``/``secret_env`` are read again for that (a connection that no longer
+        reads is ignored here: the run is over, only its report remains).
+        """
+        for value in (self.env_vars or {}).values() if isinstance(self.env_vars, Mapping) else ():
+            mask_secret(str(value))
+        try:
+            self.run_request().hook().get_settings()
+        except RockyError as err:
+            self.log.info("Connection not read again to mask its secrets in the report: %s", err.reason)
 
     def on_kill(self) -> None:
         """Airflow is stopping the task: end the engine's process group before returning.
@@ -308,3 +355,14 @@ class RockyBaseOperator(BaseOperator):
             grace = min(self.term_grace_seconds, ON_KILL_GRACE_SECONDS)
             self.log.warning("Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", grace)
             run.kill_now(grace)
+
+
+def _storable(error: RockyError) -> RockyError:
+    """``error`` with NUL-free text: its message may be stored (a retry policy's reason, callbacks)."""
+    if "\x00" not in str(error):
+        return error
+    rebuild, args = error.__reduce__()[:2]  # the taxonomy pickles by state: (rebuild, (cls, state))
+    cls, state = cast("tuple[type[RockyError], dict[str, Any]]", args)
+    state = {**state, "reason": secrets.storable(error.reason)}
+    state["stderr_tail"] = secrets.storable(error.stderr_tail)
+    return cast("RockyError", cast("Any", rebuild)(cls, state))

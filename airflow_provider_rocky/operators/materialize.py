@@ -8,14 +8,16 @@ task's OpenLineage outputs.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import AssetAlias
 
 from airflow_provider_rocky._engine.run import RunRecord
+from airflow_provider_rocky._task import secrets
 from airflow_provider_rocky._verdict import events
 from airflow_provider_rocky._verdict.interpret import Verdict
-from airflow_provider_rocky.assets import default_alias_name
+from airflow_provider_rocky.assets import default_alias_name, resolve_namespace
 from airflow_provider_rocky.operators.base import RockyBaseOperator
 
 if TYPE_CHECKING:
@@ -28,7 +30,9 @@ class RockyMaterializingOperator(RockyBaseOperator):
     """A command that materializes tables: asset events and lineage for what landed.
 
     :param asset_namespace: the warehouse namespace of the Asset URIs (default: the connection's,
-        else ``rocky://default``); see README, Assets.
+        else ``rocky://default``); see README, Assets. Checked at DAG parse time (no I/O).
+    :param default_catalog: the catalog of tables the engine names without one (``.schema.table``);
+        default: the connection's, else what the namespace implies (DuckDB: the file's database).
     :param asset_alias: the ``AssetAlias`` the events go through (default ``rocky__<dag>__<task>``).
     :param emit_assets: ``False`` records no asset event (thousands of tables: README, Assets).
     """
@@ -37,12 +41,15 @@ class RockyMaterializingOperator(RockyBaseOperator):
         self,
         *,
         asset_namespace: str | None = None,
+        default_catalog: str | None = None,
         asset_alias: str | None = None,
         emit_assets: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.asset_namespace = asset_namespace
+        self.default_catalog = default_catalog
+        self._check_namespace()
         self.emit_assets = emit_assets
         #: Declared at parse time (Airflow requires it); runtime events go through it.
         self.asset_alias: AssetAlias | None = None
@@ -52,25 +59,43 @@ class RockyMaterializingOperator(RockyBaseOperator):
             self.outlets = [*self.outlets, self.asset_alias]
         self._asset_specs: list[events.AssetEventSpec] = []
 
+    def _check_namespace(self) -> None:
+        """A namespace written in the DAG is checked when the DAG is parsed: pure parsing, no I/O."""
+        if self.asset_namespace is None:
+            return
+        try:
+            resolve_namespace(self.asset_namespace, self.default_catalog)
+        except ValueError as err:
+            raise ValueError(f"{self.task_id}: asset_namespace is invalid: {err}") from None
+
     def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> None:
         """One asset event per materialized table (and partition), only for runs that succeeded."""
         if self.asset_alias is None or verdict.result is None:
             return
         try:
+            namespace, catalog = self._naming.get("asset_namespace"), self._naming.get("default_catalog")
             specs = events.asset_events(
-                verdict.result, namespace=self._namespace, observations=verdict.observations
+                verdict.result,
+                namespace=namespace,
+                default_catalog=catalog,
+                observations=verdict.observations,
             )
             if record.pipes is not None:  # Pipes-only tables are added; a table is never emitted twice
                 specs = events.merge_materializations(
                     specs,
                     record.pipes.materializations(),
-                    namespace=self._namespace,
+                    namespace=namespace,
+                    default_catalog=catalog,
                     run_status=verdict.result.status,
                     engine_version=verdict.result.version,
                 )
         except ValueError as err:  # a namespace that cannot name these tables: say so, keep the run
-            self.log.error("No asset events: %s (set asset_namespace on the operator or connection)", err)
+            self.log.error(
+                "No asset events: %s (set asset_namespace or default_catalog on the operator or connection)",
+                err,
+            )
             return
+        specs = [dataclasses.replace(spec, extra=secrets.storable(spec.extra)) for spec in specs]  # JSONB
         count = events.emit(context["outlet_events"], self.asset_alias, self.outlets, specs)
         self._asset_specs = specs
         self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)

@@ -27,7 +27,7 @@ from airflow_provider_rocky._engine import stderr
 from airflow_provider_rocky._engine.command import RockyCommand
 from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
 from airflow_provider_rocky._task import request as run_request
-from airflow_provider_rocky._task import wire
+from airflow_provider_rocky._task import secrets, wire
 from airflow_provider_rocky._task.commands import COMMANDS
 from airflow_provider_rocky._task.context import run_type_of
 from airflow_provider_rocky.exceptions import RockyError
@@ -42,8 +42,9 @@ IN_FLIGHT_POLL_SECONDS = 10.0
 class RockyRunTrigger(BaseTrigger):
     """Run one rocky command under the triggerer's event loop and report its outcome once.
 
-    :param command: :meth:`RockyCommand.serialize` output (argv, extra env, cwd); ``None`` with a
-        ``spec`` (``start_from_trigger``: the command is built here, from the rendered fields).
+    :param command: :func:`~airflow_provider_rocky._task.secrets.seal_command` output (argv, public
+        env, the sealed secret env, cwd); ``None`` with a ``spec`` (``start_from_trigger``: the command
+        is built here, from the rendered fields and the connection the triggerer resolves).
     :param carry: small JSON data the task needs after resuming, echoed in the event (not in defer
         kwargs: ``dag.test()`` replaces those with the event, a real triggerer merges them).
     :param hold_until: wall-clock time before which the event is not fired, however soon rocky ends
@@ -118,16 +119,22 @@ class RockyRunTrigger(BaseTrigger):
             yield RockyRunEvent(payload=wire.pack_refusal(err, self.carry))
             return
         _mask_env(command)
-        self.log.info("Running rocky in the triggerer: %s", " ".join(command.redacted()))
+        self.log.info("Running rocky in the triggerer: %s", command.shown())
         record = await self._run_until_settled(command)
-        self.log.info(
-            "rocky exited %s after %.1fs; handing the outcome to the task",
-            record.outcome.exit_code,
-            record.outcome.duration_ms / 1000,
-        )
+        outcome = record.outcome
+        if outcome.spawn_error is not None:
+            self.log.error("rocky failed to start: %s", outcome.spawn_error)
+        else:
+            self.log.info(
+                "rocky exited %s after %.1fs; handing the outcome to the task",
+                outcome.exit_code,
+                outcome.duration_ms / 1000,
+            )
         # Compressing megabytes of stdout takes tens of milliseconds: not on the triggerer's loop.
-        payload = await asyncio.to_thread(wire.pack, record, command, self.carry)
-        await self._hold()
+        sealed = bool(self.command and self.command.get(secrets.SEALED_ENV))
+        payload = await asyncio.to_thread(wire.pack, record, command, self.carry, seal=sealed)
+        if outcome.spawn_error is None:  # nothing ran, nothing raced: the task learns it at once
+            await self._hold()
         yield RockyRunEvent(payload=payload)
 
     async def _run_until_settled(self, command: RockyCommand) -> RunRecord:
@@ -146,8 +153,8 @@ class RockyRunTrigger(BaseTrigger):
 
     async def _command(self) -> RockyCommand:
         """The built command, or (``start_from_trigger``) the same one ``execute()`` would build."""
-        if self.command is not None:
-            return RockyCommand.deserialize(self.command)
+        if self.command is not None:  # sealed by the worker that deferred (rows of 0.1.0: in clear)
+            return secrets.open_command(self.command)
         fields = {name: getattr(self, name) for name in self._fields}
         request = run_request.RunRequest.from_spec(self.command_name, self.spec or {}, fields)
         hook = request.hook()
@@ -161,7 +168,7 @@ class RockyRunTrigger(BaseTrigger):
                 "deadline_reason": built.deadline_reason,
             }
         )
-        self.carry = {**self.carry, "asset_namespace": built.asset_namespace}
+        self.carry = {**self.carry, **built.carry()}
         return built.command
 
     async def _hold(self) -> None:

@@ -1,7 +1,7 @@
 """DAGs only the e2e run uses (`make e2e` copies this file into the throwaway deployment's dags folder).
 
-* ``rocky_e2e_quickstart_deferrable``: the quickstart in deferrable mode, against the same project
-  and warehouse (so its asset events start ``rocky_downstream`` too);
+* ``rocky_e2e_quickstart_sync``: the quickstart (deferrable, as the README's) on the worker instead,
+  against the same project and warehouse (so its asset events start ``rocky_downstream`` too);
 * ``rocky_e2e_failures``: ``budget_breach`` on the worker and ``compile_error`` under the triggerer;
 * ``rocky_e2e_kill``: a deferred run that never ends (``grandchild``), killed through the API;
 * ``rocky_e2e_kill_sync``: a sync run whose engine ignores SIGTERM, killed through the API;
@@ -43,13 +43,13 @@ def standin(scenario: str, delay: float = 0.3, **extra: str) -> dict[str, str]:
 
 COMMON: dict[str, Any] = {"start_date": datetime(2026, 1, 1), "schedule": None, "catchup": False}
 
-with DAG(dag_id="rocky_e2e_quickstart_deferrable", tags=["rocky", "e2e"], **COMMON):
+with DAG(dag_id="rocky_e2e_quickstart_sync", tags=["rocky", "e2e"], **COMMON):
     rocky_run = RockyOperator(
         task_id="rocky_run",
         filter="source=orders",
         run_models=True,
         timeout_seconds=30 * 60,
-        deferrable=True,
+        deferrable=False,
         env_vars=standin("success"),
     )
 

@@ -1,4 +1,9 @@
-"""argv building and validation: parity with rocky-sdk, and refusals that name the arguments."""
+"""argv building and validation: parity with rocky-sdk, and refusals that name the arguments.
+
+Parity means the same flags with the same values in the same order as rocky-sdk builds them, each
+value in its flag's token (``--filter=a=b``, :func:`eq_form` of the SDK's ``--filter a=b``): this
+provider never lets a value stand alone, where it could be read as a flag.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,30 @@ SDK_BINARY = "rocky-binary-that-is-not-on-path"
 def sdk_client(**kw: Any) -> RockyClient:
     kw.setdefault("state_path", ".rocky-state.redb")
     return RockyClient(binary_path=SDK_BINARY, config_path="conf/rocky.toml", **kw)
+
+
+def eq_form(argv: list[str]) -> list[str]:
+    """rocky-sdk's argv with each ``--flag value`` pair written ``--flag=value``.
+
+    A flag followed by a token that is not a flag takes it as its value; the SDK's boolean flags are
+    always followed by another flag or nothing, and its positional ``run`` follows a value.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        value = argv[index + 1] if index + 1 < len(argv) else None
+        if token.startswith("--") and value is not None and not value.startswith("-"):
+            out.append(f"{token}={value}")
+            index += 2
+        else:
+            out.append(token)
+            index += 1
+    return out
+
+
+def sdk_argv(client: RockyClient, args: list[str]) -> list[str]:
+    return eq_form(client._build_cmd(args))
 
 
 def ours(args: RunArgs, **settings: Any) -> list[str]:
@@ -66,14 +95,15 @@ RUN_CASES: list[dict[str, Any]] = [
 @pytest.mark.parametrize("kwargs", RUN_CASES, ids=lambda kw: ",".join(kw))
 def test_run_argv_equals_rocky_sdk(kwargs: dict[str, Any]) -> None:
     client = sdk_client()
-    expected = client._build_cmd(
+    expected = sdk_argv(
+        client,
         client._build_run_args(
             kwargs["filter"],
             **{
                 "governance_override": kwargs.get("governance_override"),
                 **{k: v for k, v in kwargs.items() if k not in ("filter", "governance_override")},
             },
-        )
+        ),
     )
     assert ours(RunArgs(**kwargs)) == expected
 
@@ -81,14 +111,14 @@ def test_run_argv_equals_rocky_sdk(kwargs: dict[str, Any]) -> None:
 @pytest.mark.parametrize("settings", [{"state_namespace": "tenant_a"}, {"state_path": "/var/state.redb"}])
 def test_global_flags_equal_rocky_sdk(settings: dict[str, Any]) -> None:
     client = sdk_client(**settings)
-    assert ours(RunArgs(filter="a=b"), **settings) == client._build_cmd(
-        client._build_run_args("a=b", governance_override=None)
+    assert ours(RunArgs(filter="a=b"), **settings) == sdk_argv(
+        client, client._build_run_args("a=b", governance_override=None)
     )
 
 
 def test_without_state_settings_the_engine_resolves_its_own_state() -> None:
     argv = list(build_run_command(RockySettings(), RunArgs(filter="a=b")).argv)
-    assert argv == ["rocky", "--config", "rocky.toml", "--output", "json", "run", "--filter", "a=b"]
+    assert argv == ["rocky", "--config=rocky.toml", "--output=json", "run", "--filter=a=b"]
 
 
 @pytest.mark.parametrize(
@@ -109,7 +139,7 @@ def test_model_argv_equals_rocky_sdk_run_model(
     monkeypatch.setattr("rocky_sdk.client._parse_rocky_json", lambda *a, **k: None)
     monkeypatch.setattr(client, "_require_engine", lambda *a, **k: None)  # no binary to ask its version
     client.run_model("fct_orders", **kwargs)
-    assert ours(RunArgs(model="fct_orders", **kwargs)) == client._build_cmd(captured["args"])
+    assert ours(RunArgs(model="fct_orders", **kwargs)) == sdk_argv(client, captured["args"])
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"filter": "tenant=acme"}, {"governance_override": {"grants": []}}])
@@ -121,7 +151,7 @@ def test_resume_latest_argv_equals_rocky_sdk_resume_run(
     monkeypatch.setattr(client, "run_cli", lambda args, **_: captured.setdefault("args", args) and "")
     monkeypatch.setattr("rocky_sdk.client._parse_rocky_json", lambda *a, **k: None)
     client.resume_run(None, **kwargs)
-    assert ours(RunArgs(resume_latest=True, **kwargs)) == client._build_cmd(captured["args"])
+    assert ours(RunArgs(resume_latest=True, **kwargs)) == sdk_argv(client, captured["args"])
 
 
 @pytest.mark.parametrize(
@@ -190,7 +220,55 @@ def test_secret_flags_are_redacted_for_logs() -> None:
         ),
     )
     shown = cmd.redacted()
-    assert "k-1" not in shown and not any("principal" in tok for tok in shown)
-    assert shown.count("***") == 2
+    assert not any("k-1" in tok or "principal" in tok for tok in shown)
+    assert "--idempotency-key=***" in shown and "--governance-override=***" in shown
     assert "s3cret" not in " ".join(cmd.argv)
     assert cmd.env == {"TOKEN": "s3cret"}
+
+
+def test_argv_of_the_previous_release_is_still_redacted() -> None:
+    """Trigger rows of 0.1.0 carry ``--flag value`` pairs."""
+    from airflow_provider_rocky._engine.command import RockyCommand
+
+    old = RockyCommand(argv=("rocky", "run", "--idempotency-key", "k-1", "--filter", "a=b"))
+    assert old.redacted() == ["rocky", "run", "--idempotency-key", "***", "--filter", "a=b"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("filter", "--config=/etc/passwd"),
+        ("partition", "--missing"),
+        ("pipeline", "-p"),
+        ("model", "--all"),
+        ("shadow_suffix", "-pr42"),
+        ("idempotency_key", "--resume-latest"),
+    ],
+)
+def test_a_value_that_starts_with_a_hyphen_is_refused_naming_the_argument(name: str, value: str) -> None:
+    """0.1.0 spawned ``--filter --config=/etc/passwd``; the engine refused it after the fact."""
+    with pytest.raises(RockyUsageError, match=f"{name}=.* starts with '-'") as err:
+        RunArgs(**{name: value}).validate()
+    assert err.value.category == "usage"
+
+
+def test_every_value_travels_inside_its_flags_token() -> None:
+    """Whatever passed validation, no value stands alone in argv where it could be read as a flag."""
+    from airflow_provider_rocky._engine.command import flag_of
+
+    args = RunArgs(
+        filter="tenant=acme",
+        partition_from="2026-01-01",
+        partition_to="2026-01-31",
+        lookback=3,
+        parallel=2,
+        pipeline="raw",
+        shadow_suffix="_pr42",
+        idempotency_key="k-1",
+        governance_override={"grants": []},
+        run_models=True,
+    )
+    argv = ours(args, state_namespace="tenant_a")
+    flags = [token for token in argv[1:] if token.startswith("--")]
+    assert argv[1:] == [*flags[:3], "run", *flags[3:]], "only the subcommand stands alone"
+    assert all("=" in token for token in flags if flag_of(token) not in ("--all", "--shadow"))

@@ -181,10 +181,3 @@ def test_log_view_group_markers_are_neutralized_anywhere_in_the_line(marker: str
     for raw in (f"{marker}Fake section", f"text {marker}Fake", tracing("INFO", f"{marker}x")):
         text = logs.render(raw).text
         assert marker not in text and "\\x3a" + marker[1:] in text
-
-
-def test_a_command_is_logged_quoted_on_one_line() -> None:
-    argv = ["rocky", "run", "--filter", "tenant=acme corp", "--partition", "2026\nMarking task as SUCCESS"]
-    text = logs.command_line(argv)
-    assert text.splitlines() == [text]
-    assert text == "rocky run --filter 'tenant=acme corp' --partition '2026\\nMarking task as SUCCESS'"

@@ -82,3 +82,58 @@ def test_pipes_run_logs_messages_and_merges_materializations_without_duplicates(
     assert pipes["materializations_reported"] == run.summary["materializations_total"]
     uris = [uri for uri, _ in events]
     assert len(uris) == len(set(uris)) == run.summary["materializations_total"], "no duplicate events"
+
+
+def test_an_invalid_literal_namespace_fails_at_parse_time() -> None:
+    """0.1.0 ran the engine, logged one ERROR, and emitted no asset event: downstream DAGs starved."""
+    from airflow_provider_rocky.operators.rocky import RockyOperator
+
+    with pytest.raises(ValueError, match=r"t: asset_namespace is invalid: .*credentials"):
+        RockyOperator(task_id="t", asset_namespace="snowflake://user:pw@acct")
+
+
+def _engine_printing(tmp_path, result) -> str:  # type: ignore[no-untyped-def]
+    """An executable that prints one fixed RunResult, whatever it is asked."""
+    (tmp_path / "stdout.json").write_text(result.model_dump_json())
+    engine = tmp_path / "engine"
+    engine.write_text(f"#!/bin/sh\ncat {tmp_path / 'stdout.json'}\n")
+    engine.chmod(0o755)
+    return str(engine)
+
+
+@pytest.mark.parametrize("where", ["operator", "connection"])
+def test_default_catalog_names_tables_the_engine_gave_no_catalog(
+    where: str,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import json
+
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+    from run_results import run_result
+
+    from airflow_provider_rocky.operators.rocky import RockyOperator
+
+    result = run_result(
+        [
+            {
+                "asset_key": ["", "marts", "fct_orders"],
+                "rows_copied": 3,
+                "duration_ms": 1,
+                "metadata": {"strategy": "full_refresh", "target_table_full_name": ".marts.fct_orders"},
+            }
+        ]
+    )
+    naming = {"asset_namespace": "snowflake://acct", "default_catalog": "ANALYTICS"}
+    extra = {"binary_path": _engine_printing(tmp_path, result), **(naming if where == "connection" else {})}
+    monkeypatch.setenv("AIRFLOW_CONN_ROCKY_DEFAULT", json.dumps({"conn_type": "rocky", "extra": extra}))
+    op = RockyOperator(task_id="t", project_dir=str(tmp_path), **(naming if where == "operator" else {}))
+
+    class TI:
+        dag_id, run_id, task_id, map_index, try_number, start_date = "d", "r", "t", -1, 1, None
+
+        def xcom_push(self, key: str, value: object) -> None:
+            pass
+
+    op.execute({"ti": TI(), "outlet_events": OutletEventAccessors()})  # type: ignore[arg-type]
+    assert [spec.uri for spec in op._asset_specs] == ["snowflake://acct/ANALYTICS/marts/fct_orders"]

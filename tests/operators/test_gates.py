@@ -59,7 +59,7 @@ def test_plan_then_apply_runs_exactly_the_plan_and_emits_its_tables(mode: str) -
         "full_refresh_copy": 2,
     }
     argvs = [r["argv"] for r in read_record(WORK / f"{dag_id}.jsonl") if r["event"] == "start"]
-    assert [a[a.index("json") + 1] for a in argvs if "--version" not in a] == ["plan", "apply"]
+    assert [a[a.index("--output=json") + 1] for a in argvs if "--version" not in a] == ["plan", "apply"]
     assert next(a for a in argvs if "apply" in a)[-1] == plan_id
     summary = applied.summary
     assert summary["outcome"] == "success" and summary["tables_copied"] == 2

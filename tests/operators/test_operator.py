@@ -116,7 +116,7 @@ def test_a_blank_idempotency_key_gets_the_automatic_per_try_key(rendered: str | 
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": RecordingTI()})  # type: ignore[arg-type]
     argv = deferred.value.trigger.command["argv"]  # type: ignore[attr-defined]
-    assert argv[argv.index("--idempotency-key") + 1] == "airflow:d:r:t:-1:try1"
+    assert "--idempotency-key=airflow:d:r:t:-1:try1" in argv
 
 
 #: A task process as Airflow's task runner sets it up: SIGTERM calls ``on_kill`` from a signal handler.
@@ -270,3 +270,68 @@ def test_only_user_values_become_secrets(monkeypatch: pytest.MonkeyPatch) -> Non
     masked.clear()
     trigger_module._mask_env(type(command).deserialize(command.serialize()))
     assert sorted(masked) == ["conn-s3cret", "user-s3cret"]
+
+
+def test_execution_timeout_counts_from_execute_not_from_the_task_start_date() -> None:
+    """0.1.0 counted from ``ti.start_date``: under ``dags test`` the engine was ended 4 ms in."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    ti = RecordingTI()
+    ti.start_date = datetime.now(UTC) - timedelta(hours=1)  # type: ignore[assignment]
+    op = RockyOperator(task_id="t", deferrable=True, execution_timeout=timedelta(minutes=10))
+    entered = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti})  # type: ignore[arg-type]
+    limits = deferred.value.trigger.limits  # type: ignore[attr-defined]
+    assert limits.deadline_reason == "execution_timeout=0:10:00"
+    assert entered + 600 <= limits.deadline <= time.time() + 600
+
+
+def test_the_logged_command_is_one_quoted_line_whatever_a_value_holds(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A newline in a templated value forged a log line at column 0 (argv was logged unquoted)."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    op = RockyOperator(
+        task_id="t", deferrable=True, filter="a=b\nMarking task as SUCCESS", pipeline="my pipe"
+    )
+    with pytest.raises(TaskDeferred):
+        op.execute({"ti": RecordingTI()})  # type: ignore[arg-type]
+    lines = capfd.readouterr().out.splitlines()
+    (logged,) = [line for line in lines if "rocky command:" in line]
+    assert "$'--filter=a=b\\nMarking task as SUCCESS'" in logged and "'--pipeline=my pipe'" in logged
+    assert not any(line.startswith("Marking task") for line in lines)
+
+
+@pytest.mark.usefixtures("airflow_db", "standin_bin")
+def test_under_dag_test_a_deferred_run_is_not_held(capfd: pytest.CaptureFixture[str]) -> None:
+    """``dag.test()`` runs the trigger inline after the deferral is recorded: no race, no 10 s hold."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from airflow_helpers import run_dag
+    from sqlalchemy import select
+
+    run = run_dag("rocky_face", "face__default_hold")
+    assert run.task_state == "success"
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
+        ).one()
+        trigger = session.get(Trigger, ti.trigger_id)
+        assert trigger is not None and trigger.kwargs["hold_until"] is None
+    assert "Holding the event" not in capfd.readouterr().out
+
+
+def test_the_providers_page_links_to_the_documentation() -> None:
+    """Airflow reads ``documentation-url`` from the Project-URL metadata; 0.1.0 had none (null)."""
+    from airflow.providers_manager import ProvidersManager
+
+    provider = ProvidersManager().providers["airflow-provider-rocky"]
+    # Airflow 3.1.8 keeps the space after the comma of "Documentation, <url>"; 3.3 strips it.
+    assert (
+        str(provider.data["documentation-url"]).strip() == "https://pypi.org/project/airflow-provider-rocky/"
+    )

@@ -60,6 +60,7 @@ def base_env(**overrides: str) -> dict[str, str]:
         if not key.startswith(("ROCKY_", "DAGSTER_PIPES_")) and key != "RUST_LOG"
     }
     env["ROCKY_STANDIN_DELAY"] = "0"
+    env["ROCKY_STANDIN_ALLOW_NO_CONFIG"] = "1"  # bare tmp dirs; test_config.py checks the refusal
     env.update(overrides)
     return env
 
@@ -1049,6 +1050,7 @@ def test_rocky_sdk_client_drives_the_standin(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("ROCKY_STANDIN_DELAY", "0")
     monkeypatch.setenv("ROCKY_STANDIN_SCENARIO", "partial")
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "rocky.toml").write_text('[adapter]\ntype = "duckdb"\npath = "sdk.duckdb"\n')
     client = RockyClient(binary_path=str(rocky), timeout_seconds=60)
     result = client.run(
         filter="tenant=acme",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 
@@ -148,3 +149,76 @@ async def test_a_second_copy_of_the_same_try_waits_for_the_first(tmp_path) -> No
 
     ran = [r for r in read_record(record) if r.get("event") == "end" and r.get("status") == "Success"]
     assert len(ran) == 1, "the work ran once"
+
+
+@pytest.mark.asyncio
+async def test_an_engine_that_never_started_is_reported_at_once_as_failed_to_start(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """0.1.0 held the event anyway (10 s by default) and logged ``rocky exited None``."""
+    import time
+
+    command = RockyCommand(argv=("/nonexistent/rocky", "run"), cwd=os.environ["ROCKY_TEST_WORKDIR"])
+    trigger = RockyRunTrigger(command.serialize(), hold_until=time.time() + 600)
+    event = await asyncio.wait_for(anext(trigger.run()), 120)  # a bound, not a measurement
+    log = capfd.readouterr().out
+    assert "rocky failed to start: FileNotFoundError" in log
+    assert "exited None" not in log and "Holding the event" not in log
+    assert wire.digest(event.payload).startswith("rocky failed to start: FileNotFoundError")
+    verdict = interpret(wire.unpack(event.payload).outcome)  # type: ignore[union-attr]
+    assert verdict.error is not None and verdict.error.category == "binary_missing"
+
+
+def _leaky(secret: str) -> RockyCommand:
+    """An engine that prints its secret to stderr and into its stdout."""
+    script = 'echo "connect failed for $TOKEN" >&2; echo "{\\"leak\\": \\"$TOKEN\\"}"'
+    return RockyCommand(
+        argv=("/bin/sh", "-c", script),
+        env={"TOKEN": secret, "ROCKY_RUN_TRIGGER": "manual"},
+        cwd=os.environ["ROCKY_TEST_WORKDIR"],
+        secret_keys=("TOKEN",),
+    )
+
+
+@pytest.fixture
+def fernet_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
+    return key
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("fernet_key")
+async def test_secrets_travel_sealed_and_the_event_carries_none_in_clear() -> None:
+    """0.1.0 stored the engine's secret environment in the trigger row, and the stderr tail in clear."""
+    from airflow_provider_rocky._task import secrets
+
+    secret = "tok-sealed-5be0c2"
+    kwargs, sealed = secrets.seal_command(_leaky(secret))
+    assert sealed and secret not in json.dumps(kwargs) and kwargs["env"] == {"ROCKY_RUN_TRIGGER": "manual"}
+    trigger = RockyRunTrigger(kwargs)
+    assert RockyRunTrigger(**trigger.serialize()[1]).serialize() == trigger.serialize()
+    event = await anext(trigger.run())
+    assert secret not in json.dumps(event.payload) and event.payload["sealed"] is True
+    finished = wire.unpack(event.payload)
+    assert isinstance(finished, wire.Finished)
+    assert finished.outcome.stderr_tail == ["connect failed for ***"]
+    assert json.loads(finished.outcome.stdout) == {"leak": secret}, "the worker reads what the engine printed"
+
+
+@pytest.mark.asyncio
+async def test_a_triggerer_without_the_workers_key_refuses_naming_the_key(
+    fernet_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from airflow_provider_rocky._task import secrets
+
+    kwargs, _ = secrets.seal_command(_leaky("tok-other-key-9f"))
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+    event = await anext(RockyRunTrigger(kwargs).run())
+    refused = wire.unpack(event.payload)
+    assert isinstance(refused, wire.Refused) and refused.error.category == "usage"
+    assert "same fernet_key" in refused.error.reason

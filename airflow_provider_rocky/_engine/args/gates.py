@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import blank_to_none
-from airflow_provider_rocky._engine.command import RockySettings
+from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyUsageError
 
 #: What the engine accepts as a ``--var`` name (``@var(name)`` in models).
@@ -37,7 +37,7 @@ def _vars(var: Mapping[str, Any] | None) -> list[str]:
             raise RockyUsageError(
                 f"var name {name!r} is invalid: letters, digits and _ (not starting with a digit)"
             )
-        argv += ["--var", f"{name}={value}"]
+        argv += [opt("--var", f"{name}={value}")]
     return argv
 
 
@@ -79,7 +79,7 @@ class DoctorArgs:
     def argv(self, settings: RockySettings) -> list[str]:
         args = ["doctor"]
         if len(self.names) == 1:
-            args += ["--check", self.names[0]]
+            args += [opt("--check", self.names[0])]
         return args + (["--verbose"] if self.verbose else [])
 
 
@@ -111,10 +111,10 @@ class CompileArgs:
         _vars(self.var)
 
     def argv(self, settings: RockySettings) -> list[str]:
-        args = ["compile", "--models", settings.models_dir]
-        args += ["--contracts", self.contracts] if self.contracts else []
-        args += ["--model", self.model] if self.model else []
-        args += ["--target-dialect", self.target_dialect] if self.target_dialect else []
+        args = ["compile", opt("--models", settings.models_dir)]
+        args += [opt("--contracts", self.contracts)] if self.contracts else []
+        args += [opt("--model", self.model)] if self.model else []
+        args += [opt("--target-dialect", self.target_dialect)] if self.target_dialect else []
         args += ["--with-seed"] if self.with_seed else []
         return args + _vars(self.var)
 
@@ -145,11 +145,11 @@ class TestArgs:
         _vars(self.var)
 
     def argv(self, settings: RockySettings) -> list[str]:
-        args = ["test", "--models", settings.models_dir]
-        args += ["--contracts", self.contracts] if self.contracts else []
-        args += ["--model", self.model] if self.model else []
+        args = ["test", opt("--models", settings.models_dir)]
+        args += [opt("--contracts", self.contracts)] if self.contracts else []
+        args += [opt("--model", self.model)] if self.model else []
         args += ["--declarative"] if self.declarative else []
-        args += ["--pipeline", self.pipeline] if self.pipeline else []
+        args += [opt("--pipeline", self.pipeline)] if self.pipeline else []
         return args + _vars(self.var)
 
 
@@ -173,8 +173,8 @@ class CiArgs:
         _vars(self.var)
 
     def argv(self, settings: RockySettings) -> list[str]:
-        args = ["ci", "--models", settings.models_dir]
-        return args + (["--contracts", self.contracts] if self.contracts else []) + _vars(self.var)
+        args = ["ci", opt("--models", settings.models_dir)]
+        return args + ([opt("--contracts", self.contracts)] if self.contracts else []) + _vars(self.var)
 
 
 @dataclass(frozen=True)
@@ -195,4 +195,4 @@ class FreshnessArgs:
         _no_flag("pipeline", self.pipeline)
 
     def argv(self, settings: RockySettings) -> list[str]:
-        return ["freshness", *(["--pipeline", self.pipeline] if self.pipeline else [])]
+        return ["freshness", *([opt("--pipeline", self.pipeline)] if self.pipeline else [])]

@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_provider_rocky._engine.args.base import blank_to_none
 from airflow_provider_rocky._engine.args.run import RunArgs
-from airflow_provider_rocky._engine.command import RockySettings
+from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyUsageError
 
 #: A plan id is hex (64 characters: blake3); a digest too. Anything else is refused before spawning.
@@ -63,7 +63,7 @@ class PlanArgs:
 
     def argv(self, settings: RockySettings) -> list[str]:
         args = ["plan", *self._run().argv(settings)[1:]]
-        return args + (["--env", self.env] if self.env is not None else [])
+        return args + ([opt("--env", self.env)] if self.env is not None else [])
 
 
 @dataclass(frozen=True)
@@ -98,4 +98,6 @@ class ApplyArgs:
 
     def argv(self, settings: RockySettings) -> list[str]:
         args = ["apply", str(self.plan_id)]
-        return args + (["--expect-spec-digest", self.expect_spec_digest] if self.expect_spec_digest else [])
+        return args + (
+            [opt("--expect-spec-digest", self.expect_spec_digest)] if self.expect_spec_digest else []
+        )

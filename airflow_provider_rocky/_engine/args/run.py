@@ -1,9 +1,12 @@
 """``rocky run`` arguments: validation before anything is spawned, and the argv the engine expects.
 
-The argv matches what ``rocky_sdk.RockyClient`` builds for the same call, flag for flag and in the
-same order (a parity test proves it), so a DAG moved from the SDK recipe or dagster-rocky behaves the
-same. Validation names the offending arguments and runs before the process (or the trigger) exists:
-bad input never costs a warehouse connection.
+The argv matches what ``rocky_sdk.RockyClient`` builds for the same call, flag for flag, value for
+value and in the same order (a parity test proves it), so a DAG moved from the SDK recipe or
+dagster-rocky behaves the same. One difference: every value travels in its flag's token
+(``--filter=tenant=acme``, as clap reads it), never as a token of its own, so no value (a templated
+``partition`` from ``dag_run.conf``...) can ever be read as a flag. Values that start with ``-`` are
+refused anyway, naming the argument: the engine would refuse them after the fact, or worse. Validation
+runs before the process (or the trigger) exists: bad input never costs a warehouse connection.
 """
 
 from __future__ import annotations
@@ -13,9 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import arg, as_int, as_json_object, blank_to_none
-from airflow_provider_rocky._engine.command import RockySettings
+from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyGovernanceError, RockyUsageError
 
+#: Arguments whose text becomes a flag's value: none may start with ``-``.
+_TEXT_VALUES = (
+    "filter",
+    "partition",
+    "partition_from",
+    "partition_to",
+    "pipeline",
+    "model",
+    "shadow_suffix",
+    "idempotency_key",
+    "defer_to",
+)
 #: Arguments a resume refuses: it replays the failed run as it was.
 _NOT_WITH_RESUME = (
     "model",
@@ -72,6 +87,7 @@ class RunArgs:
     def validate(self) -> None:
         """Refuse every combination the engine would refuse (or silently ignore), naming the arguments."""
         self._validate_shape()
+        self._validate_no_flag_lookalikes()
         if self.filter is not None:
             key, sep, _ = self.filter.partition("=")
             if not sep or not key.strip():
@@ -85,6 +101,15 @@ class RunArgs:
         if self.shadow_suffix is not None and not self.shadow_suffix.strip():
             raise RockyUsageError("shadow_suffix is empty")
         self._validate_governance()
+
+    def _validate_no_flag_lookalikes(self) -> None:
+        for name in _TEXT_VALUES:
+            value = getattr(self, name)
+            if isinstance(value, str) and value.startswith("-"):
+                raise RockyUsageError(
+                    f"{name}={value!r} starts with '-', which the engine reads as a flag: "
+                    "pass the value itself (check the template or dag_run.conf it came from)"
+                )
 
     def _validate_shape(self) -> None:
         """The checks that depend only on which arguments are set (also at DAG parse time)."""
@@ -133,50 +158,49 @@ class RunArgs:
         if self.resume_latest:  # RockyClient.resume_run(None, filter=..., governance_override=...)
             return ["run", "--resume-latest", *self._filter_argv(), *self._governance_argv()]
         if self.model is not None:  # RockyClient.run_model(...), then run-only flags it lacks
-            args = ["run", "--model", self.model]
-            args += (
-                ["--pipeline", self.pipeline]
+            args = ["run", opt("--model", self.model)]
+            args += [
+                opt("--pipeline", self.pipeline)
                 if self.pipeline is not None
-                else ["--models", settings.models_dir]
-            )
+                else opt("--models", settings.models_dir)
+            ]
             args += [*self._filter_argv(), *self._partition_argv(), *self._governance_argv()]
             return args + self._shadow_argv() + self._tail_argv()
         args = ["run", *self._filter_argv()]  # RockyClient.run(filter, ...): no --filter without one
         if self.pipeline is not None:
-            args += ["--pipeline", self.pipeline]
+            args += [opt("--pipeline", self.pipeline)]
         args += self._governance_argv()
         if self.run_models:
-            args += ["--models", settings.models_dir, "--all"]
+            args += [opt("--models", settings.models_dir), "--all"]
         return args + self._shadow_argv() + self._partition_argv() + self._tail_argv()
 
     def _filter_argv(self) -> list[str]:
-        return ["--filter", self.filter] if self.filter else []
+        return [opt("--filter", self.filter)] if self.filter else []
 
     def _governance_argv(self) -> list[str]:
-        return (
-            ["--governance-override", json.dumps(self.governance_override)]
-            if self.governance_override
-            else []
-        )
+        override = self.governance_override
+        return [opt("--governance-override", json.dumps(override))] if override else []
 
     def _shadow_argv(self) -> list[str]:
-        return ["--shadow", "--shadow-suffix", self.shadow_suffix] if self.shadow_suffix is not None else []
+        suffix = self.shadow_suffix
+        return ["--shadow", opt("--shadow-suffix", suffix)] if suffix is not None else []
 
     def _partition_argv(self) -> list[str]:
         args: list[str] = []
         if self.partition is not None:
-            args += ["--partition", self.partition]
+            args += [opt("--partition", self.partition)]
         if self.partition_from is not None and self.partition_to is not None:
-            args += ["--from", self.partition_from, "--to", self.partition_to]
+            args += [opt("--from", self.partition_from), opt("--to", self.partition_to)]
         args += ["--latest"] if self.latest else []
         args += ["--missing"] if self.missing else []
         if self.lookback is not None:
-            args += ["--lookback", str(self.lookback)]
+            args += [opt("--lookback", self.lookback)]
         if self.parallel is not None:
-            args += ["--parallel", str(self.parallel)]
+            args += [opt("--parallel", self.parallel)]
         return args
 
     def _tail_argv(self) -> list[str]:
-        args = ["--idempotency-key", self.idempotency_key] if self.idempotency_key is not None else []
+        key = self.idempotency_key
+        args = [opt("--idempotency-key", key)] if key is not None else []
         args += ["--defer"] if self.defer else []
-        return args + (["--defer-to", self.defer_to] if self.defer_to is not None else [])
+        return args + ([opt("--defer-to", self.defer_to)] if self.defer_to is not None else [])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import blank_to_none
-from airflow_provider_rocky._engine.command import RockySettings
+from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyUsageError
 
 
@@ -32,5 +32,5 @@ class DiscoverArgs:
             )
 
     def argv(self, settings: RockySettings) -> list[str]:
-        args = ["discover", *(["--pipeline", self.pipeline] if self.pipeline else [])]
+        args = ["discover", *([opt("--pipeline", self.pipeline)] if self.pipeline else [])]
         return args + (["--no-cache"] if self.no_cache else [])

@@ -1,11 +1,15 @@
 """The parts of ``rocky.toml`` the stand-in honours: adapter (DuckDB path), pipelines, budget, state.
 
-The real engine refuses to start without a config; the stand-in tolerates a missing file (it then uses
-built-in defaults and writes no warehouse) so a DAG can be tested without a Rocky project.
+The real engine refuses to start without its config, and so does the stand-in (exit 1, ``Error:
+failed to load config from rocky.toml``): a DAG whose ``project_dir`` holds no project must fail in a
+test as it would in production. A test that has no project on purpose opts in with
+``ROCKY_STANDIN_ALLOW_NO_CONFIG=1`` (the provider's own suite sets it); the stand-in then uses
+built-in defaults and writes no warehouse.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +18,8 @@ from typing import Any
 from airflow_provider_rocky.testing._standin.errors import CommandError
 
 PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot")
+#: Environment knob: ``1`` lets the stand-in run without a config file (the real engine never does).
+ALLOW_NO_CONFIG = "ROCKY_STANDIN_ALLOW_NO_CONFIG"
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,21 @@ def _adapters(data: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def load_config(config: str, cwd: Path) -> ProjectConfig:
-    """Read ``config`` (relative to ``cwd``); a file that exists but is not valid TOML is a hard error."""
+def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConfig:
+    """Read ``config`` (relative to ``cwd``); a missing file (unless allowed) or bad TOML is a hard error.
+
+    ``required=False`` (``rocky doctor``, which reports a missing config as a check) never refuses.
+    """
     path = cwd / config
     if not path.is_file():
+        if required and os.environ.get(ALLOW_NO_CONFIG) != "1":
+            raise CommandError(
+                f"failed to load config from {config}",
+                [
+                    f"{path}: No such file or directory (os error 2)",
+                    f"stand-in: set {ALLOW_NO_CONFIG}=1 to run without a project (the engine never does)",
+                ],
+            )
         return ProjectConfig(path=path, exists=False)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

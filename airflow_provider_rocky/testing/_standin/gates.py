@@ -64,7 +64,7 @@ def _print(document: dict[str, Any], fmt: str) -> None:
 
 def doctor(inv: Invocation, scenario: Scenario, cwd: Path, log: StderrLog, fmt: str) -> int:
     """Health checks; returns the exit code (3 when a check is critical)."""
-    config = load_config(inv.config, cwd)
+    config = load_config(inv.config, cwd, required=False)
     checks = {
         "config": "Config syntax valid" if config.exists else "No config file; stand-in defaults in use",
         "state": "State store healthy",
