@@ -41,6 +41,7 @@ from airflow_provider_rocky.exceptions import (
     RockyUsageError,
 )
 from airflow_provider_rocky.get_provider_info import CONN_FIELDS
+from airflow_provider_rocky.hooks._calls import RockyCommandMethods
 
 __all__ = ["RockyHook", "mask_secret"]
 
@@ -82,7 +83,7 @@ def unreadable_env_connection(conn_id: str) -> str | None:
     return f"{name} is set, but Airflow could not read a connection from it"
 
 
-class RockyHook(BaseHook):
+class RockyHook(RockyCommandMethods, BaseHook):
     """Resolve the ``rocky`` connection and build commands for the engine.
 
     :param rocky_conn_id: connection id; ``rocky_default`` may be absent (defaults apply).
