@@ -306,11 +306,15 @@ class RockyBaseOperator(BaseOperator):
         if verdict.error is not None:
             self._push_summary(context, compact)
             raise _storable(verdict.error)
-        self.on_success(context, verdict, record)
-        return secrets.for_the_db(compact)
+        added = self.on_success(context, verdict, record)
+        return secrets.for_the_db({**compact, **added})
 
-    def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> None:
-        """A successful run's side effects beyond XCom (assets, for commands that materialize)."""
+    def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> dict[str, Any]:
+        """A successful run's side effects beyond XCom (assets, for commands that materialize).
+
+        Returns what they add to the summary (``assets``: each event's table and URI).
+        """
+        return {}
 
     def _push_summary(self, context: Context, value: dict[str, Any]) -> None:
         """Push the summary, redacted and storable (Airflow redacts no XCom; JSONB refuses NUL)."""

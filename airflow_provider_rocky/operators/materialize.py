@@ -15,7 +15,7 @@ from airflow.sdk import AssetAlias
 
 from airflow_provider_rocky._engine.run import RunRecord
 from airflow_provider_rocky._task import secrets
-from airflow_provider_rocky._verdict import events
+from airflow_provider_rocky._verdict import events, summary
 from airflow_provider_rocky._verdict.interpret import Verdict
 from airflow_provider_rocky.assets import default_alias_name, resolve_namespace
 from airflow_provider_rocky.operators.base import RockyBaseOperator
@@ -24,6 +24,19 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["RockyMaterializingOperator"]
+
+#: Asset events named one per line in the task log; the summary lists up to ``MAX_ITEMS``.
+LOGGED_ASSETS = 50
+
+
+def _asset_row(spec: events.AssetEventSpec) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "table": summary.readable_table(str(spec.extra.get("target_table") or "")),
+        "uri": spec.uri,
+    }
+    if spec.partition_key is not None:
+        row["partition_key"] = spec.partition_key
+    return row
 
 
 class RockyMaterializingOperator(RockyBaseOperator):
@@ -68,37 +81,56 @@ class RockyMaterializingOperator(RockyBaseOperator):
         except ValueError as err:
             raise ValueError(f"{self.task_id}: asset_namespace is invalid: {err}") from None
 
-    def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> None:
-        """One asset event per materialized table (and partition), only for runs that succeeded."""
+    def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> dict[str, Any]:
+        """One asset event per materialized table (and partition), only for runs that succeeded.
+
+        Each event's URI is logged and listed in the summary (``assets``): the URI a downstream DAG
+        schedules on, next to the table name the engine printed, so a mismatch is visible at once.
+        """
         if self.asset_alias is None or verdict.result is None:
-            return
+            return {}
         try:
-            namespace, catalog = self._naming.get("asset_namespace"), self._naming.get("default_catalog")
-            specs = events.asset_events(
-                verdict.result,
-                namespace=namespace,
-                default_catalog=catalog,
-                observations=verdict.observations,
-            )
-            if record.pipes is not None:  # Pipes-only tables are added; a table is never emitted twice
-                specs = events.merge_materializations(
-                    specs,
-                    record.pipes.materializations(),
-                    namespace=namespace,
-                    default_catalog=catalog,
-                    run_status=verdict.result.status,
-                    engine_version=verdict.result.version,
-                )
+            specs = self._specs(verdict, record)
         except ValueError as err:  # a namespace that cannot name these tables: say so, keep the run
             self.log.error(
                 "No asset events: %s (set asset_namespace or default_catalog on the operator or connection)",
                 err,
             )
-            return
+            return {"assets": [], "assets_total": 0, "assets_error": str(err)}
         specs = [dataclasses.replace(spec, extra=secrets.storable(spec.extra)) for spec in specs]  # JSONB
         count = events.emit(context["outlet_events"], self.asset_alias, self.outlets, specs)
         self._asset_specs = specs
         self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)
+        return self._report_assets(specs)
+
+    def _specs(self, verdict: Verdict, record: RunRecord) -> list[events.AssetEventSpec]:
+        """The run's events from stdout, plus the tables only Pipes reported."""
+        namespace, catalog = self._naming.get("asset_namespace"), self._naming.get("default_catalog")
+        specs = events.asset_events(
+            verdict.result, namespace=namespace, default_catalog=catalog, observations=verdict.observations
+        )
+        if record.pipes is None:
+            return specs
+        return events.merge_materializations(  # a table is never emitted twice
+            specs,
+            record.pipes.materializations(),
+            namespace=namespace,
+            default_catalog=catalog,
+            run_status=verdict.result.status,
+            engine_version=verdict.result.version,
+        )
+
+    def _report_assets(self, specs: list[events.AssetEventSpec]) -> dict[str, Any]:
+        """Log ``table -> URI`` per event (the first :data:`LOGGED_ASSETS`); the summary's rows."""
+        rows = [_asset_row(spec) for spec in specs]
+        for row in rows[:LOGGED_ASSETS]:
+            at = f" [{row['partition_key']}]" if "partition_key" in row else ""
+            self.log.info("asset event: %s%s -> %s", row["table"], at, row["uri"])
+        if len(rows) > LOGGED_ASSETS:
+            self.log.info("... and %d more asset event(s) (XCom summary: assets)", len(rows) - LOGGED_ASSETS)
+        added: dict[str, Any] = {}
+        summary.capped(added, "assets", rows)
+        return added
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage outputs = the tables this run materialized (only with the OpenLineage provider)."""

@@ -32,6 +32,24 @@ def test_replication_run_emits_one_event_per_table_with_documented_extra(mode: s
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_each_emitted_uri_is_in_the_summary_and_the_log_beside_its_table(
+    mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """0.1.0 logged only a count: a table named one way and scheduled on another starved silently."""
+    run, events = events_of("backfill", mode)
+    log = capfd.readouterr().out
+    listed = run.summary["assets"]
+    assert run.summary["assets_total"] == len(listed) == len(events)
+    assert sorted((row["uri"], row.get("partition_key")) for row in listed) == sorted(
+        (uri, extra.get("partition_key")) for uri, extra in events
+    )
+    for row in listed:
+        assert row["uri"] == rocky_asset(row["table"], namespace=NAMESPACE).uri
+        at = f" [{row['partition_key']}]" if "partition_key" in row else ""
+        assert f"asset event: {row['table']}{at} -> {row['uri']}" in log
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_partitioned_backfill_emits_one_event_per_partition(mode: str) -> None:
     run, events = events_of("backfill", mode)
     assert run.task_state == "success"
