@@ -172,6 +172,29 @@ def _ends_on_sigterm(run: EngineRun) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def command_methods(name: str, summary: str, *positional: str) -> tuple[Any, Any]:
+    """The sync and the async method of one command: ``run_command(name, ...)``, named and documented.
+
+    ``positional`` names the arguments that may also be passed by position (``apply(plan_id)``).
+    """
+
+    def named(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if len(args) > len(positional):
+            raise TypeError(f"{name}() takes {len(positional)} positional argument(s), got {len(args)}")
+        return {**dict(zip(positional, args, strict=False)), **kwargs}
+
+    def call(self: RockyCommandMethods, *args: Any, **kwargs: Any) -> Any:
+        return self.run_command(name, **named(args, kwargs))
+
+    async def acall(self: RockyCommandMethods, *args: Any, **kwargs: Any) -> Any:
+        return await self.arun_command(name, **named(args, kwargs))
+
+    for method, method_name, doc in ((call, name, summary), (acall, f"a{name}", f"Async :meth:`{name}`.")):
+        method.__name__ = method.__qualname__ = method_name
+        method.__doc__ = doc
+    return call, acall
+
+
 class RockyCommandMethods:
     """The command methods of ``RockyHook`` (mixed in; see the module docstring).
 
@@ -236,76 +259,33 @@ class RockyCommandMethods:
             fail_on_partial=fail_on_partial,
         )
 
-    # -- one method per command (sync, then async) ------------------------------------------------
+    # -- one pair of methods per command (declared: the same call, named) ------------------------
 
-    def run(self, **kwargs: Any) -> Any:
-        """``rocky run`` (``filter=``, ``run_models=``, ``partition=``...) → ``RunResult``."""
-        return self.run_command("run", **kwargs)
-
-    async def arun(self, **kwargs: Any) -> Any:
-        """Async :meth:`run`."""
-        return await self.arun_command("run", **kwargs)
-
-    def doctor(self, **kwargs: Any) -> Any:
-        """``rocky doctor`` (``checks=``) → ``DoctorResult``; critical checks raise ``RockyHealthError``."""
-        return self.run_command("doctor", **kwargs)
-
-    async def adoctor(self, **kwargs: Any) -> Any:
-        """Async :meth:`doctor`."""
-        return await self.arun_command("doctor", **kwargs)
-
-    def compile(self, **kwargs: Any) -> Any:
-        """``rocky compile`` (``model=``, ``contracts=``...) → ``CompileResult``; errors raise."""
-        return self.run_command("compile", **kwargs)
-
-    async def acompile(self, **kwargs: Any) -> Any:
-        """Async :meth:`compile`."""
-        return await self.arun_command("compile", **kwargs)
-
-    def test(self, **kwargs: Any) -> Any:
-        """``rocky test`` → ``TestResult``; failed tests raise ``RockyTestFailure``."""
-        return self.run_command("test", **kwargs)
-
-    async def atest(self, **kwargs: Any) -> Any:
-        """Async :meth:`test`."""
-        return await self.arun_command("test", **kwargs)
-
-    def ci(self, **kwargs: Any) -> Any:
-        """``rocky ci`` (compile + test) → ``CiResult``."""
-        return self.run_command("ci", **kwargs)
-
-    async def aci(self, **kwargs: Any) -> Any:
-        """Async :meth:`ci`."""
-        return await self.arun_command("ci", **kwargs)
-
-    def freshness(self, **kwargs: Any) -> Any:
-        """``rocky freshness`` (engine 1.74+); stale sources raise ``RockyFreshnessError``."""
-        return self.run_command("freshness", **kwargs)
-
-    async def afreshness(self, **kwargs: Any) -> Any:
-        """Async :meth:`freshness`."""
-        return await self.arun_command("freshness", **kwargs)
-
-    def plan(self, **kwargs: Any) -> Any:
-        """``rocky plan`` (the run's selection arguments) → the plan, with its ``plan_id``."""
-        return self.run_command("plan", **kwargs)
-
-    async def aplan(self, **kwargs: Any) -> Any:
-        """Async :meth:`plan`."""
-        return await self.arun_command("plan", **kwargs)
-
-    def apply(self, plan_id: str, **kwargs: Any) -> Any:
-        """``rocky apply <plan_id>`` (``expect_spec_digest=``) → ``RunResult``, read like a run."""
-        return self.run_command("apply", plan_id=plan_id, **kwargs)
-
-    async def aapply(self, plan_id: str, **kwargs: Any) -> Any:
-        """Async :meth:`apply`."""
-        return await self.arun_command("apply", plan_id=plan_id, **kwargs)
-
-    def discover(self, **kwargs: Any) -> Any:
-        """``rocky discover`` (``pipeline=``) → ``DiscoverResult`` (sources, ``last_sync_at``)."""
-        return self.run_command("discover", **kwargs)
-
-    async def adiscover(self, **kwargs: Any) -> Any:
-        """Async :meth:`discover`."""
-        return await self.arun_command("discover", **kwargs)
+    run, arun = command_methods(
+        "run", "``rocky run`` (``filter=``, ``run_models=``, ``partition=``...) → ``RunResult``."
+    )
+    doctor, adoctor = command_methods(
+        "doctor",
+        "``rocky doctor`` (``checks=``) → ``DoctorResult``; a critical check raises ``RockyHealthError``.",
+    )
+    compile, acompile = command_methods(
+        "compile", "``rocky compile`` (``model=``, ``contracts=``...) → ``CompileResult``; errors raise."
+    )
+    test, atest = command_methods(
+        "test", "``rocky test`` → ``TestResult``; failed tests raise ``RockyTestFailure``."
+    )
+    ci, aci = command_methods("ci", "``rocky ci`` (compile, then test) → ``CiResult``.")
+    freshness, afreshness = command_methods(
+        "freshness", "``rocky freshness`` (engine 1.74+); a stale source raises ``RockyFreshnessError``."
+    )
+    plan, aplan = command_methods(
+        "plan", "``rocky plan`` (a run's selection, ``env=``) → the plan and its ``plan_id``."
+    )
+    apply, aapply = command_methods(
+        "apply",
+        "``rocky apply <plan_id>`` (``expect_spec_digest=``) → ``RunResult``, read like a run.",
+        "plan_id",
+    )
+    discover, adiscover = command_methods(
+        "discover", "``rocky discover`` (``pipeline=``) → ``DiscoverResult`` (sources, ``last_sync_at``)."
+    )

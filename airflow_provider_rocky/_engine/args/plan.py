@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import blank_to_none
-from airflow_provider_rocky._engine.args.run import RunArgs
+from airflow_provider_rocky._engine.args.run import RunArgs, RunSelection
 from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyUsageError
 
@@ -22,22 +22,9 @@ _HEX = re.compile(r"^[0-9a-fA-F]{8,128}$")
 
 
 @dataclass(frozen=True)
-class PlanArgs:
-    """The arguments of one ``rocky plan``, after templating (names as ``rocky run``'s)."""
+class PlanArgs(RunSelection):
+    """The arguments of one ``rocky plan``, after templating: a run's selection, plus ``env``."""
 
-    filter: str | None = None
-    governance_override: dict[str, Any] | None = None
-    run_models: bool = False
-    partition: str | None = None
-    partition_from: str | None = None
-    partition_to: str | None = None
-    latest: bool = False
-    missing: bool = False
-    lookback: int | None = None
-    parallel: int | None = None
-    pipeline: str | None = None
-    model: str | None = None
-    shadow_suffix: str | None = None
     env: str | None = None
 
     @classmethod

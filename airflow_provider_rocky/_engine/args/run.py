@@ -44,8 +44,8 @@ _NOT_WITH_RESUME = (
 
 
 @dataclass(frozen=True)
-class RunArgs:
-    """The arguments of one ``rocky run``, after templating (field names are rocky-sdk's)."""
+class RunSelection:
+    """What a run selects and how it runs it: ``rocky run``'s arguments that ``rocky plan`` shares."""
 
     filter: str | None = None
     governance_override: dict[str, Any] | None = None
@@ -60,6 +60,12 @@ class RunArgs:
     pipeline: str | None = None
     model: str | None = None
     shadow_suffix: str | None = None
+
+
+@dataclass(frozen=True)
+class RunArgs(RunSelection):
+    """The arguments of one ``rocky run``, after templating (field names are rocky-sdk's)."""
+
     idempotency_key: str | None = None
     resume_latest: bool = False
     #: ``--defer``; the operator calls it ``defer_upstream`` (``defer`` is ``BaseOperator.defer``).
