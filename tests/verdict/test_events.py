@@ -206,14 +206,16 @@ class _Accessor:
         self.added.append((asset, dict(extra or {})))
 
 
-class _Outlets(dict):
-    def __init__(self, *, partitions: bool) -> None:
-        super().__init__()
-        self.partitions = partitions
+class _Outlets:
+    """The task context's ``outlet_events``: one accessor per asset or alias (by kind, name and uri)."""
 
-    def __missing__(self, key: object) -> _Accessor:
-        self[key] = _Accessor(partitions=self.partitions)
-        return self[key]
+    def __init__(self, *, partitions: bool) -> None:
+        self.partitions = partitions
+        self.accessors: dict[tuple[str, str, str | None], _Accessor] = {}
+
+    def __getitem__(self, key: Asset | AssetAlias) -> _Accessor:
+        ident = (type(key).__name__, key.name, getattr(key, "uri", None))  # AssetAlias is unhashable on 3.1
+        return self.accessors.setdefault(ident, _Accessor(partitions=self.partitions))
 
 
 def _partitioned_and_plain(ns: str) -> list[AssetEventSpec]:
