@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import commands
+from airflow_provider_rocky.testing._standin import commands, project
 from airflow_provider_rocky.testing._standin.cli import EarlyExit, Invocation, UsageError, parse_argv
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
@@ -47,6 +47,10 @@ def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
         return Outcome(commands.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
     if inv.command == "compile":
         return Outcome(commands.compile_models(inv, run.scenario, run.cwd, run.log, run.output_format))
+    if inv.command == "dag":
+        return Outcome(
+            project.dag_command(inv, run.scenario, run.log, run.output_format, run.knobs.engine.version)
+        )
     return run_command(run)
 
 

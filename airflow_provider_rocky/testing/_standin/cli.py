@@ -15,7 +15,7 @@ from typing import Any
 from airflow_provider_rocky.testing._standin.settings import STANDIN_VERSION
 
 #: Subcommands the stand-in emulates; any other word is a clap "unrecognized subcommand" (exit 2).
-SUBCOMMANDS = ("run", "doctor", "compile")
+SUBCOMMANDS = ("run", "doctor", "compile", "dag")
 OUTPUT_FORMATS = ("json", "table", "md")
 PRINCIPALS = ("human", "agent")
 
@@ -153,7 +153,8 @@ COMPILE = (
     Opt("with-seed"),
     Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value),
 )
-SUBCOMMAND_OPTS = {"run": RUN, "doctor": DOCTOR, "compile": COMPILE}
+DAG = (Opt("models", None, "MODELS"), Opt("column-lineage"))
+SUBCOMMAND_OPTS = {"run": RUN, "doctor": DOCTOR, "compile": COMPILE, "dag": DAG}
 
 #: clap ``conflicts_with`` pairs and ``requires`` pairs of ``rocky run`` (contract §1.2).
 RUN_CONFLICTS = (
@@ -206,6 +207,7 @@ Commands:
   run      Execute a pipeline (replication, transformation models, partitions)
   doctor   Check config, state and adapters
   compile  Compile and type-check the models
+  dag      Print the project's unified DAG (nodes, edges, execution layers)
 
 Options:
   -c, --config <PATH>            [default: rocky.toml]
