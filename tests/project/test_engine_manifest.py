@@ -66,7 +66,7 @@ def test_a_failing_engine_never_replaces_a_good_manifest(
     extra: list[str],
     says: str,
 ) -> None:
-    code, out = _write(standin_bin, tmp_path)
+    _, out = _write(standin_bin, tmp_path)
     good = out.read_text()
     monkeypatch.setenv("ROCKY_STANDIN_SCENARIO", scenario)
     assert _write(standin_bin, tmp_path, *extra)[0] == 2
@@ -144,7 +144,7 @@ def test_a_failed_refresh_keeps_the_previous_manifest_or_is_an_import_error(
 ) -> None:
     engine = _engine(standin_bin, tmp_path, tmp_path / "record.jsonl")
     monkeypatch.setenv("ROCKY_STANDIN_SCENARIO", "hard_failure")
-    with pytest.raises(ManifestError, match="airflow-dag.json: `.*dag` exited 1"):
+    with pytest.raises(ManifestError, match=r"airflow-dag\.json: `.*dag` exited 1"):
         cached_manifest(engine)
     monkeypatch.delenv("ROCKY_STANDIN_SCENARIO")
     first = cached_manifest(engine)

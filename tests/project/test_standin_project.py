@@ -7,7 +7,6 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from project_helpers import CORPUS_DAG
@@ -104,7 +103,7 @@ def test_a_second_writer_on_one_state_file_is_refused_while_the_first_runs(tmp_p
         second = _rocky(tmp_path, "run", "--model", "fct_payments")
         other_file = _rocky(tmp_path, "--state-namespace", "other", "run", "--model", "fct_payments")
     finally:
-        out, err = first.communicate(timeout=60)
+        _, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert second.returncode == 1 and second.stdout == ""
     assert "Error: state store at models/.rocky-state.redb is locked by another process" in second.stderr
