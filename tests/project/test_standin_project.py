@@ -122,3 +122,32 @@ def test_rocky_dag_failures(tmp_path: Path, scenario: str, exit_code: int, says:
     assert done.returncode == exit_code and says in done.stderr
     with pytest.raises(ValueError):
         json.loads(done.stdout or "x")
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags"
+
+
+def test_the_example_manifest_is_what_the_standin_prints_and_the_example_renders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """example_dags/rocky_project_manifest.json must not go stale against the stand-in's project."""
+    import runpy
+
+    from airflow.sdk import DAG
+
+    printed = json.loads(_rocky(tmp_path, "dag").stdout)
+    saved = json.loads((EXAMPLE / "rocky_project_manifest.json").read_text())
+    assert saved == printed, "rewrite it: rocky-airflow-manifest --binary-path rocky-standin --output ..."
+    seen: list[DAG] = []
+    original = DAG.__exit__
+
+    def keep(self: DAG, *args: object) -> None:
+        seen.append(self)
+        original(self, *args)
+
+    monkeypatch.setattr(DAG, "__exit__", keep)
+    runpy.run_path(str(EXAMPLE / "rocky_project.py"))
+    (dag,) = seen
+    assert dag.dag_id == "rocky_project" and len(dag.tasks) == 9
+    fct = dag.task_dict["rocky_project.fct_daily_orders"]
+    assert fct.pool == "rocky_state__rocky_default" and fct.retries == 2
