@@ -21,6 +21,8 @@ from types import FrameType
 import psutil
 from api import AirflowAPI, APIError
 from checks_process import check_kill, check_start_from_trigger, check_triggerer_restart
+from checks_project import PROJECT_DAGS, project_checks
+from checks_project import prepare as prepare_project
 from checks_runs import (
     Ctx,
     check_assets,
@@ -47,6 +49,7 @@ DAGS = (
     "rocky_e2e_kill_sync",
     "rocky_e2e_triggerer_restart",
     "rocky_e2e_start_from_trigger",
+    *PROJECT_DAGS,
 )
 RUN_TIMEOUT = 240.0
 #: Every wait has its own timeout; this bounds their sum: past it, the run stops and tears down.
@@ -78,6 +81,7 @@ def setup(began: float) -> Deployment:
     dep = Deployment(base, bindir)
     progress(f"deployment under {base}", began)
     dep.prepare()
+    prepare_project(dep)
     return dep
 
 
@@ -186,6 +190,8 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
         check_triggerer_restart,
         restart_run,
     )
+    progress("RockyTaskGroup: assets before the run, the pooled run, the unguarded one", began)
+    project_checks(ctx)
     dead = [s.name for s in ctx.dep.dead_services()]
     ctx.rep.verdict(
         "services: every Airflow service ran to the end",

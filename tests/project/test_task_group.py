@@ -256,3 +256,20 @@ def test_a_missing_or_broken_manifest_is_a_dag_import_error_naming_it(tmp_path: 
     assert "rocky-airflow-manifest" in message
     with pytest.raises(ManifestError, match=r"broken\.json: is not JSON"):
         _render(broken)
+
+
+def test_the_wiring_equals_set_upstreams(tmp_path: Path) -> None:
+    """build.wire fills the dependency sets directly; the result must be what set_upstream gives."""
+    manifest = synthetic_manifest(tmp_path, 300)
+    dag, tasks = _render(manifest)
+    with DAG("reference", schedule=None, start_date=START) as reference:
+        RockyTaskGroup("proj", manifest=manifest)
+    for task in reference.tasks:  # rewire the reference through Airflow's own API
+        task.upstream_task_ids.clear()
+        task.downstream_task_ids.clear()
+    mine = {t.task_id: (set(t.upstream_task_ids), set(t.downstream_task_ids)) for t in dag.tasks}
+    for task_id, (ups, _) in mine.items():
+        reference.task_dict[task_id].set_upstream([reference.task_dict[u] for u in sorted(ups)])
+    theirs = {t.task_id: (set(t.upstream_task_ids), set(t.downstream_task_ids)) for t in reference.tasks}
+    assert mine == theirs and sum(len(u) for u, _ in mine.values()) > 500
+    assert set(tasks["m00004"].upstream_list) == {tasks["m00001"], tasks["m00002"], tasks["m00003"]}
