@@ -236,7 +236,8 @@ def capture_with_storage(
 
 def screenshot_graph(ctx: Ctx, run_id: str) -> str:
     url = f"{ctx.dep.api_url}/dags/{GUARDED}/runs/{quote(run_id, safe='')}"
-    return capture_with_storage(ctx.dep.api_url, {"default_dag_view": "graph"}, url, SCREENSHOT, ctx.dep.env)
+    storage = {"default_dag_view": "graph", f"{GUARDED}/open-groups": ["project"]}  # the group expanded
+    return capture_with_storage(ctx.dep.api_url, storage, url, SCREENSHOT, ctx.dep.env)
 
 
 def project_checks(ctx: Ctx) -> None:
