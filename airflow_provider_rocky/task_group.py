@@ -74,13 +74,15 @@ class RockyTaskGroup(TaskGroup, _Project):
     :param node_args: per node (by name or id), arguments that replace ``operator_args``.
     :param asset_namespace: warehouse namespace of every declared and emitted Asset (default
         ``operator_args["asset_namespace"]``, else ``rocky://default``); never read from the connection.
-    :param select: / :param exclude: selectors (``kind:``, ``pipeline:``, ``name:``, ``id:``, globs,
-        ``+x`` / ``x+``); the tasks left keep the order of the nodes they skipped.
+    :param select: selectors of the nodes to render (``kind:``, ``pipeline:``, ``name:``, ``id:``,
+        globs, ``+x`` / ``x+``); default all. The tasks left keep the order of the nodes they skip.
+    :param exclude: selectors of nodes to leave out.
     :param shape: ``"nodes"`` (one task per node) or ``"one_run"`` (one ``rocky run --all`` task).
     :param partitions: ``"data_interval"`` (a time_interval node runs the run's partitions at its grain)
         or ``"engine"`` (no partition arguments: the engine's ``--latest``).
     :param state_isolation: ``"pool"`` (one Airflow pool per state file), ``"namespace"`` (one
-        ``--state-namespace`` per node) or ``"none"``; :param state_pool: the pool's name.
+        ``--state-namespace`` per node) or ``"none"``.
+    :param state_pool: the pool's name (default ``rocky_state__<conn_id>[__<hash>]``).
     Any other keyword goes to ``TaskGroup`` (``tooltip``, ``default_args``, ``dag``...).
     """
 

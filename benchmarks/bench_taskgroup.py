@@ -164,8 +164,12 @@ def write_parse_inputs(scratch: Path, count: int) -> dict[str, Path]:
 def child_env(scratch: Path) -> dict[str, str]:
     home = scratch / "airflow"
     home.mkdir(exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     return {
-        **os.environ,
+        **env,
+        # Bytecode for the provider too (an installed package is compiled; cosmos is): the warm-up run
+        # writes it under the scratch directory, never into the checkout.
+        "PYTHONPYCACHEPREFIX": str(scratch / "pycache"),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",

@@ -44,8 +44,8 @@ class Options:
             raise ValueError(f"shape={self.shape!r} must be one of {', '.join(map(repr, SHAPES))}")
         partitions.check_mode(self.partitions)
         state.check_isolation(self.state_isolation, self.operator_args)
-        for reserved in ("task_id", "model", "pipeline", "run_models", "asset_namespace", "task_group"):
-            if reserved in self.operator_args and reserved != "asset_namespace":
+        for reserved in ("task_id", "model", "pipeline", "run_models", "task_group", "dag"):
+            if reserved in self.operator_args:
                 raise ValueError(f"operator_args must not set {reserved!r}: the group sets it per node")
         return self
 
@@ -180,10 +180,19 @@ def _pool(options: Options) -> str | None:
     return options.state_pool or state.pool_name(options.operator_args)
 
 
+def check_node_args(manifest: Manifest, options: Options) -> None:
+    """``node_args`` keys must name nodes of the manifest: a typo must not be silently ignored."""
+    known = {node.id for node in manifest.nodes} | {node.name for node in manifest.nodes}
+    unknown = sorted(set(options.node_args) - known)
+    if unknown:
+        raise ValueError(f"node_args names no node of {manifest.path}: {', '.join(map(repr, unknown))}")
+
+
 def render(
     manifest: Manifest, graph: ProjectGraph, options: Options, **placement: Any
 ) -> Sequence[RockyOperator]:
     """The group's tasks in the chosen shape."""
+    check_node_args(manifest, options)
     if options.shape == "one_run":
         return [render_one_run(manifest, graph, options, **placement)]
     return list(render_nodes(graph, options, **placement).values())

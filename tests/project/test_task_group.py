@@ -213,6 +213,10 @@ def test_parse_time_spawns_nothing_and_looks_up_no_connection(
         ({"shape": "graph"}, "shape='graph'"),
         ({"partitions": "latest"}, "partitions='latest'"),
         ({"state_isolation": "lock"}, "state_isolation='lock'"),
+        (
+            {"node_args": {"fct_dialy_orders": {"retries": 1}}},
+            "node_args names no node of .*'fct_dialy_orders'",
+        ),
     ],
 )
 def test_bad_options_are_refused_naming_them(tmp_path: Path, kwargs: dict[str, Any], problem: str) -> None:
