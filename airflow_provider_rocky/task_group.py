@@ -29,12 +29,22 @@ __all__ = ["EngineManifest", "ManifestError", "RockyDAG", "RockyTaskGroup"]
 ManifestSource = str | os.PathLike[str] | EngineManifest
 
 
-def _manifest(source: ManifestSource) -> Manifest:
+def _manifest(source: ManifestSource, dag: Any) -> Manifest:
+    """Read the manifest; a relative path is relative to the DAG file's folder.
+
+    The DAG processor's working directory is not the DAG file's, so a path relative to it would
+    depend on how Airflow was started; the folder of ``dag.fileloc`` (where the DAG was defined) is
+    what a DAG author means by ``manifest="rocky_dag.json"``.
+    """
     if isinstance(source, EngineManifest):
         from airflow_provider_rocky._project.engine import cached_manifest
 
         return cached_manifest(source)
-    return load_manifest(source)
+    path = os.fspath(source)
+    fileloc = getattr(dag, "fileloc", None)
+    if not os.path.isabs(path) and fileloc:
+        path = os.path.join(os.path.dirname(os.path.abspath(fileloc)), path)
+    return load_manifest(path)
 
 
 class _Project:
@@ -55,7 +65,7 @@ class _Project:
             raise ValueError(
                 "shape='one_run' runs the whole project: select, exclude and node_args need shape='nodes'"
             )
-        self.manifest = _manifest(manifest)
+        self.manifest = _manifest(manifest, placement["dag"])
         self.project_graph = build_graph(self.manifest, select, exclude)
         self.rocky_tasks: list[RockyOperator] = list(
             build.render(self.manifest, self.project_graph, options, **placement)
@@ -66,8 +76,8 @@ class RockyTaskGroup(TaskGroup, _Project):
     """A task group with one task per node of a Rocky project (or one task for all: ``shape``).
 
     :param group_id: the group's id (task ids become ``<group_id>.<node task id>``).
-    :param manifest: path of a saved ``rocky dag --output json``, or an ``EngineManifest`` (local
-        development: asks the engine, cached until the project changes).
+    :param manifest: path of a saved ``rocky dag --output json`` (relative: to the DAG file's folder),
+        or an ``EngineManifest`` (local development: asks the engine, cached until the project changes).
     :param operator_args: arguments of every task (``binary_path``, ``rocky_conn_id``, ``deferrable``,
         ``env_vars``, ``timeout_seconds``, ``retries``...); partition arguments apply to partitioned
         nodes only.

@@ -277,3 +277,18 @@ def test_the_wiring_equals_set_upstreams(tmp_path: Path) -> None:
     theirs = {t.task_id: (set(t.upstream_task_ids), set(t.downstream_task_ids)) for t in reference.tasks}
     assert mine == theirs and sum(len(u) for u, _ in mine.values()) > 500
     assert set(tasks["m00004"].upstream_list) == {tasks["m00001"], tasks["m00002"], tasks["m00003"]}
+
+
+def test_a_relative_manifest_path_is_relative_to_the_dag_file(tmp_path: Path) -> None:
+    import runpy
+
+    demo_manifest(tmp_path)
+    dag_file = tmp_path / "project_dag.py"
+    dag_file.write_text(
+        "from datetime import datetime\n"
+        "from airflow.sdk import DAG\n"
+        "from airflow_provider_rocky import RockyTaskGroup\n"
+        "with DAG('relative', schedule=None, start_date=datetime(2026, 1, 1)) as dag:\n"
+        "    RockyTaskGroup('p', manifest='manifest.json')\n"
+    )
+    assert len(runpy.run_path(str(dag_file))["dag"].tasks) == 9, "found beside the DAG file, not in the cwd"
