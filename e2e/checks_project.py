@@ -27,14 +27,14 @@ from urllib.parse import quote
 
 import httpx
 from api import log_text
-from checks_runs import Ctx, run_check, wait_success
+from checks_runs import Ctx, expected_assets, run_check, wait_success
 from deployment import ROCKY_TOML, Deployment
 from report import CheckFailed, indent
 from system import E2EError, ensure_debian_packages, free_port, signal_group
 
+# Airflow-free: the driver reads the manifest as the group does; URIs come from the deployed provider.
 from airflow_provider_rocky._project.graph import build_graph
 from airflow_provider_rocky._project.manifest import load_manifest
-from airflow_provider_rocky.assets import rocky_asset
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "example_dags" / "rocky_project_manifest.json"
@@ -55,15 +55,14 @@ def prepare(dep: Deployment) -> None:
         (dep.scratch / name / "rocky.toml").write_text(ROCKY_TOML)
 
 
-def declared(dep: Deployment, dag_id: str) -> dict[str, str]:
-    """Task id → declared asset URI, computed from the manifest as the group does."""
-    namespace = f"duckdb://{dep.scratch / PROJECT_DIRS[dag_id]}/warehouse.duckdb"
-    graph = build_graph(load_manifest(MANIFEST))
-    return {
-        f"project.{t.task_id}": rocky_asset(t.table.dotted, namespace=namespace).uri
-        for t in graph.tasks
-        if t.table is not None
+def declared(ctx: Ctx, dag_id: str) -> dict[str, str]:
+    """Task id → declared asset URI: the manifest's tables, named by the deployed ``rocky_asset``."""
+    namespace = f"duckdb://{ctx.dep.scratch / PROJECT_DIRS[dag_id]}/warehouse.duckdb"
+    tables = {
+        f"project.{t.task_id}": t.table.dotted for t in build_graph(load_manifest(MANIFEST)).tasks if t.table
     }
+    uris = expected_assets(ctx, sorted(set(tables.values())), namespace)
+    return {task_id: uris[table][1] for task_id, table in tables.items()}
 
 
 def check_assets_before_run(ctx: Ctx) -> str:
@@ -71,7 +70,7 @@ def check_assets_before_run(ctx: Ctx) -> str:
     if ctx.api.dag(EXAMPLE) is None:
         errors = [e for e in ctx.api.import_errors() if "rocky_project" in str(e.get("filename"))]
         raise CheckFailed(f"{EXAMPLE} did not parse", indent(json.dumps(errors, indent=2)))
-    wanted = set(declared(ctx.dep, GUARDED).values())
+    wanted = set(declared(ctx, GUARDED).values())
     deadline = time.monotonic() + 60
     active: set[str] = set()
     while time.monotonic() < deadline:
@@ -124,7 +123,7 @@ def _one_event_per_table(ctx: Ctx, run_id: str) -> None:
     by_uri: dict[str, list[dict[str, Any]]] = {}
     for event in found:
         by_uri.setdefault(str(event["uri"]), []).append(event)
-    wanted = declared(ctx.dep, GUARDED)
+    wanted = declared(ctx, GUARDED)
     wrong = {uri: len(by_uri.get(uri, [])) for uri in wanted.values() if len(by_uri.get(uri, [])) != 1}
     doubled = {uri: len(evs) for uri, evs in by_uri.items() if len(evs) > 1}
     if wrong or doubled:
