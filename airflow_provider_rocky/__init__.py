@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "rocky_asset": "airflow_provider_rocky.assets",
     "rocky_asset_uri": "airflow_provider_rocky.assets",
     "RockyError": "airflow_provider_rocky.exceptions",
+    "RockyTaskGroup": "airflow_provider_rocky.task_group",
+    "RockyDAG": "airflow_provider_rocky.task_group",
 }
 
 __all__ = ["__version__", *_EXPORTS]

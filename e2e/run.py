@@ -21,6 +21,8 @@ from types import FrameType
 import psutil
 from api import AirflowAPI, APIError
 from checks_process import check_kill, check_start_from_trigger, check_triggerer_restart
+from checks_project import PROJECT_DAGS, project_checks
+from checks_project import prepare as prepare_project
 from checks_runs import (
     Ctx,
     check_assets,
@@ -49,6 +51,7 @@ DAGS = (
     "rocky_e2e_triggerer_restart",
     "rocky_e2e_start_from_trigger",
     "rocky_e2e_on_orders_sync",
+    *PROJECT_DAGS,
 )
 RUN_TIMEOUT = 240.0
 #: Every wait has its own timeout; this bounds their sum: past it, the run stops and tears down.
@@ -80,6 +83,7 @@ def setup(began: float) -> Deployment:
     dep = Deployment(base, bindir)
     progress(f"deployment under {base}", began)
     dep.prepare()
+    prepare_project(dep)
     return dep
 
 
@@ -194,6 +198,8 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
         check_source_watch,
         120.0,
     )
+    progress("RockyTaskGroup: assets before the run, the pooled run, the unguarded one", began)
+    project_checks(ctx)
     dead = [s.name for s in ctx.dep.dead_services()]
     ctx.rep.verdict(
         "services: every Airflow service ran to the end",

@@ -96,11 +96,13 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         "airflow_provider_rocky.exceptions",
         "airflow_provider_rocky.hooks.rocky",
         "airflow_provider_rocky.hooks.duckdb",
+        "airflow_provider_rocky.manifest",
         "airflow_provider_rocky.operators.base",
         "airflow_provider_rocky.operators.materialize",
         "airflow_provider_rocky.operators.rocky",
         "airflow_provider_rocky.operators.gates",
         "airflow_provider_rocky.operators.plan",
+        "airflow_provider_rocky.task_group",
         "airflow_provider_rocky.triggers.rocky",
         "airflow_provider_rocky.triggers.source_sync",
         "airflow_provider_rocky.retry",
@@ -112,4 +114,13 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         assert module.__all__, name
         assert all(hasattr(module, item) for item in module.__all__), name
     subpackages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
-    assert subpackages == {"_engine", "_task", "_verdict", "hooks", "operators", "triggers", "testing"}
+    assert subpackages == {
+        "_engine",
+        "_project",
+        "_task",
+        "_verdict",
+        "hooks",
+        "operators",
+        "triggers",
+        "testing",
+    }

@@ -133,27 +133,35 @@ def match_outlets(
 ) -> list[tuple[Asset, list[AssetEventSpec]]]:
     """Pair each statically declared outlet ``Asset`` with the specs emitted for its URI.
 
-    Compared on Airflow's stored ``uri`` (both sides are already sanitised). Aliases, other outlet
-    kinds and assets no materialization matched are left out.
+    Compared on Airflow's stored ``uri`` (both sides are already sanitised), so an outlet declared
+    under another name for the same table still matches. Aliases, other outlet kinds and assets no
+    materialization matched are left out; an asset declared twice is paired once.
     """
     by_uri: dict[str, list[AssetEventSpec]] = {}
     for spec in specs:
         by_uri.setdefault(spec.uri, []).append(spec)
-    return [(o, by_uri[o.uri]) for o in outlets if isinstance(o, Asset) and o.uri in by_uri]
+    paired: list[tuple[Asset, list[AssetEventSpec]]] = []
+    seen: set[str] = set()
+    for outlet in outlets:
+        if isinstance(outlet, Asset) and outlet.uri in by_uri and outlet.uri not in seen:
+            seen.add(outlet.uri)
+            paired.append((outlet, by_uri[outlet.uri]))
+    return paired
 
 
 def merged_extra(specs: Sequence[AssetEventSpec]) -> dict[str, JsonValue]:
-    """One ``extra`` for a static outlet that several events matched (e.g. one per partition).
+    """One ``extra`` for a declared outlet that several events matched (e.g. one per partition).
 
-    A static outlet carries a single extra per task run: the last event's, plus ``event_count``
-    and the ``partition_keys`` covered.
+    A declared outlet carries a single extra per task run: the last event's, plus ``event_count``
+    and every ``partition_keys`` covered (in engine order, without repeats), so a consumer on Airflow
+    3.1/3.2 (no per-event partition keys) still reads which partitions the run wrote.
     """
     if not specs:
         return {}
     extra = dict(specs[-1].extra)
     if len(specs) > 1:
         extra["event_count"] = len(specs)
-        keys: list[JsonValue] = [s.partition_key for s in specs if s.partition_key is not None]
+        keys: list[JsonValue] = list(dict.fromkeys(s.partition_key for s in specs if s.partition_key))
         if keys:
             extra["partition_keys"] = keys
     return extra
@@ -162,17 +170,36 @@ def merged_extra(specs: Sequence[AssetEventSpec]) -> dict[str, JsonValue]:
 def emit(
     outlet_events: Any, alias: AssetAlias, outlets: Iterable[object], specs: Sequence[AssetEventSpec]
 ) -> int:
-    """Record the events on a running task: one per spec through ``alias``, extra for declared outlets.
+    """Record the events on a running task: exactly one per table (and partition, where Airflow can).
 
-    ``outlet_events`` is the task context's accessor; Airflow writes the events when the task succeeds.
-    Returns the number of alias events added.
+    Airflow records an event for every declared ``Asset`` outlet of a successful task on its own, and
+    separately one for every asset added through an alias, without comparing the two (so a table both
+    declared and added through the alias got two events, and the alias path warned "AssetModel ...
+    not found" / "inactive AssetModel" for it). So a table declared in ``outlets`` is never added
+    through the alias: its declared event gets the run's ``extra`` instead, and on Airflow 3.3+
+    (``OutletEventAccessor.add_partitions``, feature-detected) the partition keys it was written
+    for, one event per key, readable by a ``PartitionedAssetTimetable``. Airflow 3.1/3.2 record one
+    event per declared table, with ``partition_key``/``partition_keys`` in its extra. Every table
+    nobody declared still gets one event per spec through ``alias``.
+
+    ``outlet_events`` is the task context's accessor; Airflow writes the events when the task
+    succeeds. Returns the number of alias events added.
     """
+    declared = match_outlets(outlets, specs)
+    declared_uris = {asset.uri for asset, _ in declared}
     accessor = outlet_events[alias]
+    added = 0
     for spec in specs:
-        accessor.add(spec.asset(), extra=spec.extra)
-    for asset, matched in match_outlets(outlets, specs):
-        outlet_events[asset].extra = merged_extra(matched)
-    return len(specs)
+        if spec.uri not in declared_uris:
+            accessor.add(spec.asset(), extra=spec.extra)
+            added += 1
+    for asset, matched in declared:
+        event = outlet_events[asset]
+        event.extra = merged_extra(matched)
+        keys = list(dict.fromkeys(s.partition_key for s in matched if s.partition_key))
+        if keys and hasattr(event, "add_partitions"):
+            event.add_partitions(keys)
+    return added
 
 
 def _report_extra(report: MaterializationReport, target_table: str) -> dict[str, JsonValue]:

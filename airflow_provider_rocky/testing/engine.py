@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import gates, plans, sources
+from airflow_provider_rocky.testing._standin import gates, plans, project, sources
 from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
@@ -61,6 +61,9 @@ _OTHERS = {
     "apply": plans.apply,
     "discover": sources.discover,
     "freshness": sources.freshness,
+    "dag": lambda run: Outcome(
+        project.dag_command(run.inv, run.scenario, run.log, run.output_format, run.knobs.engine.version)
+    ),
 }
 
 

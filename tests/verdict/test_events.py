@@ -12,7 +12,13 @@ from airflow.sdk import Asset, AssetAlias
 from rocky_sdk.types import RunResult
 from run_results import read_run
 
-from airflow_provider_rocky._verdict.events import AssetEventSpec, asset_events, match_outlets, merged_extra
+from airflow_provider_rocky._verdict.events import (
+    AssetEventSpec,
+    asset_events,
+    emit,
+    match_outlets,
+    merged_extra,
+)
 from airflow_provider_rocky.assets import _resolve, resolve_namespace, rocky_asset
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "recorded"
@@ -179,3 +185,93 @@ def test_spec_is_frozen_hashable_and_builds_the_asset() -> None:
     assert hash(spec) == hash(AssetEventSpec(spec.uri, spec.name, {"b": 2}))
     assert spec.asset() == Asset("rocky://default/c/s/t")
     assert spec.asset().extra == {}  # event extra never leaks into the asset identity
+
+
+# -- emit: one event per table, declared or through the alias ----------------------------------
+
+
+class _Accessor:
+    """Airflow's ``OutletEventAccessor`` as far as ``emit`` uses it (records what it is given)."""
+
+    def __init__(self, *, partitions: bool) -> None:
+        self.extra: dict[str, Any] = {}
+        self.added: list[tuple[Asset, dict[str, Any]]] = []
+        self.partition_keys: list[str] = []
+        if partitions:  # Airflow 3.3+ has add_partitions; 3.1/3.2 do not
+            self.add_partitions = lambda keys: self.partition_keys.extend(
+                [keys] if isinstance(keys, str) else keys
+            )
+
+    def add(self, asset: Asset, extra: dict[str, Any] | None = None) -> None:
+        self.added.append((asset, dict(extra or {})))
+
+
+class _Outlets:
+    """The task context's ``outlet_events``: one accessor per asset or alias (by kind, name and uri)."""
+
+    def __init__(self, *, partitions: bool) -> None:
+        self.partitions = partitions
+        self.accessors: dict[tuple[str, str, str | None], _Accessor] = {}
+
+    def __getitem__(self, key: Asset | AssetAlias) -> _Accessor:
+        ident = (type(key).__name__, key.name, getattr(key, "uri", None))  # AssetAlias is unhashable on 3.1
+        return self.accessors.setdefault(ident, _Accessor(partitions=self.partitions))
+
+
+def _partitioned_and_plain(ns: str) -> list[AssetEventSpec]:
+    mats = [
+        _materialization(
+            ".marts.fct",
+            ["", "marts", "fct"],
+            strategy="time_interval",
+            partition={"key": k, "start": f"{k}T00:00:00Z", "end": f"{k}T23:00:00Z"},
+        )
+        for k in ("2026-04-04", "2026-04-05")
+    ]
+    mats.append(_materialization("wh.raw.orders", ["duckdb", "orders", "orders"]))
+    return asset_events(_run(mats), namespace=ns)
+
+
+@pytest.mark.parametrize("partitions", [True, False], ids=["airflow-3.3", "airflow-3.1"])
+def test_a_declared_table_is_not_also_added_through_the_alias(partitions: bool) -> None:
+    """Before the fix, a declared table was added through the alias too: Airflow recorded it twice."""
+    ns = "duckdb:///data/rocky/wh.duckdb"
+    specs = _partitioned_and_plain(ns)
+    declared, alias = rocky_asset("marts.fct", ns), AssetAlias("rocky__d__t")
+    outlets = _Outlets(partitions=partitions)
+    added = emit(outlets, alias, [declared, alias], specs)
+    through_alias = [asset.uri for asset, _ in outlets[alias].added]
+    assert through_alias == [rocky_asset("wh.raw.orders", ns).uri], "only the undeclared table"
+    assert added == 1
+    event = outlets[declared]
+    assert event.extra["partition_keys"] == ["2026-04-04", "2026-04-05"]
+    assert event.extra["strategy"] == "time_interval"
+    if partitions:
+        assert event.partition_keys == ["2026-04-04", "2026-04-05"], "native keys on Airflow 3.3+"
+    else:
+        assert not hasattr(event, "add_partitions")
+
+
+def test_an_outlet_declared_under_another_name_still_takes_the_event() -> None:
+    ns = "duckdb:///data/rocky/wh.duckdb"
+    specs = _partitioned_and_plain(ns)
+    same_table = Asset(name="fct daily", uri=rocky_asset("marts.fct", ns).uri)
+    alias = AssetAlias("rocky__d__t")
+    outlets = _Outlets(partitions=False)
+    emit(outlets, alias, [same_table, same_table, alias], specs)
+    assert [a.uri for a, _ in outlets[alias].added] == [rocky_asset("wh.raw.orders", ns).uri]
+    assert outlets[same_table].extra["event_count"] == 2
+    assert len(match_outlets([same_table, same_table], specs)) == 1, "a repeated outlet is paired once"
+
+
+def test_without_declared_outlets_every_table_goes_through_the_alias() -> None:
+    ns = "duckdb:///data/rocky/wh.duckdb"
+    specs = _partitioned_and_plain(ns)
+    alias = AssetAlias("rocky__d__t")
+    outlets = _Outlets(partitions=True)
+    assert emit(outlets, alias, [alias], specs) == 3
+    assert [extra.get("partition_key") for _, extra in outlets[alias].added] == [
+        "2026-04-04",
+        "2026-04-05",
+        None,
+    ]

@@ -68,6 +68,7 @@ Commands:
   apply      Execute a persisted plan
   discover   List the sources and when each last synced
   freshness  Check source and model freshness (engines 1.74 and later)
+  dag        Print the project's unified DAG (nodes, edges, execution layers)
 
 Options:
   -c, --config <PATH>            [default: rocky.toml]

@@ -172,6 +172,7 @@ DISCOVER = (
     Opt("no-cache"),
 )
 FRESHNESS = (Opt("pipeline", None, "PIPELINE"),)
+DAG = (Opt("models", None, "MODELS"), Opt("column-lineage"))
 SUBCOMMAND_OPTS = {
     "run": RUN,
     "doctor": DOCTOR,
@@ -182,6 +183,7 @@ SUBCOMMAND_OPTS = {
     "apply": APPLY,
     "discover": DISCOVER,
     "freshness": FRESHNESS,
+    "dag": DAG,
 }
 #: Required positional arguments, by subcommand (clap value names).
 POSITIONALS = {"apply": ("PLAN_ID",)}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import selection
+from airflow_provider_rocky.testing._standin import project, selection
 from airflow_provider_rocky.testing._standin.cli import Invocation
 from airflow_provider_rocky.testing._standin.config import ProjectConfig
 from airflow_provider_rocky.testing._standin.selection import Unit
@@ -102,6 +102,10 @@ def build_plan(
         models = selection.apply_shadow(
             models, inv.get("shadow-suffix", "_rocky_shadow"), inv.get("shadow-schema")
         )
+    demo = project.pipeline_plan(inv, config.catalog, table_count)  # a demo pipeline run by name
+    if demo is not None:
+        tables = [unit for unit in demo[1] if not unit.is_model]
+        models = [unit for unit in demo[1] if unit.is_model]
     units = tables + models
     if needs_companion(scenario) and len(units) == 1:
         extra = _companion(units[0])
@@ -110,6 +114,8 @@ def build_plan(
     pipeline_type = "replication" if with_tables else "transformation"
     if kind == "quality":
         pipeline_type = "quality"
+    if demo is not None:
+        pipeline_type, with_tables = demo[0], demo[0] == "replication"
     return RunPlan(
         pipeline_type=pipeline_type,
         replication_path=with_tables,

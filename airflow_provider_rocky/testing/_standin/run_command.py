@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import checks, streams
+from airflow_provider_rocky.testing._standin import checks, state_lock, streams
 from airflow_provider_rocky.testing._standin.config import ProjectConfig, load_config, select_pipeline
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
@@ -26,11 +26,7 @@ def _early_error(run: RunEnv, state: Path) -> None:
     if early == "usage":
         raise UsageError("unexpected argument '--fail-on-check-error' found")
     if early == "state_locked":
-        raise CommandError(
-            f"state store at {shown} is locked by another process; only one rocky writer can run at a "
-            "time against the same state file",
-            ["Database already open. Cannot acquire lock."],
-        )
+        raise CommandError(state_lock.locked_message(shown), ["Database already open. Cannot acquire lock."])
     if early == "state_busy":
         raise CommandError(
             f"state store at {shown} is busy — another rocky process is committing a write transaction. "
@@ -99,8 +95,10 @@ def run_command(run: RunEnv) -> Outcome:
             log.warn("reclaimed a stale in-flight idempotency claim", previous_run_id=claim.reclaimed_from)
         log.info("idempotency key claimed — proceeding", backend="local")
     outcome = Outcome(1)
+    shown = state.relative_to(run.cwd) if state.is_relative_to(run.cwd) else state
     try:
-        outcome = _execute(run, plan, pipeline, config)
+        with state_lock.hold(state, shown):  # the single writer, for as long as the run executes
+            outcome = _execute(run, plan, pipeline, config)
     finally:
         if store is not None and key is not None:
             succeeded = (

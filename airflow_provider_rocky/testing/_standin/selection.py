@@ -139,11 +139,13 @@ def model_units(models_dir: str | None, only: str | None, cwd: Path) -> list[Uni
     """Models from ``--models <dir>`` (``*.sql`` stems) or the built-in pair; ``--model`` picks one."""
     directory = cwd / models_dir if models_dir else None
     names = list(DEFAULT_MODELS)
+    found: list[str] = []
     if directory is not None and directory.is_dir():
         found = sorted(path.stem for path in directory.glob("*.sql"))
         names = found or names
     if only is not None:
-        if directory is not None and directory.is_dir() and only not in names:
+        # Only a directory with models can lack one: ``models/`` holding just the state file is none.
+        if found and only not in names:
             raise CommandError(f"model '{only}' not found in {models_dir}")
         names = [only]
     return [_model_unit(name, directory) for name in names]

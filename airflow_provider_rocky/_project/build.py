@@ -1,0 +1,198 @@
+"""The project graph → ``RockyOperator`` tasks, each with its table declared as an Asset outlet.
+
+Everything here happens at DAG parse time, so it reads nothing but the manifest: no subprocess, no
+connection lookup. The asset namespace therefore cannot come from the connection: it is the group's
+``asset_namespace`` (or ``operator_args["asset_namespace"]``), default ``rocky://default``, and it is
+passed to every task as its ``asset_namespace`` too, so the events a run records name exactly the
+assets the tasks declared (whatever namespace the connection holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.sdk import Asset
+
+from airflow_provider_rocky._project import partitions, state
+from airflow_provider_rocky._project.graph import NodeTask, ProjectGraph
+from airflow_provider_rocky._project.manifest import Manifest, Target
+from airflow_provider_rocky.assets import DEFAULT_NAMESPACE, TableRef, WarehouseNamespace, resolve_namespace
+from airflow_provider_rocky.operators.rocky import RockyOperator
+
+SHAPES = ("nodes", "one_run")
+#: The one-run shape's task id.
+ONE_RUN_TASK_ID = "run_all"
+
+
+@dataclass(frozen=True)
+class Options:
+    """The group's choices, checked once (before any task exists)."""
+
+    operator_args: Mapping[str, Any] = field(default_factory=dict)
+    node_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    asset_namespace: str | None = None
+    shape: str = "nodes"
+    partitions: str = "data_interval"
+    state_isolation: str = "pool"
+    state_pool: str | None = None
+
+    def checked(self) -> Options:
+        """Refuse what cannot render, naming the argument."""
+        if self.shape not in SHAPES:
+            raise ValueError(f"shape={self.shape!r} must be one of {', '.join(map(repr, SHAPES))}")
+        partitions.check_mode(self.partitions)
+        state.check_isolation(self.state_isolation, self.operator_args)
+        for reserved in ("task_id", "model", "pipeline", "run_models", "task_group", "dag"):
+            if reserved in self.operator_args:
+                raise ValueError(f"operator_args must not set {reserved!r}: the group sets it per node")
+        return self
+
+    @property
+    def namespace(self) -> str:
+        """The asset namespace every task declares and emits under."""
+        given = self.asset_namespace or self.operator_args.get("asset_namespace")
+        return str(given) if given else DEFAULT_NAMESPACE
+
+
+def declared_asset(ns: WarehouseNamespace, table: Target, node_id: str) -> Asset:
+    """The Asset ``rocky_asset`` gives for the node's table (same name and stored uri)."""
+    try:
+        name, uri = ns.locate(TableRef(table.catalog, table.schema, table.table))
+    except ValueError as err:
+        raise ValueError(f"node {node_id!r}: {err}") from None
+    return Asset(name=name, uri=uri)
+
+
+def _node_args(options: Options, task: NodeTask) -> dict[str, Any]:
+    node = task.node
+    given = options.node_args.get(node.id) or options.node_args.get(node.name) or {}
+    for reserved in ("task_id", "model", "pipeline", "run_models"):
+        if reserved in given:
+            raise ValueError(f"node_args[{node.name!r}] must not set {reserved!r}: it is the node's own")
+    return dict(given)
+
+
+def _partition_args(options: Options, task: NodeTask, own: Mapping[str, Any]) -> dict[str, Any]:
+    """A partitioned node: explicit partition arguments win, else the data interval at its grain."""
+    shape = task.node.partitioning
+    if shape is None:
+        return {}
+    explicit = {k: v for k, v in {**options.operator_args, **own}.items() if k in partitions.PARTITION_ARGS}
+    if explicit or options.partitions == "engine" or shape.grain is None:
+        return explicit
+    return partitions.interval_args(shape.grain)
+
+
+def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: str | None) -> dict[str, Any]:
+    """Every argument of one node's ``RockyOperator``."""
+    own = _node_args(options, task)
+    common = {k: v for k, v in options.operator_args.items() if k not in partitions.PARTITION_ARGS}
+    kwargs: dict[str, Any] = {
+        **common,
+        **{k: v for k, v in own.items() if k not in partitions.PARTITION_ARGS},
+    }
+    kwargs.update(task.runs)
+    kwargs.update(_partition_args(options, task, own))
+    kwargs["asset_namespace"] = options.namespace
+    table = task.table
+    outlets = list(kwargs.pop("outlets", None) or [])
+    if table is not None:
+        outlets.append(declared_asset(ns, table, task.node.id))
+    kwargs["outlets"] = outlets
+    if pool is not None:
+        kwargs.setdefault("pool", pool)
+    if options.state_isolation == "namespace":
+        kwargs["state_namespace"] = state.node_namespace(
+            options.operator_args.get("state_namespace"), task.node.name
+        )
+    kwargs.setdefault("doc_md", _doc(task))
+    return kwargs
+
+
+def _doc(task: NodeTask) -> str:
+    node = task.node
+    lines = [f"Rocky node `{node.id}` (kind `{node.kind}`)"]
+    if task.table is not None:
+        lines.append(f"writes `{task.table.dotted}`")
+    if node.partitioning is not None:
+        lines.append(f"partitioned by {node.partitioning.declared}")
+    return "; ".join(lines)
+
+
+def render_nodes(graph: ProjectGraph, options: Options, **placement: Any) -> dict[str, RockyOperator]:
+    """One task per node (``placement``: ``dag=`` and ``task_group=``), wired by resolved upstream."""
+    ns = resolve_namespace(options.namespace)
+    pool = _pool(options)
+    made: dict[str, RockyOperator] = {}
+    for task in graph.tasks:
+        made[task.node.id] = RockyOperator(
+            task_id=task.task_id, **task_kwargs(options, task, ns, pool), **placement
+        )
+    wire(graph, made)
+    return made
+
+
+def wire(graph: ProjectGraph, made: Mapping[str, RockyOperator]) -> None:
+    """Each task after its resolved upstream tasks.
+
+    Between tasks of one DAG without edge labels, ``set_upstream`` does exactly this: it adds each
+    side's id to the other's ``upstream_task_ids`` / ``downstream_task_ids``. It also hashes the DAG
+    of every task involved to check they share one, and a DAG's hash walks all its task ids, so
+    wiring N tasks that way costs O(N²) (a third of a 1,000-node group's parse time). Every task here
+    was just created in the one DAG, so the sets are filled directly (``tests/project`` checks the
+    result equals ``set_upstream``'s).
+    """
+    for task in graph.tasks:
+        me = made[task.node.id]
+        for node_id in task.upstream:
+            upstream = made[node_id]
+            me.upstream_task_ids.add(upstream.node_id)
+            upstream.downstream_task_ids.add(me.node_id)
+
+
+def render_one_run(
+    manifest: Manifest, graph: ProjectGraph, options: Options, **placement: Any
+) -> RockyOperator:
+    """One ``rocky run --models <dir> --all`` task declaring every table of the project."""
+    ns = resolve_namespace(options.namespace)
+    kwargs = {k: v for k, v in options.operator_args.items() if k != "asset_namespace"}
+    outlets = list(kwargs.pop("outlets", None) or [])
+    outlets += [declared_asset(ns, t.table, t.node.id) for t in graph.tasks if t.table is not None]
+    grains = {t.node.partitioning.grain for t in graph.tasks if t.node.partitioning is not None}
+    explicit = any(k in kwargs for k in partitions.PARTITION_ARGS)
+    if not explicit and options.partitions == "data_interval" and len(grains) == 1 and None not in grains:
+        kwargs.update(partitions.interval_args(str(next(iter(grains)))))
+    pool = _pool(options)
+    if pool is not None:
+        kwargs.setdefault("pool", pool)
+    kwargs.setdefault("task_id", ONE_RUN_TASK_ID)
+    kwargs.setdefault("doc_md", f"Every node of the Rocky project `{manifest.path}` in one engine run")
+    return RockyOperator(
+        run_models=True, outlets=outlets, asset_namespace=options.namespace, **kwargs, **placement
+    )
+
+
+def _pool(options: Options) -> str | None:
+    if options.state_isolation != "pool":
+        return None
+    return options.state_pool or state.pool_name(options.operator_args)
+
+
+def check_node_args(manifest: Manifest, options: Options) -> None:
+    """``node_args`` keys must name nodes of the manifest: a typo must not be silently ignored."""
+    known = {node.id for node in manifest.nodes} | {node.name for node in manifest.nodes}
+    unknown = sorted(set(options.node_args) - known)
+    if unknown:
+        raise ValueError(f"node_args names no node of {manifest.path}: {', '.join(map(repr, unknown))}")
+
+
+def render(
+    manifest: Manifest, graph: ProjectGraph, options: Options, **placement: Any
+) -> Sequence[RockyOperator]:
+    """The group's tasks in the chosen shape."""
+    check_node_args(manifest, options)
+    if options.shape == "one_run":
+        return [render_one_run(manifest, graph, options, **placement)]
+    return list(render_nodes(graph, options, **placement).values())

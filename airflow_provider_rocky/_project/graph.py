@@ -1,0 +1,171 @@
+"""Which node of the manifest becomes which task, what it runs, and which tasks come before it.
+
+The mapping (README, "Rocky's project as a task group"):
+
+* ``transformation`` and ``seed`` nodes run that node by name: ``rocky run --model <name>`` (with
+  ``--pipeline <p>`` when the node names its pipeline, else ``--models <models_dir>``);
+* ``load``, ``replication``, ``quality`` and ``snapshot`` nodes run their pipeline: ``rocky run
+  --pipeline <p>`` (the engine emits at most one of each per pipeline; a snapshot node without a
+  pipeline runs by name). A ``quality`` node is downstream of what it checks: a ``check`` edge is
+  read as "the quality pipeline runs after the table", whichever way the engine wrote it;
+* ephemeral models (strategy ``ephemeral``), ``source`` and ``test`` nodes, nodes of a kind this
+  provider does not know, and nodes left out by ``select``/``exclude`` get no task: the tasks after
+  them depend on the tasks before them instead (resolved transitively, as dagster-rocky does for
+  ephemeral models).
+
+Task ids are readable and stable: the model's name for a transformation, ``<kind>__<name>`` for
+every other kind, folded to ``[A-Za-z0-9_-]`` (a lossy fold gets a short hash of the node id), and
+``__2``, ``__3``... for a name already taken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from airflow_provider_rocky._project.manifest import Manifest, ManifestError, Node, Target
+from airflow_provider_rocky._project.select import selected_ids
+
+RUN_BY_MODEL = frozenset({"transformation", "seed"})
+RUN_BY_PIPELINE = frozenset({"load", "replication", "quality", "snapshot"})
+#: Kinds whose task writes the node's ``target`` table (a quality pipeline only checks).
+WRITES_TARGET = frozenset({"transformation", "seed", "snapshot", "load", "replication"})
+MAX_TASK_ID = 200
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTask:
+    """One task to create: its node, id, what it runs, and the node ids of its upstream tasks."""
+
+    node: Node
+    task_id: str
+    runs: Mapping[str, str]
+    upstream: tuple[str, ...]
+
+    @property
+    def table(self) -> Target | None:
+        """The table this task writes and declares as an outlet (``None``: not known statically)."""
+        return self.node.target if self.node.kind in WRITES_TARGET else None
+
+
+@dataclass(frozen=True)
+class ProjectGraph:
+    """The tasks of a manifest after selection, in manifest order."""
+
+    tasks: tuple[NodeTask, ...]
+    #: Nodes that would have a task but were left out by ``select``/``exclude``.
+    deselected: int = 0
+
+
+def runs_of(node: Node, path: str) -> dict[str, str] | None:
+    """What the node's task passes to ``RockyOperator`` (``None``: the node gets no task)."""
+    if node.ephemeral:
+        return None
+    if node.kind in RUN_BY_MODEL or (node.kind == "snapshot" and not node.pipeline):
+        return {"model": node.name, **({"pipeline": node.pipeline} if node.pipeline else {})}
+    if node.kind in RUN_BY_PIPELINE:
+        if not node.pipeline:
+            raise ManifestError(path, f"node {node.id!r} (kind {node.kind}) names no pipeline to run")
+        return {"pipeline": node.pipeline}
+    return None
+
+
+def upstream_map(manifest: Manifest) -> dict[str, list[str]]:
+    """Each node's direct upstream nodes: ``depends_on`` plus edges, checks after what they check."""
+    up: dict[str, list[str]] = {node.id: list(node.depends_on) for node in manifest.nodes}
+    for edge in manifest.edges:
+        source, target = edge.source, edge.target
+        if source == target:
+            continue
+        if edge.edge_type == "check":
+            if manifest.by_id[source].kind == "quality":
+                source, target = target, source  # "quality checks t": the quality task runs after t
+            if target in up[source]:
+                up[source].remove(target)  # a table never waits for the pipeline that checks it
+        if source not in up[target]:
+            up[target].append(source)
+    return up
+
+
+def topological(manifest: Manifest, up: Mapping[str, Sequence[str]]) -> list[str]:
+    """Node ids, every node after its upstream nodes; a cycle is refused, naming it."""
+    state: dict[str, int] = {}
+    order: list[str] = []
+    for root in up:
+        if state.get(root) == 2:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        state[root] = 1
+        while stack:
+            node_id, index = stack[-1]
+            deps = up[node_id]
+            if index == len(deps):
+                stack.pop()
+                state[node_id] = 2
+                order.append(node_id)
+                continue
+            stack[-1] = (node_id, index + 1)
+            dep = deps[index]
+            if state.get(dep) == 1:
+                trail = [n for n, _ in stack]
+                cycle = [*trail[trail.index(dep) :], dep]
+                raise ManifestError(manifest.path, f"the graph has a cycle: {' -> '.join(cycle)}")
+            if state.get(dep) is None:
+                state[dep] = 1
+                stack.append((dep, 0))
+    return order
+
+
+def resolved_upstream(
+    order: Sequence[str], up: Mapping[str, Sequence[str]], tasks: set[str]
+) -> dict[str, tuple[str, ...]]:
+    """Each node's upstream *task* nodes: through every node without a task, transitively."""
+    resolved: dict[str, tuple[str, ...]] = {}
+    for node_id in order:  # upstream nodes first, so each lookup below is already done
+        found: dict[str, None] = {}
+        for dep in up[node_id]:
+            found.update({dep: None} if dep in tasks else dict.fromkeys(resolved[dep]))
+        resolved[node_id] = tuple(found)
+    return resolved
+
+
+def task_id_for(node: Node) -> str:
+    """Readable, Airflow-safe id: ``<name>`` for a transformation, ``<kind>__<name>`` otherwise."""
+    base = node.name if node.kind == "transformation" else f"{node.kind}__{node.name}"
+    folded = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    safe = _UNSAFE.sub("_", folded).strip("_") or "node"
+    if safe != base or len(safe) > MAX_TASK_ID:
+        digest = hashlib.sha256(node.id.encode("utf-8")).hexdigest()[:8]
+        safe = f"{safe[: MAX_TASK_ID - 10]}__{digest}"
+    return safe
+
+
+def build_graph(manifest: Manifest, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> ProjectGraph:
+    """The tasks of ``manifest`` after ``select``/``exclude``, with resolved upstream tasks."""
+    up = upstream_map(manifest)
+    order = topological(manifest, up)
+    runs = {node.id: r for node in manifest.nodes if (r := runs_of(node, manifest.path)) is not None}
+    down: dict[str, list[str]] = {node_id: [] for node_id in up}
+    for node_id, deps in up.items():
+        for dep in deps:
+            down[dep].append(node_id)
+    chosen = selected_ids(manifest.nodes, select, exclude, up, down)
+    task_nodes = {node_id for node_id in runs if node_id in chosen}
+    resolved = resolved_upstream(order, up, task_nodes)
+    used: set[str] = set()
+    tasks = []
+    for node in manifest.nodes:
+        if node.id not in task_nodes:
+            continue
+        task_id = task_id_for(node)
+        candidate, n = task_id, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{task_id}__{n}"
+        used.add(candidate)
+        tasks.append(NodeTask(node, candidate, runs[node.id], resolved[node.id]))
+    return ProjectGraph(tuple(tasks), deselected=len(runs) - len(task_nodes))

@@ -1,0 +1,262 @@
+"""Checks of RockyTaskGroup on the real deployment (e2e/dags/rocky_e2e_project.py), through REST.
+
+* before any run, every table the group declares is an **active** asset (the Assets page lists it)
+  and has no event; the example ``rocky_project`` DAG parses too;
+* with the group's pool created with one slot, a run succeeds, no two of its tasks overlapped
+  (task instance start/end through REST), every engine run exited 0 (the stand-in's record), and
+  each table has exactly one asset event, ``fct_daily_orders``'s carrying its partition key;
+* without the guard (``state_isolation="none"``), how many parallel branches hit the state lock
+  (a NOTE: it depends on the scheduler's timing);
+* a screenshot of the group in the graph view, for the README (``e2e/screenshot-project-graph.png``).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from api import log_text
+from checks_runs import Ctx, expected_assets, run_check, wait_success
+from deployment import ROCKY_TOML, Deployment
+from report import CheckFailed, indent
+from system import E2EError, ensure_debian_packages, free_port, signal_group
+
+# Airflow-free: the driver reads the manifest as the group does; URIs come from the deployed provider.
+from airflow_provider_rocky._project.graph import build_graph
+from airflow_provider_rocky._project.manifest import load_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "example_dags" / "rocky_project_manifest.json"
+GUARDED, UNGUARDED = "rocky_e2e_project", "rocky_e2e_project_unguarded"
+PROJECT_DAGS = (GUARDED, UNGUARDED)
+EXAMPLE = "rocky_project"
+PROJECT_DIRS = {GUARDED: "project-graph", UNGUARDED: "project-graph-unguarded"}
+SCREENSHOT = Path(__file__).resolve().parent / "screenshot-project-graph.png"
+RUN_TIMEOUT = 300.0
+CHROMIUM = "/usr/bin/chromium"
+
+
+def prepare(dep: Deployment) -> None:
+    """Before the services start: the manifest beside the DAG files, and the two scratch projects."""
+    shutil.copy(MANIFEST, dep.home / "dags" / MANIFEST.name)
+    for name in PROJECT_DIRS.values():
+        (dep.scratch / name).mkdir(exist_ok=True)
+        (dep.scratch / name / "rocky.toml").write_text(ROCKY_TOML)
+
+
+def declared(ctx: Ctx, dag_id: str) -> dict[str, str]:
+    """Task id → declared asset URI: the manifest's tables, named by the deployed ``rocky_asset``."""
+    namespace = f"duckdb://{ctx.dep.scratch / PROJECT_DIRS[dag_id]}/warehouse.duckdb"
+    tables = {
+        f"project.{t.task_id}": t.table.dotted for t in build_graph(load_manifest(MANIFEST)).tasks if t.table
+    }
+    uris = expected_assets(ctx, sorted(set(tables.values())), namespace)
+    return {task_id: uris[table][1] for task_id, table in tables.items()}
+
+
+def check_assets_before_run(ctx: Ctx) -> str:
+    """Declared tables are active assets before the first run; no events yet; the example parses."""
+    if ctx.api.dag(EXAMPLE) is None:
+        errors = [e for e in ctx.api.import_errors() if "rocky_project" in str(e.get("filename"))]
+        raise CheckFailed(f"{EXAMPLE} did not parse", indent(json.dumps(errors, indent=2)))
+    wanted = set(declared(ctx, GUARDED).values())
+    deadline = time.monotonic() + 60
+    active: set[str] = set()
+    while time.monotonic() < deadline:
+        assets = ctx.api.get("/api/v2/assets", limit=1000, only_active="true")["assets"]
+        active = {str(a["uri"]) for a in assets} & wanted
+        if active == wanted:
+            break
+        time.sleep(2)
+    if active != wanted:
+        raise CheckFailed("declared tables are not active assets", indent("\n".join(sorted(wanted - active))))
+    if ctx.api.asset_events(source_dag_id=GUARDED):
+        raise CheckFailed(f"{GUARDED} has asset events before it ever ran")
+    return f"{len(wanted)} tables active before any run, 0 events"
+
+
+def _intervals(ctx: Ctx, dag_id: str, run_id: str) -> list[tuple[str, str, str, str]]:
+    tis = ctx.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")[
+        "task_instances"
+    ]
+    return sorted((str(t["start_date"]), str(t["end_date"]), str(t["task_id"]), str(t["state"])) for t in tis)
+
+
+def check_pooled_run(ctx: Ctx) -> str:
+    """One slot per state file: the run succeeds, its tasks never overlap, one event per table."""
+    tasks = ctx.api.get(f"/api/v2/dags/{GUARDED}/tasks")["tasks"]
+    pools = {str(t["pool"]) for t in tasks}
+    if len(pools) != 1:
+        raise CheckFailed(f"the group's tasks use {len(pools)} pools: {sorted(pools)}")
+    (pool,) = pools
+    ctx.api.request("POST", "/api/v2/pools", json={"name": pool, "slots": 1, "description": "rocky state"})
+    ctx.api.unpause(GUARDED)
+    run_id = ctx.api.trigger(GUARDED)
+    wait_success(ctx, GUARDED, run_id, RUN_TIMEOUT)
+    spans = _intervals(ctx, GUARDED, run_id)
+    for before, after in itertools.pairwise(spans):
+        if after[0] < before[1]:
+            raise CheckFailed(f"{after[2]} started before {before[2]} ended (pool {pool})")
+    cwd = str(ctx.dep.scratch / PROJECT_DIRS[GUARDED])
+    events = ctx.record.events()
+    pids = {e["pid"] for e in events if e.get("event") == "start" and e.get("cwd") == cwd}
+    codes = [e.get("exit_code") for e in events if e.get("event") == "end" and e.get("pid") in pids]
+    if len(pids) != len(spans) or codes != [0] * len(pids):
+        raise CheckFailed(f"{len(pids)} engine runs for {len(spans)} tasks, exit codes {codes}")
+    _one_event_per_table(ctx, run_id)
+    return f"{len(spans)} tasks one after another in pool {pool} (1 slot), {len(pids)} engine runs exited 0"
+
+
+def _one_event_per_table(ctx: Ctx, run_id: str) -> None:
+    found = ctx.api.asset_events(source_dag_id=GUARDED, source_run_id=run_id)
+    by_uri: dict[str, list[dict[str, Any]]] = {}
+    for event in found:
+        by_uri.setdefault(str(event["uri"]), []).append(event)
+    wanted = declared(ctx, GUARDED)
+    wrong = {uri: len(by_uri.get(uri, [])) for uri in wanted.values() if len(by_uri.get(uri, [])) != 1}
+    doubled = {uri: len(evs) for uri, evs in by_uri.items() if len(evs) > 1}
+    if wrong or doubled:
+        raise CheckFailed(f"events per table: declared {wrong}, repeated {doubled}")
+    (fct,) = by_uri[wanted["project.fct_daily_orders"]]
+    run_after = str(ctx.api.dag_run(GUARDED, run_id)["run_after"])[:10]
+    extra = fct.get("extra") or {}
+    if extra.get("partition_key") != run_after or fct.get("partition_key") not in (None, run_after):
+        raise CheckFailed(f"fct_daily_orders partition {extra.get('partition_key')!r}, run after {run_after}")
+
+
+def note_unguarded(ctx: Ctx) -> None:
+    """Without the guard, parallel branches of one state file: how many hit the lock (timing-dependent)."""
+    ctx.api.unpause(UNGUARDED)
+    run_id = ctx.api.trigger(UNGUARDED)
+    state = ctx.api.wait_run(UNGUARDED, run_id, RUN_TIMEOUT)
+    locked = []
+    for _start, _end, task_id, ti_state in _intervals(ctx, UNGUARDED, run_id):
+        if ti_state == "failed":
+            text = log_text(ctx.api.log(UNGUARDED, run_id, task_id))
+            if "locked by another process" in text:
+                locked.append(task_id)
+    ctx.rep.note(
+        f"unguarded group (state_isolation='none'): run {state}; {len(locked)} task(s) failed on the "
+        f"state lock{': ' + ', '.join(locked) if locked else ''}"
+    )
+
+
+def _page(port: int, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pages = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()
+            for page in pages:
+                if page.get("type") == "page":
+                    return str(page["webSocketDebuggerUrl"])
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.3)
+    raise E2EError("chromium's DevTools endpoint did not come up")
+
+
+def capture_with_storage(
+    origin: str,
+    storage: Mapping[str, Any],
+    url: str,
+    target: Path,
+    env: Mapping[str, str],
+    settle: float = 10,
+) -> str:
+    """Screenshot ``url`` after setting ``localStorage`` of ``origin`` (JSON values), over DevTools.
+
+    The UI keeps its grid/graph choice in ``localStorage`` (``default_dag_view``), not in the URL.
+    """
+    from websockets.sync.client import connect
+
+    ensure_debian_packages({"chromium": CHROMIUM})
+    port, profile = free_port(), Path(tempfile.mkdtemp(prefix="rocky-e2e-chromium-"))
+    argv = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        f"--remote-debugging-port={port}",
+        f"--user-data-dir={profile}",
+        "--window-size=1600,1000",
+        "about:blank",
+    ]
+    proc = subprocess.Popen(
+        argv,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        with connect(_page(port), max_size=None, open_timeout=30) as ws:
+            ids = iter(range(1, 1000))
+
+            def call(method: str, **params: Any) -> dict[str, Any]:
+                ident = next(ids)
+                ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+                while True:
+                    reply = json.loads(ws.recv(timeout=60))
+                    if reply.get("id") == ident:
+                        return dict(reply.get("result") or {})
+
+            call("Page.enable")
+            call("Page.navigate", url=origin)
+            time.sleep(3)
+            script = "".join(
+                f"localStorage.setItem({json.dumps(k)}, {json.dumps(json.dumps(v))});"
+                for k, v in storage.items()
+            )
+            call("Runtime.evaluate", expression=script)
+            call("Page.navigate", url=url)
+            time.sleep(settle)
+            shot = base64.b64decode(call("Page.captureScreenshot", format="png")["data"])
+        target.write_bytes(shot)
+        return f"{target.name}: {len(shot) // 1024} KB, {url}"
+    finally:
+        signal_group(proc.pid, signal.SIGKILL, wait=5)
+        proc.wait(timeout=5)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot_graph(ctx: Ctx, run_id: str) -> str:
+    url = f"{ctx.dep.api_url}/dags/{GUARDED}/runs/{quote(run_id, safe='')}"
+    storage = {"default_dag_view": "graph", f"{GUARDED}/open-groups": ["project"]}  # the group expanded
+    return capture_with_storage(ctx.dep.api_url, storage, url, SCREENSHOT, ctx.dep.env)
+
+
+def project_checks(ctx: Ctx) -> None:
+    """Registered in run.py after the other scenarios: the group before, during and after a run."""
+    if not run_check(
+        ctx, "project: the group's tables are active assets before its first run", check_assets_before_run
+    ):
+        return
+    info = run_check(
+        ctx,
+        "project: one pool slot per state file, tasks never overlap, one event per table",
+        check_pooled_run,
+    )
+    note_unguarded(ctx)
+    if info:
+        runs = ctx.api.dag_runs(GUARDED)
+        try:
+            ctx.rep.ok(
+                "screenshot of the project group's graph view",
+                screenshot_graph(ctx, str(runs[-1]["dag_run_id"])),
+            )
+        except (E2EError, OSError, TimeoutError) as err:
+            ctx.rep.skip("screenshot of the project group's graph view", str(err))

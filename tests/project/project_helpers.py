@@ -1,0 +1,76 @@
+"""Manifests for the project tests, DAGs built from them, and what their runs left behind."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_rocky.testing import read_record
+from airflow_provider_rocky.testing._standin.project import dag_document, demo_nodes, synthetic_nodes
+
+CORPUS_DAG = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "recorded" / "dag.json"
+STANDIN = os.path.join(os.environ.get("AIRFLOW_HOME", "/tmp"), "bin", "rocky")
+START = datetime(2026, 1, 1)
+
+
+def write_manifest(
+    directory: Path, nodes: list[dict[str, Any]], name: str = "manifest.json", **top: Any
+) -> Path:
+    """A ``rocky dag --output json`` document made of ``nodes``, saved under ``directory``."""
+    path = directory / name
+    path.write_text(json.dumps({**dag_document(nodes, "1.71.0"), **top}))
+    return path
+
+
+def demo_manifest(directory: Path) -> Path:
+    """The stand-in demo project's manifest (what its ``rocky dag`` prints)."""
+    return write_manifest(directory, demo_nodes())
+
+
+def synthetic_manifest(directory: Path, count: int) -> Path:
+    return write_manifest(directory, synthetic_nodes(count), name=f"synthetic-{count}.json")
+
+
+def operator_args(workdir: Path, record: Path, **extra: Any) -> dict[str, Any]:
+    """Every node task runs the stand-in in ``workdir``, recording its argv to ``record``."""
+    env = {"ROCKY_STANDIN_RECORD": str(record), "ROCKY_STANDIN_DELAY": "0", **extra.pop("env", {})}
+    return {"binary_path": STANDIN, "project_dir": str(workdir), "env_vars": env, **extra}
+
+
+def starts(record: Path) -> list[dict[str, Any]]:
+    return [event for event in read_record(record) if event["event"] == "start"]
+
+
+def argv_of(record: Path, flag: str, value: str) -> list[str]:
+    """The argv of the one recorded run that passed ``flag value``."""
+    found = [e["argv"] for e in starts(record) if _has(e["argv"], flag, value)]
+    assert len(found) == 1, f"expected one run with {flag} {value}, got {found}"
+    return list(found[0])
+
+
+def _has(argv: list[str], flag: str, value: str) -> bool:
+    return any(a == flag and b == value for a, b in itertools.pairwise(argv))
+
+
+def run_order(record: Path) -> list[str]:
+    """The node each recorded run ran (``--model``'s or ``--pipeline``'s value), in start order."""
+    out = []
+    for event in starts(record):
+        argv = event["argv"]
+        for flag in ("--model", "--pipeline"):
+            if flag in argv:
+                out.append(argv[argv.index(flag) + 1])
+                break
+    return out
+
+
+def events_by_uri(events: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for uri, extra in events:
+        grouped.setdefault(uri, []).append(extra)
+    return grouped
