@@ -7,6 +7,8 @@
    (`asset_dag_run_queue`): what a scheduler turns into an asset-triggered run.
 3. `rocky_downstream` runs (with `airflow dags test`, there being no scheduler here) and checks the
    table the engine wrote.
+4. `rocky_project` runs the example project as a `RockyTaskGroup`: one task per node of its saved
+   `rocky dag` manifest, each landing its own table (`airflow dags test` ignores pools).
 
 Uses the real `rocky` when one is on PATH; otherwise installs the stand-in engine and says so. The
 engine gets a small DuckDB project (rocky.toml + warehouse file) so the tables it reports really exist.
@@ -127,6 +129,10 @@ def main() -> int:
         return code or 1
     code = airflow(env, "dags", "test", "rocky_downstream")
     print(f"`airflow dags test rocky_downstream` exited {code}", flush=True)
+    if code:
+        return code
+    code = airflow(env, "dags", "test", "rocky_project")
+    print(f"`airflow dags test rocky_project` (a RockyTaskGroup) exited {code}", flush=True)
     return code
 
 

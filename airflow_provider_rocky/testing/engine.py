@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from airflow_provider_rocky.testing._standin import gates, plans, project, sources
@@ -54,16 +54,21 @@ def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
     return run_command(run)
 
 
+def _dag(run: RunEnv) -> Outcome:
+    """``rocky dag`` (``_standin/project.py``): the demo project's graph."""
+    return Outcome(
+        project.dag_command(run.inv, run.scenario, run.log, run.output_format, run.knobs.engine.version)
+    )
+
+
 #: The gate commands (``_standin/gates.py``), and the commands that take the whole run environment.
 _GATES = {"compile": gates.compile_models, "test": gates.test_models, "ci": gates.ci}
-_OTHERS = {
+_OTHERS: dict[str, Callable[[RunEnv], Outcome]] = {
     "plan": plans.plan,
     "apply": plans.apply,
     "discover": sources.discover,
     "freshness": sources.freshness,
-    "dag": lambda run: Outcome(
-        project.dag_command(run.inv, run.scenario, run.log, run.output_format, run.knobs.engine.version)
-    ),
+    "dag": _dag,
 }
 
 
