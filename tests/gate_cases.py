@@ -126,7 +126,7 @@ GATES: list[GateCase] = [
         "RockyFreshnessOperator",
         state="failed",
         category="engine_version",
-        says=("older than 1.74.0",),
+        says=("older than 1.74.0, the oldest engine with `rocky freshness`",),
     ),
     GateCase("freshness_pass", "RockyFreshnessOperator", env=CURRENT, summary={"counts": {"pass": 8}}),
     GateCase(

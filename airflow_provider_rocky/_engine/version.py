@@ -133,7 +133,13 @@ async def refusal(command: RockyCommand, floor: str, on_line: LineSink) -> str |
     version, lowest = parse_version(seen), parse_version(floor)
     if version is None or lowest is None or version >= lowest:
         return None
+    sub = next((token for token in command.argv[1:] if not token.startswith("-")), "")
+    needs = (
+        "the oldest engine airflow-provider-rocky supports"
+        if floor == MIN_ENGINE_VERSION
+        else f"the oldest engine with `rocky {sub}`"
+    )
     return (
-        f"{command.argv[0]} is {seen}, older than {floor}, the oldest engine airflow-provider-rocky "
-        "supports: upgrade rocky on this host (https://github.com/rocky-data/rocky/releases)"
+        f"{command.argv[0]} is {seen}, older than {floor}, {needs}: upgrade rocky on this host "
+        "(https://github.com/rocky-data/rocky/releases)"
     )
