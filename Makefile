@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-newest test-lowest lint e2e bench clean coinstall test-load
+.PHONY: demo test test-newest test-lowest lint e2e bench clean coinstall test-load bench-taskgroup
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -73,8 +73,13 @@ test-load: .venv/.synced
 	trap 'kill $$pids 2>/dev/null; wait $$pids 2>/dev/null' EXIT; \
 	uptime; .venv/bin/python -m pytest $(PYTEST_ARGS) $(LOAD_TESTS); status=$$?; uptime; exit $$status
 
+# RockyTaskGroup vs cosmos's DbtTaskGroup (parse) and the group's two shapes, in the bench group's venv.
+bench-taskgroup: $(UV)
+	UV_PROJECT_ENVIRONMENT=.venv-bench $(UV) sync --locked --all-extras --group bench
+	.venv-bench/bin/python benchmarks/bench_taskgroup.py
+
 clean:
-	rm -rf .tools .venv .venv-lowest .venv-coinstall .demo
+	rm -rf .tools .venv .venv-lowest .venv-coinstall .venv-bench .demo
 
 e2e: .venv/.synced
 	.venv/bin/python e2e/run.py

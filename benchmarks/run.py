@@ -1,7 +1,7 @@
 """Benchmarks of airflow-provider-rocky against rocky-sdk on the stand-in engine; prints a markdown table.
 
-    cd /work/main && .venv/bin/python benchmarks/run.py            # full run, rewrites README results
-    cd /work/main && .venv/bin/python benchmarks/run.py --quick    # smoke test (< 2 min), prints only
+    .venv/bin/python benchmarks/run.py            # full run, rewrites README results
+    .venv/bin/python benchmarks/run.py --quick    # smoke test (< 2 min), prints only
 
 See benchmarks/README.md for what each figure measures and why.
 """
@@ -313,7 +313,7 @@ def load() -> str:
 
 
 def report(cfg: Config, argv: list[str], took: float, load_before: str) -> str:
-    cmd = "cd /work/main && .venv/bin/python benchmarks/run.py" + "".join(f" {shlex.quote(a)}" for a in argv)
+    cmd = ".venv/bin/python benchmarks/run.py" + "".join(f" {shlex.quote(a)}" for a in argv)
     return "\n".join(
         [
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · took {took / 60:.1f} min",
