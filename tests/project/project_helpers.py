@@ -42,8 +42,17 @@ def operator_args(workdir: Path, record: Path, **extra: Any) -> dict[str, Any]:
     return {"binary_path": STANDIN, "project_dir": str(workdir), "env_vars": env, **extra}
 
 
+def spaced(argv: list[str]) -> list[str]:
+    """``--flag=value`` tokens (how the provider passes values) as ``--flag value`` pairs."""
+    out: list[str] = []
+    for token in argv:
+        out.extend(token.split("=", 1) if token.startswith("--") and "=" in token else [token])
+    return out
+
+
 def starts(record: Path) -> list[dict[str, Any]]:
-    return [event for event in read_record(record) if event["event"] == "start"]
+    """The recorded engine starts, each argv in ``--flag value`` form."""
+    return [{**e, "argv": spaced(e["argv"])} for e in read_record(record) if e["event"] == "start"]
 
 
 def argv_of(record: Path, flag: str, value: str) -> list[str]:

@@ -21,7 +21,8 @@ SCHEMA = CORPUS_DAG.parents[1] / "schemas" / "dag.schema.json"
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROCKY_STANDIN_")}
-    return {**env, "ROCKY_STANDIN_DELAY": "0", **extra}
+    # Bare tmp dirs, as in tests/standin/: the refusal without rocky.toml is tested there.
+    return {**env, "ROCKY_STANDIN_DELAY": "0", "ROCKY_STANDIN_ALLOW_NO_CONFIG": "1", **extra}
 
 
 def _rocky(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from project_helpers import START, demo_manifest, operator_args
+from project_helpers import START, demo_manifest, operator_args, spaced
 
 from airflow_provider_rocky import RockyTaskGroup
 from airflow_provider_rocky._engine.process import ProcessOutcome, ProcessRunner
@@ -57,7 +57,9 @@ def _verdicts(commands: list[Any]) -> list[Any]:
 
 def test_parallel_branches_on_one_state_file_collide_so_the_group_pools_them(tmp_path: Path) -> None:
     commands = _commands(tmp_path)
-    assert all("--state-namespace" not in c.argv and "--state-path" not in c.argv for c in commands)
+    assert all(
+        "--state-namespace" not in spaced(c.argv) and "--state-path" not in spaced(c.argv) for c in commands
+    )
     verdicts = _verdicts(commands)
     errors = [v.error for v in verdicts if v.error is not None]
     assert len(errors) == 1, "one writer at a time: the second finds the state file locked"
@@ -68,7 +70,7 @@ def test_parallel_branches_on_one_state_file_collide_so_the_group_pools_them(tmp
 
 def test_a_namespace_per_node_lets_parallel_branches_run_together(tmp_path: Path) -> None:
     commands = _commands(tmp_path, state_isolation="namespace")
-    spaces = [c.argv[c.argv.index("--state-namespace") + 1] for c in commands]
+    spaces = [spaced(c.argv)[spaced(c.argv).index("--state-namespace") + 1] for c in commands]
     assert spaces == list(BRANCHES)
     verdicts = _verdicts(commands)
     assert [v.error for v in verdicts] == [None, None]
