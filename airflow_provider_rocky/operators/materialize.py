@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import AssetAlias
+from airflow.sdk import Asset, AssetAlias
 
 from airflow_provider_rocky._engine.run import RunRecord
 from airflow_provider_rocky._task import secrets
@@ -98,10 +98,32 @@ class RockyMaterializingOperator(RockyBaseOperator):
             )
             return {"assets": [], "assets_total": 0, "assets_error": str(err)}
         specs = [dataclasses.replace(spec, extra=secrets.storable(spec.extra)) for spec in specs]  # JSONB
+        self._drop_failed_outlets(verdict, specs)
         count = events.emit(context["outlet_events"], self.asset_alias, self.outlets, specs)
         self._asset_specs = specs
         self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)
         return self._report_assets(specs)
+
+    def _drop_failed_outlets(self, verdict: Verdict, specs: list[events.AssetEventSpec]) -> None:
+        """In a run where tables failed, a declared outlet that did not land gets no event.
+
+        Airflow records an event for every declared ``Asset`` of a task that succeeds, and a partial
+        run succeeds. The engine's ``errors[]`` do not reliably name their tables (``[]``,
+        ``[pipeline]``, ``["<compile>"]``: contract §3.4), so, as the contract advises, failed means
+        declared minus materialized: this runtime copy of the task (Airflow copies it to execute)
+        drops those outlets. A run without failures keeps every declared event, unchanged tables too.
+        """
+        result = verdict.result
+        if not (getattr(result, "tables_failed", 0) or getattr(result, "errors", None)):
+            return
+        landed = {spec.uri for spec in specs}
+        dropped = [o for o in self.outlets if isinstance(o, Asset) and o.uri not in landed]
+        for outlet in dropped:
+            self.log.warning(
+                "No asset event for declared outlet %s: it did not land in this partial run", outlet.uri
+            )
+        if dropped:
+            self.outlets = [o for o in self.outlets if o not in dropped]
 
     def _specs(self, verdict: Verdict, record: RunRecord) -> list[events.AssetEventSpec]:
         """The run's events from stdout, plus the tables only Pipes reported."""

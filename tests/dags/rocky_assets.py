@@ -55,3 +55,24 @@ with DAG(
         env_vars={"ROCKY_STANDIN_SCENARIO": "success", "ROCKY_STANDIN_DELAY": "0"},
     )
 globals()["assets__static_outlet"] = static_outlet
+
+# A partial run: one declared table lands, the other does not (Airflow would record both).
+for _mode in ("sync", "deferrable"):
+    with DAG(
+        f"assets__partial_outlets__{_mode}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False
+    ) as _dag:
+        RockyOperator(
+            task_id="rocky_run",
+            binary_path=STANDIN,
+            project_dir=WORK,
+            asset_namespace=NAMESPACE,
+            filter="source=orders",
+            deferrable=_mode == "deferrable",
+            event_hold_seconds=0,
+            outlets=[
+                rocky_asset("warehouse.staging__orders.orders", namespace=NAMESPACE),
+                rocky_asset("warehouse.staging__orders.order_items", namespace=NAMESPACE),
+            ],
+            env_vars={"ROCKY_STANDIN_SCENARIO": "partial", "ROCKY_STANDIN_DELAY": "0"},
+        )
+    globals()[f"assets__partial_outlets__{_mode}"] = _dag

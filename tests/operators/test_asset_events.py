@@ -71,6 +71,21 @@ def test_partial_run_emits_events_only_for_tables_that_landed(mode: str) -> None
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_declared_outlet_that_did_not_land_in_a_partial_run_gets_no_event(
+    mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Airflow records every declared outlet of a successful task; a partial run succeeds."""
+    run = run_dag("rocky_assets", f"assets__partial_outlets__{mode}")
+    log = capfd.readouterr().out
+    assert run.task_state == "success" and run.summary["outcome"] == "partial"
+    landed = rocky_asset("warehouse.staging__orders.orders", namespace=NAMESPACE).uri
+    missing = rocky_asset("warehouse.staging__orders.order_items", namespace=NAMESPACE).uri
+    uris = [uri for uri, _ in asset_events(run.dag_id, run.run_id)]
+    assert uris == [landed]
+    assert f"No asset event for declared outlet {missing}: it did not land in this partial run" in log
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_failed_run_emits_no_event(mode: str) -> None:
     run, events = events_of("failed", mode)
     assert run.task_state == "failed"
