@@ -11,6 +11,7 @@ README, "Rocky's project as a task group", has the mapping, the choices and the 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,8 @@ class RockyTaskGroup(TaskGroup, _Project):
     :param node_args: per node (by name or id), arguments that replace ``operator_args``.
     :param asset_namespace: warehouse namespace of every declared and emitted Asset (default
         ``operator_args["asset_namespace"]``, else ``rocky://default``); never read from the connection.
+    :param default_catalog: the catalog of tables the manifest names without one (default
+        ``operator_args["default_catalog"]``, else none); pinned on every task like the namespace.
     :param select: selectors of the nodes to render (``kind:``, ``pipeline:``, ``name:``, ``id:``,
         globs, ``+x`` / ``x+``); default all. The tasks left keep the order of the nodes they skip.
     :param exclude: selectors of nodes to leave out.
@@ -104,6 +107,7 @@ class RockyTaskGroup(TaskGroup, _Project):
         *,
         node_args: Mapping[str, Mapping[str, Any]] | None = None,
         asset_namespace: str | None = None,
+        default_catalog: str | None = None,
         select: Sequence[str] = (),
         exclude: Sequence[str] = (),
         shape: str = "nodes",
@@ -125,6 +129,7 @@ class RockyTaskGroup(TaskGroup, _Project):
             placement={"dag": self.dag, "task_group": self},
             node_args=dict(node_args or {}),
             asset_namespace=asset_namespace,
+            default_catalog=default_catalog,
             shape=shape,
             partitions=partitions,
             state_isolation=state_isolation,
@@ -147,6 +152,7 @@ class RockyDAG(DAG, _Project):
         *,
         node_args: Mapping[str, Mapping[str, Any]] | None = None,
         asset_namespace: str | None = None,
+        default_catalog: str | None = None,
         select: Sequence[str] = (),
         exclude: Sequence[str] = (),
         shape: str = "nodes",
@@ -158,6 +164,8 @@ class RockyDAG(DAG, _Project):
         if manifest is None:
             raise TypeError("RockyDAG needs manifest=<path of a saved `rocky dag --output json`>")
         DAG.__init__(self, dag_id=dag_id, **dag_kwargs)
+        # DAG takes its fileloc from its caller's frame, which is this __init__: the DAG file is ours.
+        self.fileloc = sys._getframe(1).f_code.co_filename
         self._render_project(
             manifest,
             operator_args=operator_args,
@@ -166,6 +174,7 @@ class RockyDAG(DAG, _Project):
             placement={"dag": self},
             node_args=dict(node_args or {}),
             asset_namespace=asset_namespace,
+            default_catalog=default_catalog,
             shape=shape,
             partitions=partitions,
             state_isolation=state_isolation,

@@ -33,6 +33,7 @@ class Options:
     operator_args: Mapping[str, Any] = field(default_factory=dict)
     node_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     asset_namespace: str | None = None
+    default_catalog: str | None = None
     shape: str = "nodes"
     partitions: str = "data_interval"
     state_isolation: str = "pool"
@@ -54,6 +55,20 @@ class Options:
         """The asset namespace every task declares and emits under."""
         given = self.asset_namespace or self.operator_args.get("asset_namespace")
         return str(given) if given else DEFAULT_NAMESPACE
+
+    @property
+    def catalog(self) -> str | None:
+        """The catalog of tables the manifest names without one (the group's, else operator_args')."""
+        given = self.default_catalog or self.operator_args.get("default_catalog")
+        return str(given) if given else None
+
+    def naming(self) -> WarehouseNamespace:
+        """The naming every task declares and emits under."""
+        return resolve_namespace(self.namespace, self.catalog)
+
+    def pinned(self) -> dict[str, Any]:
+        """Each task's naming arguments: the group's, never the connection's (``""``: no catalog)."""
+        return {"asset_namespace": self.namespace, "default_catalog": self.catalog or ""}
 
 
 def declared_asset(ns: WarehouseNamespace, table: Target, node_id: str) -> Asset:
@@ -95,7 +110,7 @@ def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: 
     }
     kwargs.update(task.runs)
     kwargs.update(_partition_args(options, task, own))
-    kwargs["asset_namespace"] = options.namespace
+    kwargs.update(options.pinned())
     table = task.table
     outlets = list(kwargs.pop("outlets", None) or [])
     if table is not None:
@@ -123,7 +138,7 @@ def _doc(task: NodeTask) -> str:
 
 def render_nodes(graph: ProjectGraph, options: Options, **placement: Any) -> dict[str, RockyOperator]:
     """One task per node (``placement``: ``dag=`` and ``task_group=``), wired by resolved upstream."""
-    ns = resolve_namespace(options.namespace)
+    ns = options.naming()
     pool = _pool(options)
     made: dict[str, RockyOperator] = {}
     for task in graph.tasks:
@@ -156,8 +171,8 @@ def render_one_run(
     manifest: Manifest, graph: ProjectGraph, options: Options, **placement: Any
 ) -> RockyOperator:
     """One ``rocky run --models <dir> --all`` task declaring every table of the project."""
-    ns = resolve_namespace(options.namespace)
-    kwargs = {k: v for k, v in options.operator_args.items() if k != "asset_namespace"}
+    ns, pinned = options.naming(), options.pinned()
+    kwargs = {k: v for k, v in options.operator_args.items() if k not in pinned}
     outlets = list(kwargs.pop("outlets", None) or [])
     outlets += [declared_asset(ns, t.table, t.node.id) for t in graph.tasks if t.table is not None]
     grains = {t.node.partitioning.grain for t in graph.tasks if t.node.partitioning is not None}
@@ -169,9 +184,7 @@ def render_one_run(
         kwargs.setdefault("pool", pool)
     kwargs.setdefault("task_id", ONE_RUN_TASK_ID)
     kwargs.setdefault("doc_md", f"Every node of the Rocky project `{manifest.path}` in one engine run")
-    return RockyOperator(
-        run_models=True, outlets=outlets, asset_namespace=options.namespace, **kwargs, **placement
-    )
+    return RockyOperator(run_models=True, outlets=outlets, **pinned, **kwargs, **placement)
 
 
 def _pool(options: Options) -> str | None:

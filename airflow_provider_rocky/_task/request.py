@@ -146,7 +146,9 @@ def build_run(
         deadline,
         reason,
         request.asset_namespace or settings.asset_namespace,
-        request.default_catalog or settings.default_catalog,
+        # "" pins "no catalog" (RockyTaskGroup: the names it declared), whatever the connection says.
+        (request.default_catalog if request.default_catalog is not None else settings.default_catalog)
+        or None,
     )
 
 

@@ -152,3 +152,17 @@ for _mode in ("sync", "deferrable"):
             **args(_d.dag_id),
         )
     globals()[_d.dag_id] = _d
+
+# Naming pinned by the group: the connection's default_catalog ("conncat", set by the test) must not
+# rename at run time what the group declared; the group's own default_catalog names both sides.
+for _name, _catalog in (("conn", None), ("group", "other")):
+    with _dag(f"project__catalog__{_name}") as _d:
+        RockyTaskGroup(
+            "demo",
+            manifest=DEMO,
+            operator_args=args(_d.dag_id, rocky_conn_id="rocky_catalog"),
+            asset_namespace=NAMESPACE,
+            default_catalog=_catalog,
+            select=["kind:transformation"],
+        )
+    globals()[_d.dag_id] = _d

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rocky_project as dags
+from airflow.sdk import Asset
 from airflow_helpers import asset_events
 from project_helpers import argv_of, events_by_uri, run_order, starts
 
@@ -169,3 +171,20 @@ def test_a_plain_operator_declaring_its_table_records_one_event_for_it(mode: str
     uri = rocky_asset(".marts.dim_customers", namespace=NS).uri
     extras = events_by_uri(events)[uri]
     assert len(extras) == 1 and extras[0]["target_table"] == ".marts.dim_customers"
+
+
+@pytest.mark.parametrize(("name", "catalog"), [("conn", None), ("group", "other")])
+def test_the_group_pins_the_naming_it_declared_whatever_the_connection_says(
+    name: str, catalog: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection's default_catalog renamed the emitted tables: two events per table, one inactive."""
+    extra = {"default_catalog": "conncat"}
+    monkeypatch.setenv("AIRFLOW_CONN_ROCKY_CATALOG", json.dumps({"conn_type": "rocky", "extra": extra}))
+    dag_id = f"project__catalog__{name}"
+    _, _, events = _run(dag_id)
+    declared = {o.uri for t in getattr(dags, dag_id).tasks for o in t.outlets if isinstance(o, Asset)}
+    by_uri = events_by_uri(events)
+    assert set(by_uri) == declared and all(len(extras) == 1 for extras in by_uri.values())
+    assert not any("conncat" in uri for uri in by_uri)
+    want = rocky_asset(".marts.fct_payments", namespace=NS, default_catalog=catalog).uri
+    assert want in by_uri

@@ -292,3 +292,17 @@ def test_a_relative_manifest_path_is_relative_to_the_dag_file(tmp_path: Path) ->
         "    RockyTaskGroup('p', manifest='manifest.json')\n"
     )
     assert len(runpy.run_path(str(dag_file))["dag"].tasks) == 9, "found beside the DAG file, not in the cwd"
+
+
+def test_rocky_dag_reads_a_relative_manifest_beside_its_dag_file_too(tmp_path: Path) -> None:
+    """DAG takes its fileloc from its caller's frame: RockyDAG's own __init__ (the package folder)."""
+    import runpy
+
+    demo_manifest(tmp_path)
+    dag_file = tmp_path / "project_dag.py"
+    dag_file.write_text(
+        "from airflow_provider_rocky import RockyDAG\n"
+        "dag = RockyDAG('relative_dag', manifest='manifest.json', schedule=None)\n"
+    )
+    dag = runpy.run_path(str(dag_file))["dag"]
+    assert len(dag.tasks) == 9 and dag.fileloc == str(dag_file)
