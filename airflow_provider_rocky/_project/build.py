@@ -119,8 +119,9 @@ def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: 
     if pool is not None:
         kwargs.setdefault("pool", pool)
     if options.state_isolation == "namespace":
+        # Keyed by the task id (readable, unique in the group): two nodes may share a name.
         kwargs["state_namespace"] = state.node_namespace(
-            options.operator_args.get("state_namespace"), task.node.name
+            options.operator_args.get("state_namespace"), task.task_id
         )
     kwargs.setdefault("doc_md", _doc(task))
     return kwargs
@@ -199,6 +200,12 @@ def check_node_args(manifest: Manifest, options: Options) -> None:
     unknown = sorted(set(options.node_args) - known)
     if unknown:
         raise ValueError(f"node_args names no node of {manifest.path}: {', '.join(map(repr, unknown))}")
+    for key in options.node_args:
+        named = [node.id for node in manifest.nodes if node.name == key and node.id != key]
+        if len(named) > 1:
+            raise ValueError(
+                f"node_args[{key!r}] names {len(named)} nodes ({', '.join(named)}): key it by node id"
+            )
 
 
 def render(

@@ -144,6 +144,25 @@ def task_id_for(node: Node) -> str:
     return safe
 
 
+def _refuse_lookalikes(path: str, runs: Mapping[str, Mapping[str, str]]) -> None:
+    """Two rendered nodes that would run the same command (a seed and a model both named ``orders``).
+
+    The engine selects by name, so both tasks would run the same thing and one node never would:
+    refused at parse time, naming both and how to keep one.
+    """
+    seen: dict[tuple[tuple[str, str], ...], str] = {}
+    for node_id in sorted(runs):
+        key = tuple(sorted(runs[node_id].items()))
+        if key in seen:
+            args = " ".join(f"--{k}={v}" for k, v in key)
+            raise ManifestError(
+                path,
+                f"nodes {seen[key]!r} and {node_id!r} would both run `rocky run {args}`: the engine "
+                f"selects by name and cannot tell them apart; keep one (exclude=['id:{node_id}'])",
+            )
+        seen[key] = node_id
+
+
 def build_graph(manifest: Manifest, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> ProjectGraph:
     """The tasks of ``manifest`` after ``select``/``exclude``, with resolved upstream tasks."""
     up = upstream_map(manifest)
@@ -155,6 +174,7 @@ def build_graph(manifest: Manifest, select: Sequence[str] = (), exclude: Sequenc
             down[dep].append(node_id)
     chosen = selected_ids(manifest.nodes, select, exclude, up, down)
     task_nodes = {node_id for node_id in runs if node_id in chosen}
+    _refuse_lookalikes(manifest.path, {node_id: runs[node_id] for node_id in task_nodes})
     resolved = resolved_upstream(order, up, task_nodes)
     used: set[str] = set()
     tasks = []

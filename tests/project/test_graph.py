@@ -57,6 +57,17 @@ def test_a_snapshot_without_a_pipeline_runs_by_name_and_a_load_without_one_is_re
         _tasks([{"id": "load:x", "kind": "load", "label": "x"}])
 
 
+def test_two_nodes_that_would_run_the_same_command_are_refused_naming_both() -> None:
+    """A seed and a model both named orders both ran `--model=orders`: one node never ran."""
+    nodes = [
+        {"id": "seed:orders", "kind": "seed", "label": "orders"},
+        {"id": "transformation:orders", "kind": "transformation", "label": "orders"},
+    ]
+    with pytest.raises(ManifestError, match=r"'seed:orders' and 'transformation:orders' would both run"):
+        _tasks(nodes)
+    assert set(_tasks(nodes, exclude=["id:seed:orders"])) == {"transformation:orders"}
+
+
 def test_dependencies_resolve_through_chains_of_ephemerals_and_unknown_kinds() -> None:
     nodes = [
         {"id": "seed:s", "kind": "seed", "label": "s"},
@@ -185,7 +196,8 @@ def test_a_selector_that_selects_nothing_is_an_error(selector: str, problem: str
 def test_task_ids_are_readable_safe_and_unique() -> None:
     nodes = [
         {"id": "transformation:orders", "kind": "transformation", "label": "orders"},
-        {"id": "seed:orders", "kind": "seed", "label": "orders"},
+        # Same name, another kind: told apart by its pipeline (else refused, test above).
+        {"id": "seed:orders", "kind": "seed", "label": "orders", "pipeline": "seeds"},
         {"id": "transformation:seed__orders", "kind": "transformation", "label": "seed__orders"},
         {"id": "transformation:café.daily revenue", "kind": "transformation", "label": "x"},
         {"id": "transformation:" + "x" * 300, "kind": "transformation", "label": "long"},

@@ -306,3 +306,22 @@ def test_rocky_dag_reads_a_relative_manifest_beside_its_dag_file_too(tmp_path: P
     )
     dag = runpy.run_path(str(dag_file))["dag"]
     assert len(dag.tasks) == 9 and dag.fileloc == str(dag_file)
+
+
+def test_nodes_sharing_a_name_get_their_own_state_namespace_and_node_args_by_name_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A seed and a model named orders shared --state-namespace=orders (parallel, one lock)."""
+    from project_helpers import write_manifest
+
+    nodes = [
+        {"id": "seed:orders", "kind": "seed", "label": "orders", "pipeline": "seeds"},
+        {"id": "transformation:orders", "kind": "transformation", "label": "orders"},
+    ]
+    manifest = write_manifest(tmp_path, nodes)
+    _, tasks = _render(manifest, state_isolation="namespace")
+    assert len({task.state_namespace for task in tasks.values()}) == 2
+    with pytest.raises(ValueError, match=r"node_args\['orders'\] names 2 nodes .*: key it by node id"):
+        _render(manifest, node_args={"orders": {"retries": 1}})
+    _, tasks = _render(manifest, node_args={"seed:orders": {"retries": 5}})
+    assert sorted(task.retries for task in tasks.values())[-1] == 5
