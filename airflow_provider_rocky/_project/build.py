@@ -16,7 +16,7 @@ from typing import Any
 from airflow.sdk import Asset
 
 from airflow_provider_rocky._project import partitions, state
-from airflow_provider_rocky._project.graph import NodeTask, ProjectGraph
+from airflow_provider_rocky._project.graph import NodeTask, ProjectGraph, runs_of
 from airflow_provider_rocky._project.manifest import Manifest, Target
 from airflow_provider_rocky.assets import DEFAULT_NAMESPACE, TableRef, WarehouseNamespace, resolve_namespace
 from airflow_provider_rocky.operators.rocky import RockyOperator
@@ -201,7 +201,7 @@ def check_node_args(manifest: Manifest, options: Options) -> None:
     if unknown:
         raise ValueError(f"node_args names no node of {manifest.path}: {', '.join(map(repr, unknown))}")
     for key in options.node_args:
-        named = [node.id for node in manifest.nodes if node.name == key and node.id != key]
+        named = [n.id for n in manifest.nodes if n.name == key and runs_of(n, manifest.path) is not None]
         if len(named) > 1:
             raise ValueError(
                 f"node_args[{key!r}] names {len(named)} nodes ({', '.join(named)}): key it by node id"
