@@ -28,6 +28,7 @@ from airflow_provider_rocky._project.engine import (
 )
 from airflow_provider_rocky._project.graph import build_graph
 from airflow_provider_rocky._project.manifest import ManifestError, load_manifest, parse_manifest
+from airflow_provider_rocky.exceptions import RockyError
 
 __all__ = ["main"]
 
@@ -87,13 +88,13 @@ def _check(engine: EngineManifest, output: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 written or up to date, 1 stale, 2 failed)."""
     args = _parser().parse_args(argv)
-    engine = _engine(args)
     try:
+        engine = _engine(args)  # a connection that cannot be read fails here: 2, never 1 ("stale")
         if args.check:
             return _check(engine, args.output)
         write_manifest(engine, args.output)
         build_graph(load_manifest(args.output))  # the group would render it: prove it now
-    except (EngineManifestError, ManifestError) as err:
+    except (EngineManifestError, ManifestError, RockyError) as err:
         print(f"rocky-airflow-manifest: {err}", file=sys.stderr)
         return 2
     print(f"wrote {_summary(args.output)}")

@@ -119,6 +119,7 @@ GATES: list[GateCase] = [
         "failed",
         "budget",
         kwargs={"filter": "source=orders"},
+        summary={"has_budget_errors": True, "budget_diagnostics_total": 1},
         says=("E027",),
     ),
     GateCase(

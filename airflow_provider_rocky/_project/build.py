@@ -124,6 +124,8 @@ def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: 
             options.operator_args.get("state_namespace"), task.task_id
         )
     kwargs.setdefault("doc_md", _doc(task))
+    if not task.task_id.startswith(task.node.name):  # a lossy or hashed id: the UI shows the node's name
+        kwargs.setdefault("task_display_name", task.node.name)
     return kwargs
 
 
@@ -137,12 +139,29 @@ def _doc(task: NodeTask) -> str:
     return "; ".join(lines)
 
 
+#: Airflow's limit on a task id (its ``validate_key``), group prefix included.
+MAX_TASK_ID_CHARS = 250
+
+
+def _check_length(prefix: str, task: NodeTask) -> None:
+    """Airflow's own error names neither the node nor the group: say which and what to shorten."""
+    full = f"{prefix}{task.task_id}"
+    if len(full) > MAX_TASK_ID_CHARS:
+        raise ValueError(
+            f"node {task.node.id!r}: its task id {full!r} is {len(full)} characters, Airflow allows "
+            f"{MAX_TASK_ID_CHARS}: shorten the group_id {prefix.rstrip('.')!r}"
+        )
+
+
 def render_nodes(graph: ProjectGraph, options: Options, **placement: Any) -> dict[str, RockyOperator]:
     """One task per node (``placement``: ``dag=`` and ``task_group=``), wired by resolved upstream."""
     ns = options.naming()
     pool = _pool(options)
     made: dict[str, RockyOperator] = {}
+    group = placement.get("task_group")
+    prefix = f"{group.group_id}." if group is not None and group.group_id else ""
     for task in graph.tasks:
+        _check_length(prefix, task)
         made[task.node.id] = RockyOperator(
             task_id=task.task_id, **task_kwargs(options, task, ns, pool), **placement
         )

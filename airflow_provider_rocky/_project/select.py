@@ -5,6 +5,8 @@ A selector is ``kind:<glob>``, ``pipeline:<glob>``, ``name:<glob>``, ``id:<glob>
 ``x`` depends on, ``x+`` everything that depends on ``x`` (dbt's and cosmos's spelling). Globs are
 ``fnmatch`` patterns, case-sensitive. No ``select`` means every node; ``exclude`` then removes nodes.
 A selector that matches nothing is an error naming it: a typo must not silently render an empty group.
+The one exception is an ``exclude`` glob (``pipeline:legacy_*``): a guard against what may not exist
+(yet), so matching nothing is fine there; an exact name in ``exclude`` must still match.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def _matches(
     nodes: Sequence[Node],
     upstream: Mapping[str, Sequence[str]],
     downstream: Mapping[str, Sequence[str]],
+    *,
+    may_match_nothing: bool = False,
 ) -> set[str]:
     text = selector.strip()
     with_up, with_down = text.startswith("+"), text.endswith("+")
@@ -67,7 +71,7 @@ def _matches(
         raise SelectorError(f"selector {selector!r} names nothing")
     matcher = _matcher(core)
     found = {node.id for node in nodes if matcher(node)}
-    if not found:
+    if not found and not may_match_nothing:
         raise SelectorError(f"selector {selector!r} matches no node of the manifest")
     result = set(found)
     if with_up:
@@ -92,5 +96,6 @@ def selected_ids(
     if select:
         chosen = set().union(*(_matches(s, nodes, upstream, downstream) for s in select))
     for selector in exclude:
-        chosen -= _matches(selector, nodes, upstream, downstream)
+        glob = any(char in selector for char in "*?[")
+        chosen -= _matches(selector, nodes, upstream, downstream, may_match_nothing=glob)
     return chosen

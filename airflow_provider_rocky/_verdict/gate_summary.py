@@ -14,9 +14,11 @@ from typing import Any
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._verdict.gates import (
     errors_of,
+    failing_tests,
     freshness_rows,
     render_diagnostic,
     status_of,
+    warned_tests,
     warnings_of,
 )
 from airflow_provider_rocky._verdict.summary import MAX_ITEMS, capped, cut
@@ -146,6 +148,10 @@ def compile_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
     return lines + _note_lines(verdict)
 
 
+def _named(row: tuple[str, str]) -> dict[str, Any]:
+    return {"name": row[0], "error": cut(row[1])}
+
+
 def _failure(f: Any) -> dict[str, Any]:
     return {"name": f.name, "error": cut(f.error)}
 
@@ -155,7 +161,12 @@ def test_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str
     result = verdict.result
     if result is not None:
         summary.update(total=result.total, passed=result.passed, failed=result.failed)
-        capped(summary, "failures", list(result.failures), _failure)
+        for block in ("declarative", "unit_tests"):
+            counts = getattr(result, block, None)
+            if counts is not None:
+                summary[block] = {k: getattr(counts, k, None) for k in ("total", "passed", "failed")}
+        capped(summary, "failures", failing_tests(result), _named)
+        capped(summary, "warned", warned_tests(result), _named)
     return summary
 
 
@@ -163,8 +174,10 @@ def test_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
     lines: Lines = [_head(verdict, "test")]
     result = verdict.result
     if result is not None:
-        lines.append((f"  {result.passed} of {result.total} test(s) passed", bool(result.failed)))
-        lines += [(f"    FAILED {f.name}: {f.error}", True) for f in result.failures[:40]]
+        failing, warned = failing_tests(result), warned_tests(result)
+        lines.append((f"  {result.passed} of {result.total} model test(s) passed", bool(result.failed)))
+        lines += [(f"    FAILED {name}: {error}", True) for name, error in failing[:40]]
+        lines += [(f"    WARNED {name}: {error}", True) for name, error in warned[:40]]
     return lines + _note_lines(verdict)
 
 
@@ -249,6 +262,9 @@ def plan_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str
         execution_layers=len(result.execution_layers),
     )
     capped(summary, "targets", list(dict.fromkeys(s.target for s in statements)))
+    budget = list(getattr(result, "budget_diagnostics", None) or [])
+    summary["has_budget_errors"] = bool(getattr(result, "has_budget_errors", False))
+    capped(summary, "budget_diagnostics", budget, _diagnostic)
     return summary
 
 

@@ -77,15 +77,22 @@ def warnings_of(diagnostics: Sequence[Any]) -> list[Any]:
     return [d for d in diagnostics if _severity(d) == "Warning"]
 
 
+#: Characters of one listed item in an error message (500 long diagnostics made a 250,000-char error).
+ITEM_CHARS = 300
+
+
 def _listed(items: Sequence[str]) -> str:
-    shown = "; ".join(items[:SHOWN])
-    return shown + (f"; and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
+    """The first :data:`SHOWN` items, each cut to :data:`ITEM_CHARS`: an error message stays bounded."""
+    cut = [item if len(item) <= ITEM_CHARS else item[:ITEM_CHARS] + " ..." for item in items[:SHOWN]]
+    return "; ".join(cut) + (f"; and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
 
 
 def compile_error(diagnostics: Sequence[Any], make: ErrorFactory, result: Any) -> exc.RockyError:
     """Error diagnostics: ``contract`` when every code is E010-E013, else ``compile``."""
     errors = errors_of(diagnostics)
-    rendered = _listed([render_diagnostic(d) for d in errors])
+    rendered = _listed([render_diagnostic(d) for d in errors]) or (
+        "the engine named no Error diagnostic (has_errors); its stderr tail says why"
+    )
     if errors and all(_CONTRACT_CODE.match(str(d.code)) for d in errors):
         return make(
             exc.RockyContractError, f"data contract violated ({len(errors)} error(s)): {rendered}", result
@@ -108,6 +115,11 @@ DOCTOR_READING = Reading(
 )
 
 
+def _critical_overall(ended: ProcessOutcome, result: Any) -> bool:
+    """The engine's own verdict: ``overall: critical`` or exit 3, whatever the rows say."""
+    return ended.exit_code == 3 or str(getattr(result.overall, "value", result.overall)) == "critical"
+
+
 def interpret_doctor(outcome: ProcessOutcome, *, checks: Sequence[str] = (), **kwargs: Any) -> Verdict:
     """``rocky doctor``: critical checks (those named in ``checks``, or every one) fail the task."""
 
@@ -117,19 +129,16 @@ def interpret_doctor(outcome: ProcessOutcome, *, checks: Sequence[str] = (), **k
             for c in result.checks
             if str(getattr(c.status, "value", c.status)) == "critical" and (not checks or c.name in checks)
         ]
+        advice = f"; the engine suggests: {_listed(list(result.suggestions))}" if result.suggestions else ""
         if critical:
             named = _listed([f"{c.name}: {c.message}" for c in critical])
-            advice = (
-                f"; the engine suggests: {_listed(list(result.suggestions))}" if result.suggestions else ""
+            message = f"rocky doctor: {len(critical)} critical check(s): {named}{advice}"
+            return make.failed(make(exc.RockyHealthError, message, result), result)
+        if not checks and _critical_overall(ended, result):  # fail closed, as the engine said critical
+            message = (
+                f"rocky doctor: overall critical (exit {ended.exit_code}) without a critical check{advice}"
             )
-            return make.failed(
-                make(
-                    exc.RockyHealthError,
-                    f"rocky doctor: {len(critical)} critical check(s): {named}{advice}",
-                    result,
-                ),
-                result,
-            )
+            return make.failed(make(exc.RockyHealthError, message, result), result)
         if ended.exit_code not in (0, 3):
             return make.failed(
                 make(
@@ -144,7 +153,9 @@ def interpret_doctor(outcome: ProcessOutcome, *, checks: Sequence[str] = (), **k
 
 # -- compile, test, ci ----------------------------------------------------------------------------
 
-_DIAGNOSTICS = enum_fallback("diagnostics", "severity", SEVERITIES, "Error")
+#: An unknown severity is read as a warning (noted): the engine's own verdict (``has_errors``, its exit code)
+#: still decides whether the command failed, so a newer engine's "Hint" cannot fail a clean compile.
+_DIAGNOSTICS = enum_fallback("diagnostics", "severity", SEVERITIES, "Warning")
 COMPILE_READING = Reading(
     _sdk("CompileResult"),
     "CompileResult",
@@ -166,15 +177,44 @@ def interpret_compile(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
 
 
 def _failures(result: Any) -> list[str]:
-    return [f"{f.name}: {f.error}" for f in result.failures]
+    return [f"{name}: {error}" for name, error in failing_tests(result)]
+
+
+def _declarative(result: Any, *, warning: bool) -> list[tuple[str, str]]:
+    """Declarative tests (``--declarative``) that failed or errored, at error or at warning severity."""
+    block = getattr(result, "declarative", None)
+    rows = [r for r in getattr(block, "results", None) or [] if str(r.status) in ("fail", "error")]
+    rows = [r for r in rows if (str(r.severity) in ("warn", "warning")) == warning]
+    return [
+        (f"{r.model}{'.' + r.column if r.column else ''} {r.test_type}", str(r.detail or r.status))
+        for r in rows
+    ]
+
+
+def _unit(result: Any) -> list[tuple[str, str]]:
+    block = getattr(result, "unit_tests", None)
+    failed = [r for r in getattr(block, "results", None) or [] if not r.passed]
+    return [(f"{r.model} unit test {r.test}", str(r.error or "rows differ")) for r in failed]
+
+
+def failing_tests(result: Any) -> list[tuple[str, str]]:
+    """(name, error) of every failed test a result names: model tests, declarative (error severity), unit."""
+    own = [(str(f.name), str(f.error)) for f in getattr(result, "failures", None) or []]
+    return [*own, *_declarative(result, warning=False), *_unit(result)]
+
+
+def warned_tests(result: Any) -> list[tuple[str, str]]:
+    """Declarative tests that failed at warning severity: logged at WARNING, the task succeeds."""
+    return _declarative(result, warning=True)
 
 
 def interpret_test(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
-    """``rocky test``: a failed test fails the task, naming each failure."""
+    """``rocky test``: a failed test fails the task, naming each failure (declarative and unit too)."""
 
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
-        if result.failed or result.failures:
-            message = f"{result.failed} of {result.total} test(s) failed: {_listed(_failures(result))}"
+        failing = _failures(result)
+        if result.failed or failing:
+            message = f"{max(len(failing), result.failed)} test(s) failed: {_listed(failing)}"
             return make.failed(make(exc.RockyTestFailure, message, result), result)
         return _clean_exit(ended, result, make, ok=(0,))
 

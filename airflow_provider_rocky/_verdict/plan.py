@@ -35,7 +35,7 @@ PLAN_READING = Reading(
     Tolerance(
         rows=frozenset({"classification_actions", "mask_actions", "retention_actions", "skipped"}),
         blocks=frozenset({"breaking_verdict", "intent_check", "cost_preview"}),
-        repairs=(enum_fallback("budget_diagnostics", "severity", SEVERITIES, "Error"),),
+        repairs=(enum_fallback("budget_diagnostics", "severity", SEVERITIES, "Warning"),),  # as compile
     ),
 )
 

@@ -153,3 +153,12 @@ def test_a_failed_refresh_keeps_the_previous_manifest_or_is_an_import_error(
     with caplog.at_level(logging.WARNING):
         again = cached_manifest(engine)
     assert again.nodes == first.nodes and "using the previous manifest" in caplog.text
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_connection_that_cannot_be_read_fails_as_2_not_as_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo'd --conn-id was a traceback and exit 1, which --check reports as 'stale'."""
+    assert main(["--conn-id", "no_such_conn", "--check", "--output", str(tmp_path / "m.json")]) == 2
+    assert "no_such_conn" in capsys.readouterr().err

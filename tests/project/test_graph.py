@@ -193,6 +193,13 @@ def test_a_selector_that_selects_nothing_is_an_error(selector: str, problem: str
         _tasks(demo_nodes(), select="kind:seed")  # type: ignore[arg-type]
 
 
+def test_an_exclude_glob_may_match_nothing_an_exact_exclude_may_not() -> None:
+    """The README's own exclude=["pipeline:legacy_*"] refused every project without such a pipeline."""
+    assert len(_tasks(demo_nodes(), exclude=["pipeline:legacy_*"])) == len(_tasks(demo_nodes()))
+    with pytest.raises(SelectorError, match="'fct_dialy_orders' matches no node"):
+        _tasks(demo_nodes(), exclude=["fct_dialy_orders"])
+
+
 def test_task_ids_are_readable_safe_and_unique() -> None:
     nodes = [
         {"id": "transformation:orders", "kind": "transformation", "label": "orders"},

@@ -325,3 +325,27 @@ def test_nodes_sharing_a_name_get_their_own_state_namespace_and_node_args_by_nam
         _render(manifest, node_args={"orders": {"retries": 1}})
     _, tasks = _render(manifest, node_args={"seed:orders": {"retries": 5}})
     assert sorted(task.retries for task in tasks.values())[-1] == 5
+
+
+def test_a_task_id_too_long_with_its_group_prefix_names_the_node_and_the_group(tmp_path: Path) -> None:
+    """Airflow's bare 'The key has to be less than 250 characters' named neither."""
+    from project_helpers import write_manifest
+
+    name = "m" * 195
+    manifest = write_manifest(
+        tmp_path, [{"id": f"transformation:{name}", "kind": "transformation", "label": name}]
+    )
+    with (
+        DAG("long", schedule=None, start_date=START),
+        pytest.raises(ValueError, match="shorten the group_id"),
+    ):
+        RockyTaskGroup("g" * 60, manifest=manifest)
+
+
+def test_a_node_whose_task_id_had_to_be_hashed_shows_its_own_name(tmp_path: Path) -> None:
+    from project_helpers import write_manifest
+
+    nodes = [{"id": "transformation:café_rapport", "kind": "transformation", "label": "café_rapport"}]
+    _, tasks = _render(write_manifest(tmp_path, nodes))
+    ((task_id, task),) = tasks.items()
+    assert task_id != "café_rapport" and task.task_display_name == "café_rapport"

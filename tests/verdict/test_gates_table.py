@@ -52,18 +52,27 @@ def compiled(*diagnostics: dict[str, Any]) -> bytes:
     ).encode()
 
 
-def rocky_test_json(failures: int) -> bytes:
+def rocky_test_json(failures: int, *, declarative: str | None = None, unit_failed: bool = False) -> bytes:
+    """A ``rocky test`` result; ``declarative``: one failed declarative test at that severity."""
     rows = [{"name": f"t{i}", "error": "boom"} for i in range(failures)]
-    return json.dumps(
-        {
-            "version": "1.77.0",
-            "command": "test",
-            "total": 4,
-            "passed": 4 - failures,
-            "failed": failures,
-            "failures": rows,
-        }
-    ).encode()
+    doc: dict[str, Any] = {
+        "version": "1.77.0",
+        "command": "test",
+        "total": 4,
+        "passed": 4 - failures,
+        "failed": failures,
+        "failures": rows,
+    }
+    if declarative is not None:
+        result = {"model": "m", "table": "c.s.m", "test_type": "not_null", "column": "id", "sql": "select 1"}
+        doc["declarative"] = {
+            "total": 1, "passed": 0, "failed": 1, "errored": 0, "warned": int(declarative == "warning"),
+            "results": [{**result, "status": "fail", "severity": declarative, "detail": "3 NULL rows"}],
+        }  # fmt: skip
+    if unit_failed:
+        unit = {"model": "m", "test": "t_dedup", "passed": False, "error": "2 rows differ"}
+        doc["unit_tests"] = {"total": 1, "passed": 0, "failed": 1, "results": [unit]}
+    return json.dumps(doc).encode()
 
 
 def ci(compile_ok: bool, tests_failed: int, code: int, *diagnostics: dict[str, Any]) -> bytes:
@@ -147,6 +156,13 @@ ROWS = [
         doctor(check("state", "degraded")),
         "health",
     ),
+    Row(  # fail closed: the engine said critical (exit 3) though no row is
+        "doctor_overall_critical_without_a_critical_row",
+        gates.interpret_doctor,
+        3,
+        doctor(check("state", "healthy"), overall="critical"),
+        "health",
+    ),
     Row(
         "doctor_critical_not_gating",
         gates.interpret_doctor,
@@ -172,15 +188,24 @@ ROWS = [
         compiled(diagnostic("E010"), diagnostic("E020")),
         "compile",
     ),
+    Row(  # a newer engine's severity: the engine's own verdict (clean, exit 0) decides
+        "compile_unknown_severity_on_a_clean_compile",
+        gates.interpret_compile,
+        0,
+        compiled(diagnostic("H001", "Hint")),
+    ),
     Row(
-        "compile_unknown_severity_is_an_error",
+        "compile_unknown_severity_with_has_errors",
         gates.interpret_compile,
         1,
-        compiled(diagnostic("E001", "Fatal")),
+        json.dumps({**json.loads(compiled(diagnostic("E001", "Fatal"))), "has_errors": True}).encode(),
         "compile",
     ),
     Row("test_clean", gates.interpret_test, 0, rocky_test_json(0)),
     Row("test_failed", gates.interpret_test, 1, rocky_test_json(2), "test"),
+    Row("test_declarative_failed", gates.interpret_test, 1, rocky_test_json(0, declarative="error"), "test"),
+    Row("test_declarative_warned", gates.interpret_test, 0, rocky_test_json(0, declarative="warning")),
+    Row("test_unit_failed_exit_0", gates.interpret_test, 0, rocky_test_json(0, unit_failed=True), "test"),
     Row("ci_clean", gates.interpret_ci, 0, ci(True, 0, 0)),
     Row("ci_warnings_only", gates.interpret_ci, 4, ci(True, 0, 4, diagnostic("W004", "Warning"))),
     Row("ci_compile_error", gates.interpret_ci, 1, ci(False, 0, 1, diagnostic("E001")), "compile"),
@@ -214,3 +239,19 @@ def test_every_gate_row_reaches_its_verdict(row: Row) -> None:
 
 def test_the_gates_cover_their_categories() -> None:
     assert {row.category for row in ROWS} >= {"health", "test", "freshness", "compile", "contract", "budget"}
+
+
+def test_an_error_message_stays_bounded_however_many_and_long_the_diagnostics() -> None:
+    """500 long diagnostics made a 250,426-character exception message."""
+    long = {**diagnostic("E001"), "message": "x" * 5000}
+    outcome = ProcessOutcome(exit_code=1, stdout=compiled(*[long] * 500), stderr_tail=["Error: x"])
+    error = gates.interpret_compile(outcome, command=["rocky"]).error
+    assert error is not None and error.category == "compile"
+    assert len(error.reason) < 6000 and "and 490 more" in error.reason
+
+
+def test_has_errors_without_an_error_diagnostic_says_where_to_look() -> None:
+    doc = {**json.loads(compiled()), "has_errors": True}
+    outcome = ProcessOutcome(exit_code=1, stdout=json.dumps(doc).encode(), stderr_tail=["Error: E999 boom"])
+    error = gates.interpret_compile(outcome, command=["rocky"]).error
+    assert error is not None and "named no Error diagnostic" in error.reason
