@@ -78,11 +78,11 @@ class Record:
         return out
 
     def starts_for_key(self, key: str) -> list[dict[str, Any]]:
-        """``start`` events whose argv carries ``--idempotency-key <key>``."""
+        """``start`` events whose argv carries ``--idempotency-key=<key>`` (or the 0.1.0 pair form)."""
         found = []
         for event in self.events():
             argv = event.get("argv") or []
-            if event.get("event") == "start" and key in argv:
+            if event.get("event") == "start" and (key in argv or f"--idempotency-key={key}" in argv):
                 found.append(event)
         return found
 

@@ -29,8 +29,13 @@ PARTITION_ARGS = frozenset({"partition", "partition_from", "partition_to", "late
 #: Group ``partitions=`` values.
 MODES = ("data_interval", "engine")
 
-_START = "(data_interval_start or dag_run.run_after)"
-_LAST = "((data_interval_end or dag_run.run_after) - macros.timedelta(microseconds=1))"
+#: A run triggered without a logical date has no ``data_interval_*`` in its context at all (Airflow's
+#: StrictUndefined then fails the render), not ``None``: test for them before using them.
+_START = "((data_interval_start if data_interval_start is defined else none) or dag_run.run_after)"
+_LAST = (
+    "(((data_interval_end if data_interval_end is defined else none) or dag_run.run_after)"
+    " - macros.timedelta(microseconds=1))"
+)
 
 
 def interval_args(grain: str) -> dict[str, str]:

@@ -349,3 +349,19 @@ def test_a_node_whose_task_id_had_to_be_hashed_shows_its_own_name(tmp_path: Path
     _, tasks = _render(write_manifest(tmp_path, nodes))
     ((task_id, task),) = tasks.items()
     assert task_id != "café_rapport" and task.task_display_name == "café_rapport"
+
+
+def test_a_run_triggered_without_a_logical_date_renders_its_partition_from_run_after() -> None:
+    """Such a run's context has no data_interval_* keys; Airflow's StrictUndefined failed the render."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time import macros
+
+    env = DAG("render_env", schedule=None, start_date=START).get_template_env()
+    context = {
+        "dag_run": SimpleNamespace(run_after=datetime(2026, 4, 5, 13, 30, tzinfo=UTC)),
+        "macros": macros,
+    }
+    rendered = {k: env.from_string(v).render(**context) for k, v in interval_args("hour").items()}
+    assert rendered == {"partition_from": "2026-04-05T13", "partition_to": "2026-04-05T13"}
