@@ -9,6 +9,7 @@ assets the tasks declared (whatever namespace the connection holds).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from airflow_provider_rocky.assets import DEFAULT_NAMESPACE, TableRef, Warehouse
 from airflow_provider_rocky.operators.rocky import RockyOperator
 
 SHAPES = ("nodes", "one_run")
+#: A node name usable as a task id as it is (Airflow's key characters).
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 #: The one-run shape's task id.
 ONE_RUN_TASK_ID = "run_all"
 
@@ -124,7 +127,7 @@ def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: 
             options.operator_args.get("state_namespace"), task.task_id
         )
     kwargs.setdefault("doc_md", _doc(task))
-    if not task.task_id.startswith(task.node.name):  # a lossy or hashed id: the UI shows the node's name
+    if not _SAFE_NAME.fullmatch(task.node.name):  # its id had to be folded or hashed: show the name
         kwargs.setdefault("task_display_name", task.node.name)
     return kwargs
 
