@@ -13,7 +13,7 @@ use, so a model's incremental watermark and a time_interval model's partition re
 engine looks for them, whichever shape or tool ran it last. The price is that branches do not run
 in parallel (the engine's own parallelism is the one-run shape).
 
-``state_isolation="namespace"`` gives each node its own ``--state-namespace`` (``<base>__<node>``),
+``state_isolation="namespace"`` gives each node its own ``--state-namespace`` (``<base>__<task id>``),
 so branches run in parallel without a pool. The price: each node's watermark lives in its own
 namespace file. Safe as long as a node always runs under this group; a ``rocky run --all`` or a CLI run
 on the default state file then starts that model from no watermark (a full reprocess for an
