@@ -140,9 +140,13 @@ def test_the_one_run_shape_is_one_engine_run_declaring_every_table() -> None:
 
 def test_namespace_isolation_runs_each_node_in_its_own_state_namespace() -> None:
     _, record, _ = _run("project__namespaces")
-    spaces = [e["argv"][e["argv"].index("--state-namespace") + 1] for e in starts(record) if "run" in e["argv"]]
+    spaces = [
+        e["argv"][e["argv"].index("--state-namespace") + 1] for e in starts(record) if "run" in e["argv"]
+    ]
     # keyed by the task id: a seed's id carries its kind prefix, so it cannot collide with a model's
-    assert sorted(spaces) == sorted(["seed__country_codes", "dim_customers", "fct_daily_orders", "fct_payments"])
+    assert sorted(spaces) == sorted(
+        ["seed__country_codes", "dim_customers", "fct_daily_orders", "fct_payments"]
+    )
 
 
 def test_rocky_dag_runs_the_selected_nodes() -> None:

@@ -154,17 +154,7 @@ def test_ten_thousand_tables_resolve_the_namespace_once() -> None:
 
 def test_declared_outlets_are_matched_by_uri_and_merge_partition_extras() -> None:
     ns = "duckdb:///data/rocky/wh.duckdb"
-    mats = [
-        _materialization(
-            ".marts.fct",
-            ["", "marts", "fct"],
-            strategy="time_interval",
-            partition={"key": k, "start": f"{k}T00:00:00Z", "end": f"{k}T23:00:00Z"},
-        )
-        for k in ("2026-04-04", "2026-04-05")
-    ]
-    mats.append(_materialization("wh.raw.orders", ["duckdb", "orders", "orders"]))
-    specs = asset_events(_run(mats), namespace=ns)
+    specs = _partitioned_and_plain(ns)
     declared = rocky_asset("marts.fct", ns)
     outlets = [declared, Asset("s3://bucket/unrelated"), AssetAlias("rocky__d__t")]
     matched = match_outlets(outlets, specs)

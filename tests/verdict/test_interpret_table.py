@@ -12,37 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from run_documents import run_document
 
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict.interpret import interpret
 
-LANDED = {
-    "asset_key": ["duckdb", "orders", "orders"],
-    "rows_copied": 3,
-    "duration_ms": 1,
-    "started_at": "2026-01-01T00:00:00Z",
-    "metadata": {"strategy": "full_refresh", "target_table_full_name": "wh.staging__orders.orders"},
-}
-
 
 def run_json(**top: Any) -> bytes:
     """A RunOutput document: a one-table success unless ``top`` says otherwise."""
-    doc: dict[str, Any] = {
-        "version": "1.71.0",
-        "command": "run",
-        "status": "Success",
-        "filter": "",
-        "duration_ms": 5,
-        "tables_copied": 1,
-        "tables_failed": 0,
-        "materializations": [LANDED],
-        "check_results": [],
-        "permissions": {"grants_added": 0, "grants_revoked": 0, "catalogs_created": 0, "schemas_created": 0},
-        "drift": {"tables_checked": 0, "tables_drifted": 0, "actions_taken": []},
-        "interrupted": False,
-        **top,
-    }
-    return json.dumps(doc, indent=2).encode()
+    return json.dumps(run_document(**top), indent=2).encode()
 
 
 def table_errors(

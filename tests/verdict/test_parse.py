@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from rocky_sdk.types import RunResult
+from run_documents import LANDED as MAT
+from run_documents import TABLE, run_document
 
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict import report, summary
@@ -18,32 +20,9 @@ from airflow_provider_rocky._verdict.events import asset_events
 from airflow_provider_rocky._verdict.interpret import interpret
 from airflow_provider_rocky._verdict.parse import RUN_TOLERANCE, ResultError, parse
 
-TABLE = "wh.staging__orders.orders"
-MAT = {
-    "asset_key": ["duckdb", "orders", "orders"],
-    "rows_copied": 3,
-    "duration_ms": 1,
-    "started_at": "2026-01-01T00:00:00Z",
-    "metadata": {"strategy": "full_refresh", "target_table_full_name": TABLE},
-}
-
 
 def doc(**top: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "version": "1.77.0",
-        "command": "run",
-        "status": "Success",
-        "filter": "",
-        "duration_ms": 5,
-        "tables_copied": 1,
-        "tables_failed": 0,
-        "materializations": [MAT],
-        "check_results": [],
-        "permissions": {"grants_added": 0, "grants_revoked": 0, "catalogs_created": 0, "schemas_created": 0},
-        "drift": {"tables_checked": 0, "tables_drifted": 0, "actions_taken": []},
-        "interrupted": False,
-    }
-    return {**base, **top}
+    return run_document(**{"version": "1.77.0", **top})
 
 
 def read(document: dict[str, Any]) -> tuple[RunResult, tuple[str, ...]]:
