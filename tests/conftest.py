@@ -45,13 +45,18 @@ sys.path.insert(0, str(TEST_DAGS))
 
 
 def marked_processes() -> list[int]:
-    """Pids of live processes (other than this one) that carry this session's marker."""
+    """Pids of live processes (other than this one and its engine reaper) that carry this session's marker.
+
+    The reaper (``_engine/reaper.py``) lives as long as the process whose engines it watches: this one.
+    """
     import psutil
 
+    from airflow_provider_rocky._engine.reaper import reaper_pid
+
     found = []
-    me = os.getpid()
+    mine = {os.getpid(), reaper_pid()}
     for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
+        if proc.pid in mine:
             continue
         try:
             if proc.environ().get("ROCKY_TEST_SESSION") == SESSION_MARKER and proc.status() != "zombie":
