@@ -75,7 +75,8 @@ class Fault:
     def shown(self, engine: dict[str, Any]) -> str:
         return (
             f"SIGKILLed {self.service} ({len(self.killed)} Airflow processes); its engine pid "
-            f"{engine['pid']} gone {self.engine_gone:.1f}s later, its reaper(s) {self.reapers} exited"
+            f"{engine['pid']} and the helper in its group gone {self.engine_gone:.1f}s later, its "
+            f"reaper(s) {self.reapers} exited"
         )
 
 
@@ -110,13 +111,17 @@ def _kill_unless_provider(proc: psutil.Process, fault: Fault) -> None:
 
 def kill_under(ctx: Ctx, engine: dict[str, Any]) -> Fault:
     """SIGKILL the service that runs ``engine`` (its record's ROCKY_E2E_SERVICE); the engine must go."""
-    time.sleep(2)  # mid-run: the key is claimed, tables are being copied
+    pid, pgid = int(engine["pid"]), int(engine["pgid"])
+    wait_until(lambda: ctx.record.grandchildren_of(pid), 30, interval=0.2)
+    helpers = ctx.record.grandchildren_of(pid)  # quiet: a closed pipe does not end them
+    if not helpers or not all(pid_alive(h) for h in helpers):
+        raise CheckFailed(f"the engine's helper {helpers} is not running before the kill")
+    time.sleep(1)  # mid-run: the key is claimed, tables are being copied
     began = time.monotonic()
     fault = sigkill_service(ctx, service_of(engine))
-    pid, pgid = int(engine["pid"]), int(engine["pgid"])
-    wait_until(lambda: not _alive(pid, pgid, []), ENGINE_GONE_WITHIN + 15, interval=0.1)
+    wait_until(lambda: not _alive(pid, pgid, helpers), ENGINE_GONE_WITHIN + 15, interval=0.1)
     fault.engine_gone = time.monotonic() - began
-    left = _alive(pid, pgid, [])
+    left = _alive(pid, pgid, helpers)
     if left or fault.engine_gone > ENGINE_GONE_WITHIN:
         raise CheckFailed(
             f"engine {pid} (group {pgid}): {left} alive {fault.engine_gone:.1f}s after the SIGKILL"

@@ -8,6 +8,10 @@
   not written, so twenty engines do not queue on one DuckDB writer lock either.
 * ``rocky_e2e_triggerer_kill``: a deferred run long enough to SIGKILL the triggerer under it.
 * ``rocky_e2e_worker_kill``: a sync run long enough to SIGKILL the Celery worker under it; one retry.
+
+Both start a quiet helper in the engine's process group (``ROCKY_STANDIN_GRANDCHILD``): the engine
+itself writes every second or so and would die of SIGPIPE on its next line once its supervisor's pipe
+ends close, but the helper never writes: only a kill of the whole group (the reaper's) ends it.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ with DAG(dag_id="rocky_e2e_triggerer_kill", tags=["rocky", "e2e"], **COMMON):
         filter="source=orders",
         timeout_seconds=15 * 60,
         deferrable=True,
-        env_vars=standin("interruptible", ROCKY_STANDIN_SECONDS="20"),
+        env_vars=standin("interruptible", ROCKY_STANDIN_SECONDS="20", ROCKY_STANDIN_GRANDCHILD="1"),
         retries=0,
     )
 
@@ -69,7 +73,7 @@ with DAG(dag_id="rocky_e2e_worker_kill", tags=["rocky", "e2e"], **COMMON):
         filter="source=orders",
         timeout_seconds=15 * 60,
         deferrable=False,
-        env_vars=standin("interruptible", ROCKY_STANDIN_SECONDS="15"),
+        env_vars=standin("interruptible", ROCKY_STANDIN_SECONDS="15", ROCKY_STANDIN_GRANDCHILD="1"),
         retries=1,
         retry_delay=timedelta(seconds=2),
     )
