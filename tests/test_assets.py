@@ -186,3 +186,22 @@ def test_a_namespace_with_credentials_is_refused_without_quoting_them() -> None:
     with pytest.raises(ValueError, match=shown) as err:
         resolve_namespace("postgres://user:s3cret@host:5432")
     assert "s3cret" not in str(err.value) and "user" not in str(err.value)
+
+
+def test_an_alias_declared_in_outlets_is_used_once_and_a_mapped_task_declares_it_at_parse_time() -> None:
+    """A mapped task's ``__init__`` runs on the worker: its alias must come from ``partial(outlets=)``.
+
+    Otherwise the alias does not exist until the first mapped tasks finish, and those create it at once
+    (``make e2e-distributed`` saw Airflow fail one with a UniqueViolation on the alias name).
+    """
+    from airflow.sdk import DAG
+
+    from airflow_provider_rocky.operators.rocky import RockyOperator
+
+    with DAG("d_alias", schedule=None):
+        single = RockyOperator(task_id="t", outlets=[AssetAlias(default_alias_name("d_alias", "t"))])
+        mapped = RockyOperator.partial(
+            task_id="m", outlets=[AssetAlias(default_alias_name("d_alias", "m"))]
+        ).expand(filter=["tenant=a", "tenant=b"])
+    assert [o for o in single.outlets if isinstance(o, AssetAlias)] == [AssetAlias("rocky__d_alias__t")]
+    assert AssetAlias("rocky__d_alias__m") in mapped.outlets

@@ -47,6 +47,8 @@ _BOOT = (
     "from airflow_provider_rocky._engine.reaper_main import main; main()"
 )
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+#: A reaper that keeps dying (its Python cannot import the package...) is not restarted for ever.
+MAX_RESTARTS = 3
 
 
 class _Handle:
@@ -59,6 +61,7 @@ class _Handle:
         self.fd: int | None = None
         self.live: dict[str, int | None] = {}  # token -> engine pid (None while spawning)
         self.warned = False
+        self.restarts = 0  # reapers found dead; past MAX_RESTARTS no new one is started
 
 
 _HANDLE = _Handle()
@@ -111,6 +114,10 @@ def _send(line: str) -> None:
             return
         except OSError:  # EPIPE: the reaper died (killed, or its Python broke)
             _drop(close=True)
+            _HANDLE.restarts += 1
+    if _HANDLE.restarts > MAX_RESTARTS:
+        _warn(f"it exited {_HANDLE.restarts} times")
+        return
     _start()  # sends every live registration, this line's included
 
 

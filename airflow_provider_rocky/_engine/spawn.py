@@ -3,6 +3,8 @@
 A spawn that fails says which of its inputs is wrong (:class:`SpawnError`, one of :data:`KINDS`): the
 working directory (``project_dir``) is checked first, in the spawning thread, so on the host that runs
 the engine (a worker, or the triggerer in deferrable mode); then ``Popen``'s own error is classified.
+Every spawn is registered with this process's reaper (:mod:`.reaper`), so the engine cannot outlive
+this process even when it is SIGKILLed.
 """
 
 from __future__ import annotations

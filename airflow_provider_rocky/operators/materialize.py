@@ -69,7 +69,8 @@ class RockyMaterializingOperator(RockyBaseOperator):
         if emit_assets:
             dag_id = self.dag.dag_id if self.has_dag() else ""  # type: ignore[no-untyped-call]
             self.asset_alias = AssetAlias(asset_alias or default_alias_name(dag_id, self.task_id))
-            self.outlets = [*self.outlets, self.asset_alias]
+            if self.asset_alias not in self.outlets:  # a mapped task declares it in partial(outlets=...)
+                self.outlets = [*self.outlets, self.asset_alias]
         self._asset_specs: list[events.AssetEventSpec] = []
 
     def _check_namespace(self) -> None:

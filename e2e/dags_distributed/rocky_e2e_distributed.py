@@ -20,8 +20,9 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, AssetAlias
 
+from airflow_provider_rocky.assets import default_alias_name
 from airflow_provider_rocky.operators.rocky import RockyOperator
 
 RECORD = os.environ.get("ROCKY_E2E_RECORD", "/tmp/rocky-e2e-record.jsonl")  # noqa: S108 (a default only)
@@ -51,6 +52,11 @@ with DAG(dag_id="rocky_e2e_fanout", tags=["rocky", "e2e"], max_active_tasks=32, 
             timeout_seconds=600,
             env_vars=standin("success"),
             retries=0,
+            # A mapped task runs __init__ only on the worker, so the alias its events go through is
+            # not declared at parse time: the first tasks to finish create it at once, and Airflow
+            # 3.3.2 can fail one of them (UniqueViolation on idx_asset_alias_name_unique). Declared
+            # here, the dag-processor creates it (README: Running on Celery and Kubernetes executors).
+            outlets=[AssetAlias(default_alias_name("rocky_e2e_fanout", mode))],
         ).expand(filter=tenants)
 
 with DAG(dag_id="rocky_e2e_triggerer_kill", tags=["rocky", "e2e"], **COMMON):

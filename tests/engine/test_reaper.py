@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -143,3 +144,25 @@ def test_a_killed_reaper_is_replaced_at_the_next_spawn_and_no_run_fails() -> Non
     new = reaper.reaper_pid()
     assert new is not None and new != old and running(new)
     assert reaper.registered() == {}
+
+
+def test_a_reaper_that_cannot_run_costs_one_warning_never_a_run() -> None:
+    """A reaper program that exits at once (as one whose Python cannot import the package would)."""
+    code = textwrap.dedent(
+        """
+        import asyncio, logging, sys
+        from airflow_provider_rocky._engine import reaper
+        from airflow_provider_rocky._engine.command import RockyCommand
+        from airflow_provider_rocky._engine.process import ProcessRunner
+        logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="WARNING %(message)s")
+        reaper._BOOT = "import sys; sys.exit(3)"
+        command = RockyCommand(argv=(sys.executable, "-c", "print('{}')"))
+        runs = [asyncio.run(ProcessRunner(command, on_line=lambda _: None).run()) for _ in range(8)]
+        print("codes", [run.exit_code for run in runs], "registered", reaper.registered())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "codes [0, 0, 0, 0, 0, 0, 0, 0] registered {}" in done.stdout
+    warnings = [line for line in done.stdout.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) <= 1 and all("reaper could not be started" in w for w in warnings)
