@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from airflow_provider_rocky._engine.descendants import TOKEN_ENV
@@ -47,8 +48,10 @@ _BOOT = (
     "from airflow_provider_rocky._engine.reaper_main import main; main()"
 )
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
-#: A reaper that keeps dying (its Python cannot import the package...) is not restarted for ever.
+#: A reaper that keeps dying young (its Python cannot import the package...) is not restarted for
+#: ever; one killed after living a while (a test or a benchmark ending our children) always is.
 MAX_RESTARTS = 3
+YOUNG_SECONDS = 5.0
 
 
 class _Handle:
@@ -61,7 +64,8 @@ class _Handle:
         self.fd: int | None = None
         self.live: dict[str, int | None] = {}  # token -> engine pid (None while spawning)
         self.warned = False
-        self.restarts = 0  # reapers found dead; past MAX_RESTARTS no new one is started
+        self.restarts = 0  # reapers that died young; past MAX_RESTARTS no new one is started
+        self.started_at = 0.0
 
 
 _HANDLE = _Handle()
@@ -114,7 +118,7 @@ def _send(line: str) -> None:
             return
         except OSError:  # EPIPE: the reaper died (killed, or its Python broke)
             _drop(close=True)
-            _HANDLE.restarts += 1
+            _HANDLE.restarts += time.monotonic() - _HANDLE.started_at < YOUNG_SECONDS
     if _HANDLE.restarts > MAX_RESTARTS:
         _warn(f"it exited {_HANDLE.restarts} times")
         return
@@ -136,6 +140,7 @@ def _start() -> bool:
     finally:
         os.close(read)
     _HANDLE.owner, _HANDLE.popen, _HANDLE.fd = os.getpid(), popen, write
+    _HANDLE.started_at = time.monotonic()
     return _replay(write)
 
 
