@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-newest test-lowest lint e2e bench clean coinstall test-load bench-taskgroup postgres-for-tests
+.PHONY: demo test test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -92,3 +92,7 @@ clean:
 
 e2e: .venv/.synced
 	.venv/bin/python e2e/run.py
+
+# CeleryExecutor (Redis broker), two workers, two triggerers, SIGKILL faults (e2e/README.md)
+e2e-distributed: .venv/.synced
+	.venv/bin/python e2e/run_distributed.py

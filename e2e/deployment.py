@@ -1,10 +1,13 @@
-"""The deployment under test: a private PostgreSQL and the four Airflow 3 services, all on loopback.
+"""The deployment under test: a private PostgreSQL and the Airflow 3 services, all on loopback.
 
 PostgreSQL runs from a data directory under the run's temp dir, as the ``postgres`` user (initdb
-refuses root), on a private port. Airflow gets a throwaway AIRFLOW_HOME, LocalExecutor, and one
-process per service (scheduler, dag-processor, triggerer, api-server), each in its own process group
-with its own log file. Every process started here carries ``ROCKY_E2E_SESSION`` in its environment,
-so whatever is still alive at the end (re-parented orphans included) can be found from outside.
+refuses root), on a private port. Airflow gets a throwaway AIRFLOW_HOME and one process per service,
+each in its own process group with its own log file: by default (``make e2e``) LocalExecutor and
+scheduler, dag-processor, triggerer, api-server; a :class:`Topology` asks for another executor and
+more triggerers and Celery workers (``make e2e-distributed``: ``triggerer-1``, ``triggerer-2``,
+``worker-1``, ``worker-2``). Every process started here carries ``ROCKY_E2E_SESSION`` in its
+environment, so whatever is still alive at the end (re-parented orphans included) can be found from
+outside, and ``ROCKY_E2E_SERVICE=<service name>``, so an engine's record tells which service ran it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from system import (
     ROOT,
@@ -36,7 +41,9 @@ PG_PORT = 54329
 SQL = "CREATE DATABASE airflow"
 ROCKY_TOML = '[adapter]\ntype = "duckdb"\npath = "warehouse.duckdb"\n'
 AIRFLOW_SERVICES = ("scheduler", "dag-processor", "triggerer", "api-server")
-STOP_ORDER = ("scheduler", "dag-processor", "triggerer", "api-server")
+#: By kind; a numbered service (``worker-2``) stops with its kind. Workers before the api-server:
+#: their tasks need the Execution API to finish.
+STOP_ORDER = ("scheduler", "dag-processor", "triggerer", "worker", "api-server")
 #: The projects of e2e/dags/rocky_e2e.py's scratch tasks and rocky_e2e_watch.py's watcher (one each).
 SCRATCH_PROJECTS = (
     "failure-budget",
@@ -46,7 +53,47 @@ SCRATCH_PROJECTS = (
     "restart",
     "start-from-trigger",
     "watch",
+    # make e2e-distributed (e2e/dags_distributed/)
+    "fanout",
+    "triggerer-kill",
+    "worker-kill",
 )
+
+
+class Broker(Protocol):
+    """A message broker the deployment stops after its services (``broker.Redis``)."""
+
+    def stop(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Which Airflow services run: the executor, how many triggerers and Celery workers, which DAGs."""
+
+    executor: str = "LocalExecutor"
+    triggerers: int = 1
+    workers: int = 0  # Celery workers (``airflow celery worker``)
+    worker_concurrency: int = 4
+    #: ``airflow triggerer --capacity``: below the number of deferred tasks, so every triggerer gets some
+    triggerer_capacity: int | None = None
+    dag_dirs: tuple[str, ...] = ("example_dags", "e2e/dags")
+
+    def services(self) -> tuple[str, ...]:
+        """Service names in start order; one triggerer is ``triggerer``, several are numbered."""
+        if self.triggerers == 1 and not self.workers:
+            return AIRFLOW_SERVICES
+        triggerers = _numbered("triggerer", self.triggerers)
+        return ("scheduler", "dag-processor", *triggerers, *_numbered("worker", self.workers), "api-server")
+
+
+def _numbered(kind: str, count: int) -> list[str]:
+    return [kind] if count == 1 and kind == "triggerer" else [f"{kind}-{i}" for i in range(1, count + 1)]
+
+
+def kind_of(name: str) -> str:
+    """``worker-2`` -> ``worker``; ``dag-processor`` stays itself."""
+    head, _, number = name.rpartition("-")
+    return head if number.isdigit() else name
 
 
 def _pg_bin(name: str) -> str:
@@ -122,9 +169,10 @@ class Postgres:
 class Deployment:
     """Throwaway AIRFLOW_HOME, the Rocky project(s), the connections, and the Airflow services."""
 
-    def __init__(self, base: Path, bindir: Path) -> None:
+    def __init__(self, base: Path, bindir: Path, topology: Topology | None = None) -> None:
         self.base = base
         self.bindir = bindir
+        self.topology = topology or Topology()
         self.home = base / "airflow"
         self.logs = base / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -142,6 +190,7 @@ class Deployment:
         }
         self.base_env[MARKER_NAME] = self.marker
         self.postgres = Postgres(base, self.base_env)
+        self.broker: Broker | None = None  # CeleryExecutor's Redis, started and set by the caller
         self.env: dict[str, str] = {}
 
     @property
@@ -168,10 +217,9 @@ class Deployment:
         ).strip()
         dags = self.home / "dags"
         dags.mkdir(parents=True)
-        for source in (ROOT / "example_dags").glob("*.py"):
-            shutil.copy(source, dags / source.name)
-        for source in (ROOT / "e2e" / "dags").glob("*.py"):
-            shutil.copy(source, dags / source.name)
+        for folder in self.topology.dag_dirs:
+            for source in (ROOT / folder).glob("*.py"):
+                shutil.copy(source, dags / source.name)
 
         def rocky_conn(project: Path) -> str:
             extra = {
@@ -189,7 +237,7 @@ class Deployment:
             **self.base_env,
             "AIRFLOW_HOME": str(self.home),
             "ROCKY_STANDIN_DELAY": "0.3",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.topology.executor,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
@@ -226,18 +274,35 @@ class Deployment:
         return run([str(self.bindir / "airflow"), *args], env=self.env, timeout=timeout)
 
     def service(self, name: str) -> Service:
-        argv = [str(self.bindir / "airflow"), name]
-        if name == "api-server":
-            argv += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
         count = sum(1 for s in [*self.retired, *self.services.values()] if s.name == name)
         log = self.logs / (f"{name}.log" if not count else f"{name}-{count + 1}.log")
-        return Service(name, argv, self.env, log)
+        return Service(name, self._argv(name), self._service_env(name), log)
+
+    def _argv(self, name: str) -> list[str]:
+        airflow, kind = str(self.bindir / "airflow"), kind_of(name)
+        if kind == "api-server":
+            return [airflow, kind, "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
+        if kind == "worker":
+            concurrency = str(self.topology.worker_concurrency)
+            return [airflow, "celery", "worker", "--celery-hostname", name, "--concurrency", concurrency]
+        if kind == "triggerer" and self.topology.triggerer_capacity is not None:
+            return [airflow, kind, "--capacity", str(self.topology.triggerer_capacity)]
+        return [airflow, kind]
+
+    def _service_env(self, name: str) -> dict[str, str]:
+        """The shared environment, the service's name, and its own log-server port when numbered."""
+        env = {**self.env, "ROCKY_E2E_SERVICE": name}
+        if kind_of(name) == "worker":
+            env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+        elif name.startswith("triggerer-"):
+            env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
+        return env
 
     def start(self) -> None:
-        """PostgreSQL, ``airflow db migrate``, then the four services."""
+        """PostgreSQL, ``airflow db migrate``, then the services."""
         self.postgres.start()
         self.airflow("db", "migrate", timeout=300)
-        for name in AIRFLOW_SERVICES:
+        for name in self.topology.services():
             service = self.service(name)
             service.start()
             self.services[name] = service
@@ -264,10 +329,12 @@ class Deployment:
         is told to stop need the api-server (Execution API) to finish.
         """
         killed = []
-        for name in STOP_ORDER:
-            for service in [s for s in [*self.retired, self.services.get(name)] if s and s.name == name]:
+        for kind in STOP_ORDER:
+            for service in [s for s in [*self.retired, *self.services.values()] if kind_of(s.name) == kind]:
                 if not service.stop(grace=30):
-                    killed.append(name)
+                    killed.append(service.name)
+        if self.broker is not None and not self.broker.stop():
+            killed.append("redis")
         return killed, self.postgres.stop()
 
     def log_tail(self, name: str, lines: int = 12) -> str:

@@ -24,7 +24,7 @@ UV = ROOT / ".tools" / "bin" / "uv"
 #: The deployment's own venv: the locked project environment (no dev group) plus a PostgreSQL driver,
 #: which the project lock does not carry. Built here so uv.lock and .venv stay untouched.
 VENV = E2E / ".venv"
-EXTRA_REQUIREMENTS = ("psycopg2-binary", "asyncpg")
+EXTRA_REQUIREMENTS = ("psycopg2-binary", "asyncpg", "apache-airflow-providers-celery")
 
 
 class E2EError(RuntimeError):

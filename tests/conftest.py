@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,13 +46,18 @@ sys.path.insert(0, str(TEST_DAGS))
 
 
 def marked_processes() -> list[int]:
-    """Pids of live processes (other than this one) that carry this session's marker."""
+    """Pids of live processes (other than this one and its engine reaper) that carry this session's marker.
+
+    The reaper (``_engine/reaper.py``) lives as long as the process whose engines it watches: this one.
+    """
     import psutil
 
+    from airflow_provider_rocky._engine.reaper import reaper_pid
+
     found = []
-    me = os.getpid()
+    mine = {os.getpid(), reaper_pid()}
     for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
+        if proc.pid in mine:
             continue
         try:
             if proc.environ().get("ROCKY_TEST_SESSION") == SESSION_MARKER and proc.status() != "zombie":
@@ -61,13 +67,35 @@ def marked_processes() -> list[int]:
     return found
 
 
+def _after_reapers_exit(left: list[int], seconds: float = 10.0) -> list[int]:
+    """Give the reapers of supervisors that just exited (a subprocess that ran an engine) time to exit.
+
+    A reaper notices its supervisor's exit by EOF and leaves at once when nothing is registered, but it
+    may still be starting (Python, ~50 ms) when a short-lived supervisor is already gone. Anything
+    else left is reported at once; a reaper still there after ``seconds`` is reported too.
+    """
+    import psutil
+
+    def reapers_only(pids: list[int]) -> bool:
+        try:
+            return all("reaper_main" in " ".join(psutil.Process(pid).cmdline()) for pid in pids)
+        except psutil.Error:
+            return True  # one just exited: look again
+
+    until = time.monotonic() + seconds
+    while left and reapers_only(left) and time.monotonic() < until:
+        time.sleep(0.05)
+        left = marked_processes()
+    return left
+
+
 @pytest.fixture(autouse=True)
 def no_orphans() -> Iterator[None]:
     """After every test, no process started by the test run may still be alive."""
     yield
     import psutil
 
-    left = marked_processes()
+    left = _after_reapers_exit(marked_processes())
     if left:
         for pid in left:
             with contextlib.suppress(psutil.NoSuchProcess):

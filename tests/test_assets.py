@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -186,3 +187,35 @@ def test_a_namespace_with_credentials_is_refused_without_quoting_them() -> None:
     with pytest.raises(ValueError, match=shown) as err:
         resolve_namespace("postgres://user:s3cret@host:5432")
     assert "s3cret" not in str(err.value) and "user" not in str(err.value)
+
+
+def test_a_mapped_task_declares_its_alias_at_parse_time_once_and_in_its_group() -> None:
+    """A mapped task's ``__init__`` runs on the worker: ``partial()`` declares the alias instead.
+
+    Otherwise the alias does not exist until the first mapped tasks finish, and those create it at once
+    (``make e2e-distributed`` saw Airflow fail one with a UniqueViolation on the alias name).
+    """
+    from airflow.sdk import DAG, TaskGroup
+
+    from airflow_provider_rocky.operators.rocky import RockyOperator
+
+    with DAG("d_alias", schedule=None):
+        single = RockyOperator(task_id="t", outlets=[AssetAlias(default_alias_name("d_alias", "t"))])
+        mapped = RockyOperator.partial(task_id="m").expand(filter=["tenant=a", "tenant=b"])
+        declared = RockyOperator.partial(
+            task_id="n", outlets=[AssetAlias(default_alias_name("d_alias", "n"))]
+        ).expand(filter=["tenant=a"])
+        named = RockyOperator.partial(task_id="o", asset_alias="mine").expand(filter=["tenant=a"])
+        silent = RockyOperator.partial(task_id="q", emit_assets=False).expand(filter=["tenant=a"])
+        with TaskGroup("g"):
+            grouped = RockyOperator.partial(task_id="m").expand(filter=["tenant=a"])
+
+    def aliases(task: Any) -> list[str]:
+        return [o.name for o in task.outlets if isinstance(o, AssetAlias)]
+
+    assert aliases(single) == ["rocky__d_alias__t"]  # declared by the DAG author: used, not doubled
+    assert aliases(mapped) == ["rocky__d_alias__m"]
+    assert aliases(declared) == ["rocky__d_alias__n"]
+    assert aliases(named) == ["mine"]
+    assert aliases(silent) == []
+    assert aliases(grouped) == ["rocky__d_alias__g.m"]

@@ -97,13 +97,17 @@ def _pids() -> Iterator[int]:
 
 
 class RunProcesses:
-    """The engine (``leader``, also its process group's id) and every process carrying ``token``."""
+    """The engine (``leader``, also its process group's id) and every process carrying ``token``.
 
-    def __init__(self, leader: int, token: str) -> None:
+    ``leader=None``: the token alone (a spawn the reaper heard of but whose pid it never learnt, or
+    whose pid was reused since): no group is signalled, every process carrying the token is.
+    """
+
+    def __init__(self, leader: int | None, token: str) -> None:
         self.leader = leader
         self.token = token
         self._marker = f"{TOKEN_ENV}={token}\0".encode()
-        stat = _stat(leader)
+        stat = _stat(leader) if leader is not None else None
         self._since = stat[3] if stat is not None else 0
         self._seen: set[int] = set()  # escaped pids seen alive: zombies among our children get reaped
         self._proc = os.path.isdir(_PROC)
@@ -111,7 +115,7 @@ class RunProcesses:
     def scan(self) -> tuple[bool, list[int]]:
         """``(is a live process left in the group, live escaped pids)``."""
         if not self._proc:
-            return _group_exists(self.leader), []
+            return self.leader is not None and _group_exists(self.leader), []
         group = False
         escaped = []
         me = os.getpid()
@@ -126,6 +130,11 @@ class RunProcesses:
         self._seen.update(escaped)
         return group, escaped
 
+    def leader_reused(self) -> bool:
+        """Is ``leader`` now another process (a later start time)? Then its pid names no group of ours."""
+        stat = _stat(self.leader) if self.leader is not None else None
+        return stat is not None and stat[3] != self._since
+
     def alive(self) -> bool:
         """Is any process of the run still running (zombies do not count)?"""
         group, escaped = self.scan()
@@ -135,7 +144,7 @@ class RunProcesses:
     def send(self, sig: int) -> bool:
         """Send ``sig`` to the group and to every escaped process; ``False`` when none was left."""
         group, escaped = self.scan()
-        if group:
+        if group and self.leader is not None:
             _signal_group(self.leader, sig)
         for pid in escaped:
             _signal_verified(pid, sig, self._marker)

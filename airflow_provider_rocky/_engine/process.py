@@ -7,6 +7,8 @@ modes cannot drift; the worker simply runs it under ``asyncio.run``. Properties 
   (:mod:`.descendants`); every way a run ends (exit, deadline, stop request, cancellation, the task's
   own timeout) ends the whole group *and* every descendant that left it (``setsid``): SIGTERM (rocky's
   replication path then prints ``interrupted: true`` JSON and exits 130), a grace period, then SIGKILL;
+  and when this process itself dies without a word (SIGKILL, the OOM killer), its reaper does the same
+  (:mod:`.reaper`);
 * the run is reported ended only once those processes are really gone (bounded): a SIGKILLed process
   still needs CPU time to die, which a loaded host may not give it at once; a zombie counts as gone;
 * stderr is read in chunks and split into lines as they arrive, each handed to ``on_line`` at once;

@@ -3,6 +3,8 @@
 A spawn that fails says which of its inputs is wrong (:class:`SpawnError`, one of :data:`KINDS`): the
 working directory (``project_dir``) is checked first, in the spawning thread, so on the host that runs
 the engine (a worker, or the triggerer in deferrable mode); then ``Popen``'s own error is classified.
+Every spawn is registered with this process's reaper (:mod:`.reaper`), so the engine cannot outlive
+this process even when it is SIGKILLed.
 """
 
 from __future__ import annotations
@@ -16,14 +18,31 @@ import stat
 import subprocess
 from typing import TYPE_CHECKING
 
+from airflow_provider_rocky._engine import reaper
 from airflow_provider_rocky._engine.descendants import TOKEN_ENV, RunProcesses, new_token
 
 if TYPE_CHECKING:
     from airflow_provider_rocky._engine.command import RockyCommand
 
+
+def _new_spawner() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="rocky-spawn")
+
+
 #: Threads that fork the engines: off the event loop, and not the loop's default executor, so a
 #: spawn abandoned by a closing loop still completes and can be killed.
-_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="rocky-spawn")
+_SPAWNER = _new_spawner()
+
+
+def _after_fork() -> None:
+    """A forked child has none of the parent's spawn threads, but the pool counts them idle: the
+    child's first spawn would wait forever (seen in tests/engine/test_reaper.py). A fresh pool."""
+    global _SPAWNER
+    _SPAWNER = _new_spawner()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 #: Spawn error kinds (``ProcessOutcome.spawn_error_kind``).
 BINARY_MISSING = "binary_missing"
@@ -91,8 +110,23 @@ def _classified(err: OSError, binary: str, cwd: str | None) -> SpawnError:
 
 
 def _popen(command: RockyCommand, token: str) -> subprocess.Popen[bytes]:
-    """Check the working directory, then start the engine in its own session (in a spawn thread)."""
+    """Check the working directory, then start the engine in its own session (in a spawn thread).
+
+    The spawn is announced to this process's reaper first and its pid right after (:mod:`.reaper`):
+    from then on the engine cannot outlive this process, however this process dies.
+    """
     _check_working_dir(command.cwd)
+    reaper.spawning(token)
+    try:
+        popen = _start(command, token)
+    except BaseException:
+        reaper.ended(token)
+        raise
+    reaper.started(token, popen.pid)
+    return popen
+
+
+def _start(command: RockyCommand, token: str) -> subprocess.Popen[bytes]:
     argv = list(command.argv)
     try:
         return subprocess.Popen(
@@ -111,6 +145,7 @@ def _popen(command: RockyCommand, token: str) -> subprocess.Popen[bytes]:
 def _kill(popen: subprocess.Popen[bytes], token: str) -> None:
     """SIGKILL the engine's whole group (its session) and whatever escaped it, reap it, close its pipes."""
     RunProcesses(popen.pid, token).kill()
+    reaper.ended(token)
     popen.wait()
     for pipe in (popen.stdout, popen.stderr):
         if pipe is not None:
@@ -140,6 +175,7 @@ class Child:
         self.popen = popen
         self.stdout = stdout
         self.stderr = stderr
+        self.token = token
         self.transports: list[asyncio.BaseTransport] = []
         #: Every process of this run: the group and whatever left it (:mod:`.descendants`).
         self.processes = RunProcesses(popen.pid, token)
@@ -177,8 +213,8 @@ class Child:
                 transport, _ = await loop.connect_read_pipe(factory, pipe)
                 child.transports.append(transport)
         except BaseException:
-            child.close()
             _kill(popen, token)
+            child.close()
             raise
         return child
 
@@ -215,6 +251,10 @@ class Child:
         return self.popen.wait()
 
     def close(self) -> None:
-        """Close the pipes now, not when a (possibly closed) loop collects them."""
+        """Close the pipes now, not when a (possibly closed) loop collects them; unregister the run.
+
+        Called once every process of the run is gone (the supervisor's ``finally``).
+        """
         for transport in self.transports:
             transport.close()
+        reaper.ended(self.token)

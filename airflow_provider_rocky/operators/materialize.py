@@ -69,8 +69,31 @@ class RockyMaterializingOperator(RockyBaseOperator):
         if emit_assets:
             dag_id = self.dag.dag_id if self.has_dag() else ""  # type: ignore[no-untyped-call]
             self.asset_alias = AssetAlias(asset_alias or default_alias_name(dag_id, self.task_id))
-            self.outlets = [*self.outlets, self.asset_alias]
+            if self.asset_alias not in self.outlets:  # a mapped task's came through partial()
+                self.outlets = [*self.outlets, self.asset_alias]
         self._asset_specs: list[events.AssetEventSpec] = []
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """``.partial(...)``: declare the alias now, at parse time, as ``__init__`` does for a task.
+
+        A mapped task's ``__init__`` runs only on the worker, so without this Airflow would not know
+        the alias until the first mapped tasks finished, and those create it at the same moment:
+        Airflow 3.3.2 failed one of 20 (``UniqueViolation`` on ``idx_asset_alias_name_unique``,
+        ``make e2e-distributed``). Declared here, the dag-processor creates it. An ``asset_alias`` or
+        ``emit_assets`` given to ``expand`` instead is not known yet: the default name is declared.
+        """
+        made = super().partial(**kwargs)
+        if kwargs.get("emit_assets", True):
+            dag = made.kwargs.get("dag")
+            dag_id = dag.dag_id if dag is not None else ""
+            alias = AssetAlias(
+                kwargs.get("asset_alias") or default_alias_name(dag_id, made.kwargs["task_id"])
+            )
+            outlets = list(made.kwargs.get("outlets") or [])
+            if alias not in outlets:
+                made.kwargs["outlets"] = [*outlets, alias]
+        return made
 
     def _check_namespace(self) -> None:
         """A namespace written in the DAG is checked when the DAG is parsed: pure parsing, no I/O."""

@@ -847,6 +847,26 @@ def test_grandchild_shares_the_process_group(spawn: Callable[..., Live], tmp_pat
         )
 
 
+def test_the_grandchild_knob_adds_a_quiet_helper_to_any_scenario(
+    spawn: Callable[..., Live], tmp_path: Path
+) -> None:
+    """``ROCKY_STANDIN_GRANDCHILD=1``: the helper joins a normal run, in its group, writing nowhere."""
+    record = tmp_path / "record.jsonl"
+    env = {"ROCKY_STANDIN_RECORD": str(record), "ROCKY_STANDIN_GRANDCHILD": "1", "ROCKY_STANDIN_DELAY": "1"}
+    live = spawn("--output", "json", "run", scenario="success", env=env)
+    try:
+        line = live.wait_for(lambda text: "grandchild_pid" in text)
+        helper = int(json.loads(line)["fields"]["grandchild_pid"])
+        assert os.getpgid(helper) == live.proc.pid
+        assert {os.readlink(f"/proc/{helper}/fd/{fd}") for fd in (1, 2)} == {os.devnull}
+    finally:
+        live.killpg()
+    live.proc.wait(timeout=10)
+    plain = run_standin("--output", "json", "run", cwd=tmp_path, env={"ROCKY_STANDIN_RECORD": str(record)})
+    assert plain.returncode == 0
+    assert [e["event"] for e in read_record(record)].count("grandchild") == 1  # none without the knob
+
+
 # --------------------------------------------------------------------------------------------------
 # idempotency
 # --------------------------------------------------------------------------------------------------

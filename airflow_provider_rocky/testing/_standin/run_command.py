@@ -113,7 +113,7 @@ def _execute(run: RunEnv, plan: RunPlan, pipeline: str, config: ProjectConfig) -
         run, plan, pipeline=pipeline, adapter_type=config.adapter_type, budget_limit=config.budget_max_usd
     )
     runner.start()
-    if run.scenario.grandchild:
+    if run.scenario.grandchild or run.knobs.grandchild:
         runner.spawn_grandchild()
     streams.before_units(run, run.log)
     if run.scenario.hard_failure:

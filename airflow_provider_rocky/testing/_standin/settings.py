@@ -33,6 +33,9 @@ ENV_SECONDS = "ROCKY_STANDIN_SECONDS"
 ENV_ENGINE_VERSION = "ROCKY_STANDIN_ENGINE_VERSION"
 ENV_SYNC_EVERY = "ROCKY_STANDIN_SYNC_EVERY"
 ENV_COOLDOWN = "ROCKY_STANDIN_COOLDOWN"
+#: ``1``: every run starts the quiet helper of the ``grandchild`` scenario in its process group (a
+#: process that never writes, so a closed pipe cannot end it: only a group kill does).
+ENV_GRANDCHILD = "ROCKY_STANDIN_GRANDCHILD"
 
 
 class KnobError(ValueError):
@@ -75,6 +78,7 @@ class Knobs:
     sync_every: float | None = None
     #: ``cooldown_seconds`` of the transient failures, instead of the scenario's 30/60.
     cooldown: int | None = None
+    grandchild: bool = False
 
 
 def _number(
@@ -126,4 +130,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         engine=Generation(version),
         sync_every=_number(env, ENV_SYNC_EVERY, None, minimum=0.001),
         cooldown=_integer(env, ENV_COOLDOWN, None, minimum=1),
+        grandchild=env.get(ENV_GRANDCHILD, "").strip().lower() in ("1", "true", "yes"),
     )
