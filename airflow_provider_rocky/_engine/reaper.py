@@ -86,7 +86,7 @@ def ended(token: str) -> None:
     with _HANDLE.lock:
         if token in _HANDLE.live:
             del _HANDLE.live[token]
-            _send(f"ended {token}")
+            _send(f"ended {token}", restart=False)
 
 
 def registered() -> dict[str, int | None]:
@@ -110,8 +110,12 @@ def _update(token: str, pid: int | None, line: str) -> None:
         _send(line)
 
 
-def _send(line: str) -> None:
-    """Write one line (under the lock); a reaper that is gone or not ours is (re)started instead."""
+def _send(line: str, *, restart: bool = True) -> None:
+    """Write one line (under the lock); a reaper that is gone or not ours is (re)started instead.
+
+    ``restart=False`` for an end, which may be sent from the event loop's thread: starting a process
+    there is what the spawn threads exist to avoid, and the next spawn restarts the reaper anyway.
+    """
     if _HANDLE.fd is not None and _HANDLE.owner == os.getpid():
         try:
             os.write(_HANDLE.fd, f"{line}\n".encode())
@@ -119,6 +123,8 @@ def _send(line: str) -> None:
         except OSError:  # EPIPE: the reaper died (killed, or its Python broke)
             _drop(close=True)
             _HANDLE.restarts += time.monotonic() - _HANDLE.started_at < YOUNG_SECONDS
+    if not restart:
+        return
     if _HANDLE.restarts > MAX_RESTARTS:
         _warn(f"it exited {_HANDLE.restarts} times")
         return
