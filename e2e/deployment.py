@@ -61,7 +61,9 @@ SCRATCH_PROJECTS = (
 
 
 class Broker(Protocol):
-    """A message broker the deployment stops after its services (``broker.Redis``)."""
+    """A message broker the deployment starts before its services and stops after them (``broker.Redis``)."""
+
+    def start(self) -> None: ...
 
     def stop(self) -> bool: ...
 
@@ -190,7 +192,7 @@ class Deployment:
         }
         self.base_env[MARKER_NAME] = self.marker
         self.postgres = Postgres(base, self.base_env)
-        self.broker: Broker | None = None  # CeleryExecutor's Redis, started and set by the caller
+        self.broker: Broker | None = None  # CeleryExecutor's Redis, set by the caller
         self.env: dict[str, str] = {}
 
     @property
@@ -299,7 +301,9 @@ class Deployment:
         return env
 
     def start(self) -> None:
-        """PostgreSQL, ``airflow db migrate``, then the services."""
+        """The broker (if any), PostgreSQL, ``airflow db migrate``, then the services."""
+        if self.broker is not None:
+            self.broker.start()
         self.postgres.start()
         self.airflow("db", "migrate", timeout=300)
         for name in self.topology.services():

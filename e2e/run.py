@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -241,7 +243,19 @@ def teardown(dep: Deployment | None, rep: Reporter, began: float) -> None:
     )
 
 
-def main() -> int:
+def drive(
+    setup: Callable[[float], Deployment],
+    checks: Callable[[Ctx, float], None],
+    *,
+    dags: Sequence[str],
+    starting: str,
+    deployed: str,
+    ready: Callable[[Deployment], None] | None = None,
+) -> int:
+    """One e2e run: build (``setup``), start, wait for the API and ``dags``, run ``checks``, tear down.
+
+    Shared by `make e2e` and `make e2e-distributed`; exit status 1 when any check failed.
+    """
     began = time.monotonic()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
         signal.signal(signum, _on_signal)
@@ -251,13 +265,15 @@ def main() -> int:
     api: AirflowAPI | None = None
     try:
         dep = setup(began)
-        progress("PostgreSQL, airflow db migrate, scheduler, dag-processor, triggerer, api-server", began)
+        progress(starting, began)
         dep.start()
         api = AirflowAPI(dep.api_url)
         api.wait_ready(timeout=180)
-        api.wait_dags(list(DAGS), timeout=180)
-        rep.ok("deployment: 4 Airflow services on PostgreSQL, DAGs parsed", f"api-server {dep.api_url}")
-        scenario_checks(Ctx(api, dep, rep, Record(dep.record)), began)
+        api.wait_dags(list(dags), timeout=180)
+        if ready is not None:
+            ready(dep)
+        rep.ok(deployed, f"api-server {dep.api_url}")
+        checks(Ctx(api, dep, rep, Record(dep.record)), began)
     except Interrupted as sig:
         rep.fail("run", f"interrupted by {sig}")
     except (E2EError, APIError, OSError) as err:
@@ -267,6 +283,11 @@ def main() -> int:
         if api is not None:
             api.close()
         teardown(dep, rep, began)
+    return _finish(dep, rep, began)
+
+
+def _finish(dep: Deployment | None, rep: Reporter, began: float) -> int:
+    """The totals line; a green run's files removed, a red one's logs kept and named."""
     total = time.monotonic() - began
     print(
         f"{len(rep.passed)} passed, {len(rep.failed)} failed, {len(rep.skipped)} skipped; "
@@ -274,12 +295,20 @@ def main() -> int:
         flush=True,
     )
     if dep is not None and not rep.failed:
-        import shutil
-
         shutil.rmtree(dep.base, ignore_errors=True)
     elif dep is not None:
         print(f"# logs kept under {dep.base / 'logs'} and {dep.home / 'logs'}", flush=True)
     return 1 if rep.failed else 0
+
+
+def main() -> int:
+    return drive(
+        setup,
+        scenario_checks,
+        dags=DAGS,
+        starting="PostgreSQL, airflow db migrate, scheduler, dag-processor, triggerer, api-server",
+        deployed="deployment: 4 Airflow services on PostgreSQL, DAGs parsed",
+    )
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
-import signal
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from api import AirflowAPI, APIError
+from api import AirflowAPI
 from broker import REDIS_SERVER, Redis
 from checks_distributed import (
     check_fanout,
@@ -29,8 +28,8 @@ from checks_distributed import (
 )
 from checks_runs import Ctx, run_check
 from deployment import MARKER_NAME, Deployment, Topology
-from report import Record, Reporter, indent
-from run import WATCHDOG_SECONDS, Interrupted, _on_signal, progress, teardown
+from report import indent
+from run import drive, progress
 from system import E2EError, ensure_debian_packages, ensure_venv
 
 TOPOLOGY = Topology(
@@ -58,7 +57,8 @@ def celery_env(dep: Deployment, redis: Redis) -> dict[str, str]:
     }
 
 
-def setup(began: float) -> tuple[Deployment, Redis]:
+def setup(began: float) -> Deployment:
+    """The deployment, prepared, its Redis broker set (``Deployment.start`` starts and stops it)."""
     progress("Debian packages (postgresql, redis-server), e2e venv", began)
     initdb = (glob.glob("/usr/lib/postgresql/*/bin/initdb") or ["/nonexistent"])[0]
     ensure_debian_packages({"postgresql": initdb, "redis-server": REDIS_SERVER})
@@ -72,7 +72,7 @@ def setup(began: float) -> tuple[Deployment, Redis]:
     dep.broker = redis
     dep.env.update(celery_env(dep, redis))
     (dep.scratch / "fanout" / "rocky.toml").write_text(FANOUT_TOML)
-    return dep, redis
+    return dep
 
 
 def wait_workers(dep: Deployment, timeout: float = 120) -> None:
@@ -145,51 +145,14 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
 
 
 def main() -> int:
-    began = time.monotonic()
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
-        signal.signal(signum, _on_signal)
-    signal.alarm(WATCHDOG_SECONDS)
-    rep = Reporter()
-    dep: Deployment | None = None
-    api: AirflowAPI | None = None
-    try:
-        dep, redis = setup(began)
-        progress(
-            "Redis, PostgreSQL, db migrate, scheduler, dag-processor, 2 triggerers, 2 workers, api", began
-        )
-        redis.start()
-        dep.start()
-        api = AirflowAPI(dep.api_url)
-        api.wait_ready(timeout=180)
-        api.wait_dags(list(DAGS), timeout=180)
-        wait_workers(dep)
-        rep.ok(
-            "deployment: CeleryExecutor, Redis, 2 workers, 2 triggerers on PostgreSQL",
-            f"api-server {dep.api_url}",
-        )
-        scenario_checks(Ctx(api, dep, rep, Record(dep.record)), began)
-    except Interrupted as sig:
-        rep.fail("run", f"interrupted by {sig}")
-    except (E2EError, APIError, OSError) as err:
-        detail = "\n".join(dep.log_tail(name) for name in dep.services) if dep else ""
-        rep.fail("run", f"{type(err).__name__}: {err}", indent(detail, limit=80) if detail else "")
-    finally:
-        if api is not None:
-            api.close()
-        teardown(dep, rep, began)
-    total = time.monotonic() - began
-    print(
-        f"{len(rep.passed)} passed, {len(rep.failed)} failed, {len(rep.skipped)} skipped; "
-        f"wall time {total:.0f}s ({total / 60:.1f} min)",
-        flush=True,
+    return drive(
+        setup,
+        scenario_checks,
+        dags=DAGS,
+        starting="Redis, PostgreSQL, db migrate, scheduler, dag-processor, 2 triggerers, 2 workers, api",
+        deployed="deployment: CeleryExecutor, Redis, 2 workers, 2 triggerers on PostgreSQL",
+        ready=wait_workers,
     )
-    if dep is not None and not rep.failed:
-        import shutil
-
-        shutil.rmtree(dep.base, ignore_errors=True)
-    elif dep is not None:
-        print(f"# logs kept under {dep.base / 'logs'} and {dep.home / 'logs'}", flush=True)
-    return 1 if rep.failed else 0
 
 
 if __name__ == "__main__":
