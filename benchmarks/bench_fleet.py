@@ -1,8 +1,8 @@
 """Fleet benchmarks: one triggerer event loop supervising many deferred runs at once.
 
 * ``fleet``: N concurrent runs (Airflow's default triggerer capacity is 1,000) of a minimal engine
-  writing one tracing line per tick: N ``RockyRunTrigger`` s on one loop (the triggerer's code path:
-  ``EngineRun``, line rendering, event packing) vs ``rocky_sdk.RockyClient.run_cli`` on N threads.
+  writing one tracing line per tick: N triggers (``RockyRunTrigger``, the triggerer's code path:
+  ``EngineRun``, line rendering, event packing) on one loop vs ``RockyClient.run_cli`` on N threads.
 * ``fairness``: a few triggers whose engines write as fast as they can share one loop; how late a
   10 ms ticker on that loop wakes up. No baseline: the target is absolute (p99 <= 50 ms, every line
   logged).
@@ -332,6 +332,7 @@ def sdk_runs(client: Any, sinks: list[Sinks]) -> list[str | BaseException]:
 
 
 def sdk_fleet(ctx: Ctx, engine: Path, env: Mapping[str, str], runs: int, log: Any) -> dict[str, Any]:
+    """rocky-sdk's way to supervise ``runs`` runs at once: a thread per ``run_cli`` (it adds three)."""
     client = sdk_client(engine)
     sinks = [Sinks(log) for _ in range(runs)]  # one per run: no counter shared between threads
     before = peak_rss_mb()
