@@ -82,9 +82,18 @@ test-load: .venv/.synced
 	trap 'kill $$pids 2>/dev/null; wait $$pids 2>/dev/null' EXIT; \
 	uptime; .venv/bin/python -m pytest $(PYTEST_ARGS) $(LOAD_TESTS); status=$$?; uptime; exit $$status
 
-# RockyTaskGroup vs cosmos's DbtTaskGroup (parse) and the group's two shapes, in the bench group's venv.
-bench-taskgroup: $(UV)
+# The bench dependency group (cosmos, for the parse comparison), in its own environment.
+.venv-bench/.synced: $(UV) pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=.venv-bench $(UV) sync --locked --all-extras --group bench
+	touch $@
+
+# The performance goals against rocky-sdk and cosmos (benchmarks/README.md); BENCH_ARGS=--quick for
+# the short run that only prints.
+bench: .venv/.synced .venv-bench/.synced
+	.venv/bin/python benchmarks/run.py $(BENCH_ARGS)
+
+# RockyTaskGroup vs cosmos's DbtTaskGroup (parse) and the group's two shapes, in the bench group's venv.
+bench-taskgroup: .venv-bench/.synced
 	.venv-bench/bin/python benchmarks/bench_taskgroup.py
 
 clean:

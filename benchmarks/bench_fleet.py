@@ -8,31 +8,24 @@
   logged).
 
 Each measurement runs in a fresh interpreter (:func:`bench_common.run_child`, kinds ``fleet`` and
-``fairness``: :data:`CHILDREN`). Standalone, this file is its own child program::
+``fairness`` of ``run.py``)::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_fleet.py --only fleet --runs 1000 --seconds 20
+    .venv/bin/python benchmarks/run.py --only fleet,fairness --fleet-runs 100 1000 --fleet-seconds 20
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import json
 import os
 import resource
-import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-import traceback
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-import bench_common as common
 from bench_common import (
     GLOBAL_FLAGS,
     RUN_ARGS,
@@ -393,13 +386,6 @@ def standin_argv(ctx: Ctx, index: int) -> tuple[str, ...]:
     return (str(ctx.rocky), *flags, *RUN_ARGS)
 
 
-#: The child kinds of this module, for ``run.py``'s ``child_main``.
-CHILDREN: dict[str, Callable[[Ctx, dict[str, Any]], dict[str, Any]]] = {
-    "fleet": child_fleet,
-    "fairness": child_fairness,
-}
-
-
 # -- what the driver calls ------------------------------------------------------------------------
 
 RunChild = Callable[..., dict[str, Any]]
@@ -417,92 +403,3 @@ def fleet_pair(ctx: Ctx, run_child: RunChild, runs: int, rate: float, seconds: f
 def fairness_run(ctx: Ctx, run_child: RunChild, triggers: int, lines: int) -> dict[str, Any]:
     params = {"triggers": triggers, "lines": lines}
     return {**params, **run_child(ctx, "fairness", params, timeout=1800)}
-
-
-def run_here(ctx: Ctx, kind: str, params: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
-    """``bench_common.run_child`` with this file as the child's program (run.py may not know the kind)."""
-    with _child_program(Path(__file__).resolve()):
-        return common.run_child(ctx, kind, params, timeout=timeout)
-
-
-@contextlib.contextmanager
-def _child_program(path: Path) -> Iterator[None]:
-    saved, common.RUN_PY = common.RUN_PY, path
-    try:
-        yield
-    finally:
-        common.RUN_PY = saved
-
-
-# -- standalone -----------------------------------------------------------------------------------
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=("fleet", "fairness"), help="one of the two (default: both)")
-    p.add_argument("--runs", type=int, default=1000, help="concurrent fleet runs (1000)")
-    p.add_argument("--rate", type=float, default=1.0, help="lines/s of each fleet run (1)")
-    p.add_argument("--seconds", type=float, default=20.0, help="seconds of each fleet run (20)")
-    p.add_argument("--triggers", type=int, nargs="+", default=[20, 10], help="fairness sizes (20 10)")
-    p.add_argument("--lines", type=int, default=20_000, help="lines of each fairness run (20000)")
-    for hidden in ("--child", "--params", "--out", "--workdir"):  # bench_common.run_child's argv
-        p.add_argument(hidden, help=argparse.SUPPRESS)
-    return p.parse_args(argv)
-
-
-def measure(ctx: Ctx, args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    if args.only in (None, "fleet"):
-        results["fleet"] = fleet_pair(ctx, run_here, args.runs, args.rate, args.seconds)
-    if args.only in (None, "fairness"):
-        results["fairness"] = [fairness_run(ctx, run_here, n, args.lines) for n in args.triggers]
-    return results
-
-
-def child_main(args: argparse.Namespace) -> int:
-    """What ``run.py --child`` does, for this module's kinds."""
-    common.enter(Path(args.workdir))
-    try:
-        result = CHILDREN[args.child](Ctx(Path(args.workdir)), json.loads(args.params))
-        common.write_json(Path(args.out), result)
-    except BaseException:
-        # Once task_logger has configured Airflow's logging, stderr ends up in the task log: put the
-        # traceback where run_child looks for it.
-        with Path(args.out).with_suffix(".stderr").open("a") as err:
-            traceback.print_exc(file=err)
-        raise
-    finally:
-        common.kill_own_children()
-    return 0
-
-
-def _terminate(signum: int, _frame: object) -> NoReturn:
-    raise SystemExit(128 + signum)  # run the finally blocks: they end every process we started
-
-
-def main(argv: list[str]) -> int:
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _terminate)
-    args = parse_args(argv)
-    if args.child:
-        return child_main(args)
-    origin, load_before = Path.cwd(), os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="rocky-fleet-") as tmp:
-        ctx = common.prepare(Path(tmp))
-        try:
-            results = measure(ctx, args)
-        finally:
-            common.kill_own_children()
-            strays = stray_engines(ctx.workdir)
-            for pid in strays:
-                common.kill_tree(pid)
-            print(f"[bench] processes left behind: {len(strays)}", file=sys.stderr)
-            os.chdir(origin)
-    # Other work on the machine skews every figure: say how loaded it was (1, 5, 15 min).
-    results["load_average"] = {"before": load_before, "after": os.getloadavg()}
-    print(json.dumps(results, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

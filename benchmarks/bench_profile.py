@@ -1,8 +1,9 @@
 """``run.py --profile``: where the time goes, for the rows where the provider is slower than its baseline.
 
 Prints (not part of the table): per-line cost of each step of the log path, a cProfile of one provider
-streaming run, a cProfile of concurrent runs on one event loop (what blocks the loop), and the import
-time of the Rocky DAG's modules that the Bash DAG does not import.
+streaming run, a cProfile of the loop thread supervising 300 deferred runs of the minimal engine
+(what holds the loop), and the import time of the Rocky DAG's modules that the Bash DAG does not
+import.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import cProfile
 import io
 import json
-import os
 import pstats
 import re
 import subprocess
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench_common import Ctx, scenario_env, task_logger
-from bench_stream import Sinks, provider_once, provider_runner, sdk_client, warm_up
+from bench_stream import Sinks, provider_once, sdk_client, warm_up
 
 
 def _per_call_us(fn: Callable[[], object], n: int = 20_000) -> float:
@@ -35,18 +35,25 @@ def _per_call_us(fn: Callable[[], object], n: int = 20_000) -> float:
 def line_costs(log: Any) -> None:
     """µs per line of each step, on a line exactly like the stand-in's many_lines output."""
     from airflow_provider_rocky._engine import stderr as logs
+    from airflow_provider_rocky._engine import untrusted
+    from airflow_provider_rocky._engine.logsink import log_sink
     from airflow_provider_rocky.testing._standin.tracing import StderrLog
 
     raw = StderrLog(json_mode=True, run_id="run-20260101-000000-000").format_event(
         "INFO", "progress 17/200000", "rocky::run", {"seq": 17}
     )
     rendered = logs.render(raw)
+    data = raw.encode()
+    sink = log_sink(log)
     steps: dict[str, Callable[[], object]] = {
-        "decode bytes (both)": lambda: raw.encode().decode("utf-8", "backslashreplace"),
-        "json.loads (provider)": lambda: json.loads(raw),
-        "logs.render = json.loads + format (provider)": lambda: logs.render(raw),
-        "logs.run_id_of (provider, until a run_id is seen)": lambda: logs.run_id_of(raw),
-        "logger.log(level, rendered text) (provider)": lambda: log.log(rendered.level, rendered.text),
+        "decode bytes (both)": lambda: data.decode("utf-8", "backslashreplace"),
+        "json.loads of the str (the provider until this change)": lambda: json.loads(raw),
+        "msgspec decode of the bytes (provider)": lambda: untrusted.fast_loads(data),
+        "logs.render_raw = decode + format (provider)": lambda: logs.render_raw(data),
+        "log_sink(log)(line) (provider)": lambda: sink(rendered),
+        "logger.log(level, rendered text) through the proxy (before)": lambda: log.log(
+            rendered.level, rendered.text
+        ),
         'logger.info("rocky: %s", raw json) (rocky_sdk)': lambda: log.info("rocky: %s", raw),
     }
     print(f"\n## Per-line cost (µs), {len(raw)}-char tracing line -> {len(rendered.text)}-char text\n")
@@ -72,79 +79,28 @@ def stream_profile(ctx: Ctx, log: Any, lines: int) -> None:
     print(_top(profile, 18))
 
 
-async def _track_stall(done: asyncio.Event, worst: list[float]) -> None:
-    """A 10 ms ticker on the loop; ``worst[0]`` keeps its longest oversleep (the worst stall)."""
-    while not done.is_set():
-        start = time.perf_counter()
-        await asyncio.sleep(0.01)
-        worst[0] = max(worst[0], time.perf_counter() - start - 0.01)
+def fleet_profile(ctx: Ctx, runs: int) -> None:
+    """cProfile of the loop thread while ``runs`` deferred runs of the minimal engine share it."""
+    import bench_fleet as fleet
 
-
-def loop_profile(ctx: Ctx, runs: int) -> None:
-    """Concurrent stream_rate runs on one loop: what runs on the loop thread, and the worst stall."""
-    env = scenario_env("stream_rate", LINES_PER_SEC=5, SECONDS=5)
-    worst = [0.0]
-
-    async def main() -> None:
-        done = asyncio.Event()
-        tick = asyncio.create_task(_track_stall(done, worst))
-        runners = [provider_runner(ctx, env, lambda _line: None) for _ in range(runs)]
-        await asyncio.gather(*(runner.run() for runner in runners))
-        done.set()
-        await tick
-
+    fleet.private_cache(ctx)
+    engine = fleet.minimal_engine(ctx)
+    argvs = [fleet.engine_argv(engine)] * runs
     profile = cProfile.Profile()
-    profile.enable()
-    asyncio.run(main())
-    profile.disable()
+
+    async def main() -> dict[str, Any]:
+        profile.enable()
+        try:
+            return await fleet.triggers_on_one_loop(ctx, argvs, fleet.mini_env(1, 5), fleet.mini_env(1, 0))
+        finally:
+            profile.disable()
+
+    got = asyncio.run(main())
     print(
-        f"\n## cProfile, {runs} concurrent runs on one loop (worst ticker stall {worst[0] * 1000:.0f} ms)\n"
+        f"\n## cProfile of the loop thread, {runs} deferred runs x 1 line/s x 5 s (ticker lag p99 "
+        f"{got['lag_p99_ms']:.0f} ms, worst {got['lag_max_ms']:.0f} ms, CPU {got['cpu_s']:.2f} s)\n"
     )
-    print(_top(profile, 10))
-
-
-def spawn_stall(ctx: Ctx, runs: int) -> None:
-    """Worst loop stall while ``runs`` engines are spawned at once: on the loop vs from worker threads."""
-    env = {**os.environ, **scenario_env("stream_rate", LINES_PER_SEC=5, SECONDS=5)}
-    devnull = subprocess.DEVNULL
-
-    def popen() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            ctx.argv, env=env, stdin=devnull, stdout=devnull, stderr=devnull, start_new_session=True
-        )
-
-    async def on_loop() -> list[int]:
-        procs = await asyncio.gather(
-            *(
-                asyncio.create_subprocess_exec(
-                    *ctx.argv, env=env, stdin=devnull, stdout=devnull, stderr=devnull, start_new_session=True
-                )
-                for _ in range(runs)
-            )
-        )
-        return [await proc.wait() for proc in procs]
-
-    async def in_threads() -> list[int]:
-        procs = await asyncio.gather(*(asyncio.to_thread(popen) for _ in range(runs)))
-        return [await asyncio.to_thread(proc.wait) for proc in procs]
-
-    print(f"\n## Worst loop stall while {runs} engines are spawned at once\n")
-    for name, spawn in (
-        ("asyncio.create_subprocess_exec (before spawn.py)", on_loop),
-        ("asyncio.to_thread(subprocess.Popen)", in_threads),
-    ):
-        worst = [0.0]
-
-        async def main(spawn: Callable[[], Any] = spawn, worst: list[float] = worst) -> None:
-            done = asyncio.Event()
-            tick = asyncio.create_task(_track_stall(done, worst))
-            await asyncio.sleep(0.05)
-            await spawn()
-            done.set()
-            await tick
-
-        asyncio.run(main())
-        print(f"  {worst[0] * 1000:8.0f} ms  {name}")
+    print(_top(profile, 14))
 
 
 _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
@@ -193,6 +149,5 @@ def main(ctx: Ctx, lines: int) -> None:
     log = task_logger(ctx.log_path("profile"))
     line_costs(log)
     stream_profile(ctx, log, lines)
-    loop_profile(ctx, 50)
-    spawn_stall(ctx, 200)
+    fleet_profile(ctx, 300)
     import_profile()

@@ -179,3 +179,29 @@ def dag_parse(ctx: Ctx, count: int, reps: int) -> dict[str, Any]:
         for metric in ("wall_s", "exec_s", "import_s"):
             out[f"{key}_{metric}"] = median([run[metric] for run in runs])
     return out
+
+
+# -- RockyTaskGroup against cosmos ----------------------------------------------------------------
+
+#: The bench dependency group's environment (cosmos), made by ``make .venv-bench/.synced``.
+BENCH_VENV = Path(__file__).resolve().parent.parent / ".venv-bench"
+
+
+def taskgroup_parse(nodes: int, reps: int) -> dict[str, Any]:
+    """``bench_taskgroup.py --only parse`` in the bench environment (made first when missing)."""
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run(["make", "-s", ".venv-bench/.synced"], cwd=BENCH_VENV.parent, check=True, timeout=900)
+    script = Path(__file__).resolve().parent / "bench_taskgroup.py"
+    done = subprocess.run(
+        [str(python), str(script), "--only", "parse", "--nodes", str(nodes), "--reps", str(reps)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        start_new_session=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench_taskgroup.py failed:\n{done.stderr[-3000:]}")
+    parsed: dict[str, Any] = json.loads(done.stdout)["parse"]
+    return parsed

@@ -1,9 +1,10 @@
 """Streaming benchmarks: the provider's ``ProcessRunner`` vs ``rocky_sdk.RockyClient.run_cli``.
 
 Both sides deliver every engine stderr line to the same task logger, each the way its own code path
-does: the provider renders the tracing JSON and logs ``line.text`` at ``line.level`` (what
-``RockyOperator._log_line`` does); rocky-sdk hands the raw line to ``log_callback``, here
-``log.info("rocky: %s", line)`` (its default sink's format) on that same logger.
+does: the provider renders the tracing JSON and logs ``line.text`` at ``line.level`` through
+``_engine.logsink.log_sink`` (what ``RockyOperator`` and ``RockyRunTrigger`` log with); rocky-sdk
+hands the raw line to ``log_callback``, here ``log.info("rocky: %s", line)`` (its default sink's
+format) on that same logger.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import os
 import re
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +37,10 @@ class Sinks:
     """The two ``on_line`` callbacks over one logger, counting lines and (optionally) latency."""
 
     def __init__(self, log: Any, *, latency: bool = False) -> None:
+        from airflow_provider_rocky._engine.logsink import log_sink
+
         self.log = log
+        self._log_line = log_sink(log)  # what RockyOperator and RockyRunTrigger log lines with
         #: Lines delivered. Each Sinks is used from one thread only (one per run in the concurrency test).
         self.lines = 0
         self.latency_ns: list[int] = []
@@ -45,7 +48,7 @@ class Sinks:
         self.sdk: Callable[[str], None] = self._sdk_latency if latency else self._sdk
 
     def _provider(self, line: Any) -> None:
-        self.log.log(line.level, line.text)
+        self._log_line(line)
         self.lines += 1
 
     def _sdk(self, line: str) -> None:
@@ -54,7 +57,7 @@ class Sinks:
 
     def _provider_latency(self, line: Any) -> None:
         received = time.time_ns()
-        self.log.log(line.level, line.text)
+        self._log_line(line)
         self._note(line.text, received)
 
     def _sdk_latency(self, line: str) -> None:
@@ -197,79 +200,6 @@ def child_rss(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"peak_rss_mb": peak, "rss_before_mb": before, "lines": sinks.lines}
 
 
-def child_concurrency(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    """``runs`` concurrent stream_rate runs: supervisor CPU seconds and ticker lag (10 ms period)."""
-    log_file = ctx.log_path(f"conc-{params['side']}")
-    log = task_logger(log_file)
-    env = scenario_env("stream_rate", LINES_PER_SEC=params["rate"], SECONDS=params["seconds"])
-    sinks = [Sinks(log) for _ in range(int(params["runs"]))]  # one per run: no shared counter
-    if params["side"] == "provider":
-        result = asyncio.run(_provider_many(ctx, env, sinks))
-    else:
-        result = _sdk_many(ctx, env, sinks)
-    log_file.unlink()
-    return {**result, "lines": sum(sink.lines for sink in sinks), "peak_rss_mb": peak_rss_mb()}
-
-
-_TICK = 0.01
-
-
-async def _provider_many(ctx: Ctx, env: dict[str, str], sinks: list[Sinks]) -> dict[str, Any]:
-    lags: list[float] = []
-    finished = asyncio.Event()
-
-    async def ticker() -> None:
-        while not finished.is_set():
-            start = time.perf_counter()
-            await asyncio.sleep(_TICK)
-            lags.append(time.perf_counter() - start - _TICK)
-
-    tick = asyncio.create_task(ticker())
-    await asyncio.sleep(0.2)  # the ticker is running before the first spawn
-    cpu0, started = cpu_seconds(), time.perf_counter()
-    runners = [provider_runner(ctx, env, sink.provider) for sink in sinks]
-    outcomes = await asyncio.gather(*(runner.run() for runner in runners))
-    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu0
-    finished.set()
-    await tick
-    failed = sum(1 for outcome in outcomes if outcome.exit_code != 0)
-    return _summary(wall, cpu, lags, failed)
-
-
-def _sdk_many(ctx: Ctx, env: dict[str, str], sinks: list[Sinks]) -> dict[str, Any]:
-    client = sdk_client(ctx)
-    lags: list[float] = []
-    finished = threading.Event()
-    errors: list[BaseException] = []
-
-    def ticker() -> None:
-        while not finished.is_set():
-            start = time.perf_counter()
-            time.sleep(_TICK)
-            lags.append(time.perf_counter() - start - _TICK)
-
-    def one(sink: Sinks) -> None:
-        try:
-            client.run_cli(list(RUN_ARGS), allow_partial=True, log_callback=sink.sdk)
-        except BaseException as err:  # counted, reported as failed runs
-            errors.append(err)
-
-    with patched_environ(env):
-        tick = threading.Thread(target=ticker, name="ticker", daemon=True)
-        tick.start()
-        time.sleep(0.2)
-        cpu0, started = cpu_seconds(), time.perf_counter()
-        threads = [threading.Thread(target=one, args=(sink,), daemon=True) for sink in sinks]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu0
-        finished.set()
-        tick.join()
-    return _summary(wall, cpu, lags, len(errors))
-
-
 def _summary(wall: float, cpu: float, lags: list[float], failed: int) -> dict[str, Any]:
     ms = [lag * 1000 for lag in lags]
     return {
@@ -289,14 +219,4 @@ def rss_pair(ctx: Ctx, run_child: Callable[..., dict[str, Any]], sizes: tuple[in
         for size in sizes:
             got = run_child(ctx, "rss", {"side": side, "lines": size}, timeout=1800)
             out[f"{side}_{size}"] = got
-    return out
-
-
-def concurrency_pair(
-    ctx: Ctx, run_child: Callable[..., dict[str, Any]], runs: int, rate: float, seconds: float
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"runs": runs, "rate": rate, "seconds": seconds}
-    for side in ("provider", "sdk"):
-        params = {"side": side, "runs": runs, "rate": rate, "seconds": seconds}
-        out[side] = run_child(ctx, "concurrency", params, timeout=seconds * 10 + 600)
     return out

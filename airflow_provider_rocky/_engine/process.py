@@ -11,21 +11,21 @@ modes cannot drift; the worker simply runs it under ``asyncio.run``. Properties 
   (:mod:`.reaper`);
 * the run is reported ended only once those processes are really gone (bounded): a SIGKILLed process
   still needs CPU time to die, which a loaded host may not give it at once; a zombie counts as gone;
-* stderr is read in chunks and split into lines as they arrive, each handed to ``on_line`` at once;
-  memory stays flat: only the last ``stderr_tail_lines`` lines are kept, a huge line is cut; no line,
-  however hostile, stops the reader (a reader that stopped would leave the engine blocked on a full
-  pipe);
+* stderr is split into lines as chunks arrive, each rendered and handed to ``on_line`` in the
+  callback that read it, within a per-loop time budget so that many verbose runs cannot stall the
+  loop (:mod:`.streams`); memory stays flat: only the last ``stderr_tail_lines`` lines are kept (raw,
+  made safe to show once, when the run ends), a huge line is cut; no line, however hostile, stops
+  the reader (a reader that stopped would leave the engine blocked on a full pipe);
 * stdout is kept up to ``max_stdout_bytes``; past it, what was kept is dropped and the rest only
-  counted (the verdict of an overflow needs the byte count, nothing else), so the child never blocks
-  on a full pipe, a runaway output cannot exhaust the worker and no event carries it;
-* nothing here blocks the event loop: pipes are read with ``await``, ``/proc`` scans run in threads.
+  counted (:class:`.streams.OutputKeeper`), so the child never blocks on a full pipe, a runaway
+  output cannot exhaust the worker and no event carries it;
+* nothing here blocks the event loop: pipes are read by protocols, ``/proc`` scans run in threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import signal
 import time
@@ -38,6 +38,7 @@ from airflow_provider_rocky._engine import stderr as logs
 from airflow_provider_rocky._engine.command import RockyCommand
 from airflow_provider_rocky._engine.descendants import KILL_WAIT_SECONDS
 from airflow_provider_rocky._engine.spawn import Child, SpawnError
+from airflow_provider_rocky._engine.streams import LineReader, OutputKeeper
 from airflow_provider_rocky._engine.untrusted import one_line
 
 #: stdout beyond this many bytes is counted, not kept (a 10,000-table RunResult is about 9 MB).
@@ -48,10 +49,6 @@ DEFAULT_TERM_GRACE_SECONDS = 15.0
 LEFTOVER_GRACE_SECONDS = 1.0
 #: Seconds ``end_now`` waits after SIGKILL: its caller is SIGKILLed itself soon after.
 END_NOW_KILL_WAIT_SECONDS = 1.0
-
-_READ_CHUNK = 64 * 1024
-#: Lines handed to the log sink between two yields to the event loop.
-_LINES_PER_YIELD = 32
 
 #: Where rendered engine lines go (the task logger, the trigger logger, a test's list).
 LineSink = Callable[[logs.LogLine], None]
@@ -101,9 +98,10 @@ class ProcessRunner:
         self.deadline_reason = deadline_reason
         self.term_grace_seconds = term_grace_seconds
         self.max_line_chars = max_line_chars
-        self._tail: deque[str] = deque(maxlen=max(stderr_tail_lines, 0))
-        self._stdout = io.BytesIO()  # getvalue() hands over its buffer: no copy of up to the cap
-        self._stdout_seen = 0
+        #: Raw lines (bytes): made safe to show once, in the outcome, not on every line.
+        self._tail: deque[bytes] = deque(maxlen=max(stderr_tail_lines, 0))
+        self._stdout: OutputKeeper | None = None
+        self._stderr: LineReader | None = None
         self._lines = 0
         self._run_id: str | None = None
         self._shown_run_id: str | None = None
@@ -114,6 +112,8 @@ class ProcessRunner:
         self._stop_requested = False
         #: The outcome, also set when the run ended by cancellation or an exception from outside.
         self.outcome: ProcessOutcome | None = None
+        #: Called once the engine is spawned or could not be (:mod:`.admission`'s start slot).
+        self.on_spawned: Callable[[], None] | None = None
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -161,14 +161,19 @@ class ProcessRunner:
         if self._stop_requested:
             self.outcome = ProcessOutcome(exit_code=None, killed=True)
             return self.outcome
+        self._stdout = OutputKeeper(self.max_stdout_bytes)
+        self._stderr = LineReader(self._emit, self.max_line_chars * 4)  # bytes kept of one line
         try:
-            self._proc = await Child.spawn(self.command)
+            self._proc = await Child.spawn(self.command, self._stdout, self._stderr)
         except SpawnError as exc:
             self.outcome = ProcessOutcome(exit_code=None, spawn_error=str(exc), spawn_error_kind=exc.kind)
             return self.outcome
+        finally:
+            if self.on_spawned is not None:
+                self.on_spawned()
 
         proc = self._proc
-        readers = asyncio.gather(self._read_stderr(proc), self._read_stdout(proc))
+        readers = asyncio.gather(self._stderr.done, self._stdout.done)
         exited = asyncio.ensure_future(proc.wait())
         stopped = asyncio.ensure_future(self._stop.wait())
         timed_out = killed = False
@@ -197,19 +202,22 @@ class ProcessRunner:
         return self.outcome
 
     def _outcome(self, proc: Child, started: float, *, timed_out: bool, killed: bool) -> ProcessOutcome:
-        overflow = self._stdout_seen > self.max_stdout_bytes
+        stdout = self._stdout
+        assert stdout is not None
         return ProcessOutcome(
             exit_code=proc.returncode,
-            stdout=b"" if overflow else self._stdout.getvalue(),
-            stderr_tail=list(self._tail),
+            stdout=stdout.value(),
+            # Raw for the interpreter (JSON stays parseable) but without control characters: it
+            # travels in events and errors.
+            stderr_tail=[one_line(logs.cut(logs.decode(raw), 2000), markers=False) for raw in self._tail],
             duration_ms=int((time.monotonic() - started) * 1000),
             pid=proc.pid,
             timed_out=timed_out,
             # A stop asked for (on_kill, a cancelled trigger) is why the run ended, even when the process
             # was already gone by the time the loop looked (``end_now`` kills it from a signal handler).
             killed=(killed or self._stop_requested) and not timed_out,
-            stdout_bytes=self._stdout_seen,
-            stdout_overflow=overflow,
+            stdout_bytes=stdout.seen,
+            stdout_overflow=stdout.overflow,
             stderr_lines=self._lines,
             run_id=self._run_id,
             deadline_reason=self.deadline_reason if timed_out else None,
@@ -226,7 +234,7 @@ class ProcessRunner:
         until = time.monotonic() + seconds
         while await asyncio.to_thread(proc.processes.alive):
             if time.monotonic() >= until:
-                self._tail.append(f"[airflow-provider-rocky] processes of the run alive after {seconds}s")
+                self._note(f"processes of the run alive after {seconds}s")
                 return False
             await asyncio.sleep(0.05)
         return True
@@ -279,67 +287,31 @@ class ProcessRunner:
         try:
             await asyncio.wait_for(asyncio.shield(readers), 5.0)
         except TimeoutError:
-            readers.cancel()
+            for protocol in (self._stderr, self._stdout):
+                if protocol is not None:
+                    protocol.abandon()
             with contextlib.suppress(BaseException):
                 await readers
 
-    # -- pipes ------------------------------------------------------------------------------------
+    # -- lines ----------------------------------------------------------------------------------
 
-    async def _read_stdout(self, proc: Child) -> None:
-        assert proc.stdout is not None
-        kept = self._stdout
-        while chunk := await proc.stdout.read(_READ_CHUNK):
-            self._stdout_seen += len(chunk)
-            if self._stdout_seen <= self.max_stdout_bytes:
-                kept.write(chunk)
-            elif not kept.closed:  # past the cap: drop what was kept, count the rest
-                kept.close()
-                self._stdout = io.BytesIO()
-
-    async def _read_stderr(self, proc: Child) -> None:
-        assert proc.stderr is not None
-        limit = self.max_line_chars * 4  # bytes kept of one line; the rest is only counted
-        partial = bytearray()
-        dropped = emitted = 0
-        while chunk := await proc.stderr.read(_READ_CHUNK):
-            start = 0
-            while True:
-                end = chunk.find(b"\n", start)
-                piece = chunk[start:] if end == -1 else chunk[start:end]
-                keep = max(limit - len(partial), 0)
-                partial += piece[:keep]
-                dropped += max(len(piece) - keep, 0)
-                if end == -1:
-                    break
-                self._emit(bytes(partial), dropped)
-                partial.clear()
-                dropped = 0
-                start = end + 1
-                emitted += 1
-                if emitted % _LINES_PER_YIELD == 0:
-                    # Logging a line costs tens of microseconds; a buffered read returns without
-                    # yielding, so give the loop (the triggerer's other triggers) a turn regularly.
-                    await asyncio.sleep(0)
-        if partial or dropped:
-            self._emit(bytes(partial), dropped)  # a last line with no newline still counts
-
-    def _emit(self, raw: bytes, dropped: int) -> None:
+    def _emit(self, raw: bytes) -> None:
         """Count, keep in the tail and log one line; nothing it does may stop the reader."""
         try:
-            text = logs.decode(raw)
-            if dropped:
-                text = f"{text} ... [cut {dropped} more bytes]"
-            if not text.strip():
+            line = logs.render_raw(raw, self.max_line_chars)
+            if line is None:  # a blank line
                 return
             self._lines += 1
-            # The tail is kept raw for the interpreter (JSON stays parseable) but without control
-            # characters: it travels in events and errors.
-            self._tail.append(one_line(logs.cut(text, 2000), markers=False))
-            line = logs.render(text, self.max_line_chars)
-            self._log_run_id(line.run_id)
+            self._tail.append(raw)
+            if line.run_id is not None and line.run_id != self._shown_run_id:
+                self._log_run_id(line.run_id)
             self.on_line(line)
         except Exception:  # a broken log sink (or a surprise) must not stop the reader
-            self._tail.append("[airflow-provider-rocky] a log handler failed on the previous line")
+            self._note("a log handler failed on the previous line")
+
+    def _note(self, text: str) -> None:
+        """A line of the supervisor's own in the tail (where the engine's lines are)."""
+        self._tail.append(f"[airflow-provider-rocky] {text}".encode())
 
     def _log_run_id(self, run_id: str | None) -> None:
         """Log the engine's run id once, before the first line that carries it (again if it changes)."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 
+from airflow_provider_rocky._engine.admission import start_slot
 from airflow_provider_rocky._engine.command import RockyCommand
 from airflow_provider_rocky._engine.pipes import (
     KEPT_PER_METHOD,
@@ -124,8 +125,16 @@ class EngineRun:
         """Run to the end on the current loop; with Pipes, tail the channel meanwhile.
 
         An engine older than ``limits.min_engine_version`` is not started: the outcome says why
-        (``spawn_error``), as for a binary that cannot be started.
+        (``spawn_error``), as for a binary that cannot be started. The gate and the spawn happen in
+        a start slot of the loop (:mod:`.admission`), given back once the engine is spawned.
         """
+        free = self.runner.on_spawned = await start_slot()
+        try:
+            return await self._run()
+        finally:
+            free()
+
+    async def _run(self) -> RunRecord:
         if self.limits.min_engine_version and (
             refused := await self._refusal(self.limits.min_engine_version)
         ):

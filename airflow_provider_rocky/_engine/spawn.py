@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
+import functools
 import os
 import socket
 import stat
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rocky._engine import reaper
 from airflow_provider_rocky._engine.descendants import TOKEN_ENV, RunProcesses, new_token
@@ -152,6 +153,11 @@ def _kill(popen: subprocess.Popen[bytes], token: str) -> None:
             pipe.close()
 
 
+def _same(protocol: asyncio.Protocol) -> asyncio.Protocol:
+    """The protocol factory ``connect_read_pipe`` wants, for a protocol made beforehand."""
+    return protocol
+
+
 def _kill_abandoned(started: concurrent.futures.Future[subprocess.Popen[bytes]], token: str) -> None:
     if not started.cancelled() and started.exception() is None:
         _kill(started.result(), token)
@@ -165,24 +171,18 @@ class Child:
     noticed through a pidfd (Linux >= 5.3) without a thread per child, else by polling.
     """
 
-    def __init__(
-        self,
-        popen: subprocess.Popen[bytes],
-        stdout: asyncio.StreamReader,
-        stderr: asyncio.StreamReader,
-        token: str,
-    ) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], token: str) -> None:
         self.popen = popen
-        self.stdout = stdout
-        self.stderr = stderr
         self.token = token
         self.transports: list[asyncio.BaseTransport] = []
         #: Every process of this run: the group and whatever left it (:mod:`.descendants`).
         self.processes = RunProcesses(popen.pid, token)
 
     @classmethod
-    async def spawn(cls, command: RockyCommand) -> Child:
+    async def spawn(cls, command: RockyCommand, stdout: asyncio.Protocol, stderr: asyncio.Protocol) -> Child:
         """Start ``command`` in its own session, marked with a fresh run token; raises :class:`SpawnError`.
+
+        ``stdout`` and ``stderr`` are the protocols the two pipes are attached to (:mod:`.streams`).
 
         Cancelled half-way (a trigger cancelled as it starts, Airflow's timeout alarm), the process
         the spawning thread still creates is killed, group and all, rather than left unsupervised.
@@ -194,23 +194,18 @@ class Child:
         except BaseException:
             started.add_done_callback(lambda done: _kill_abandoned(done, token))  # now, or in the thread
             raise
-        return await cls._attach(popen, token)
+        return await cls._attach(popen, token, ((stdout, popen.stdout), (stderr, popen.stderr)))
 
     @classmethod
-    async def _attach(cls, popen: subprocess.Popen[bytes], token: str) -> Child:
+    async def _attach(
+        cls, popen: subprocess.Popen[bytes], token: str, pipes: tuple[tuple[asyncio.Protocol, Any], ...]
+    ) -> Child:
         """Attach both pipes to the loop; cancelled meanwhile, the process is killed, not orphaned."""
         loop = asyncio.get_running_loop()
-        child = cls(popen, asyncio.StreamReader(loop=loop), asyncio.StreamReader(loop=loop), token)
+        child = cls(popen, token)
         try:
-            for reader, pipe in ((child.stdout, popen.stdout), (child.stderr, popen.stderr)):
-                protocol = asyncio.StreamReaderProtocol(reader)
-
-                def factory(
-                    protocol: asyncio.StreamReaderProtocol = protocol,
-                ) -> asyncio.StreamReaderProtocol:
-                    return protocol
-
-                transport, _ = await loop.connect_read_pipe(factory, pipe)
+            for protocol, pipe in pipes:
+                transport, _ = await loop.connect_read_pipe(functools.partial(_same, protocol), pipe)
                 child.transports.append(transport)
         except BaseException:
             _kill(popen, token)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from airflow_provider_rocky._engine.untrusted import loads, one_line
+from airflow_provider_rocky._engine.untrusted import MAX_JSON_DEPTH, fast_loads, loads, one_line
 
 #: Lines longer than this (in characters, after decoding) are cut in the log; the tail keeps the cut
 #: line too. A single 10 MB line must not become a 10 MB log record (Airflow issue #66158).
@@ -42,14 +42,17 @@ _LEVELS = {
     "WARNING": logging.WARNING,
     "ERROR": logging.ERROR,
 }
+#: What :func:`_level_of` returns for a level word rocky writes as is (``"INFO"``), found in one lookup.
+_KNOWN_LEVELS = {name: (level, name, PREFIX) for name, level in _LEVELS.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
+class LogLine(NamedTuple):
     """One rendered engine line: the ``logging`` level and the text to log (prefixed ``rocky: ``).
 
     ``run_id`` is the tracing span's run id (for the supervisor, which logs it once per run);
     ``label`` the engine's level word, dropped from ``text`` because the record's level carries it.
+    A named tuple, not a frozen dataclass: one is made per engine line, and a frozen dataclass's
+    ``__init__`` cost more than the rest of the line's rendering (benchmarks/README.md).
     """
 
     level: int
@@ -63,6 +66,10 @@ class LogLine:
         if self.label is None or not self.text.startswith(PREFIX):
             return self.text
         return f"{PREFIX}{self.label} {self.text[len(PREFIX) :]}"
+
+
+#: ``LogLine(...)`` without the named tuple's ``__new__`` (a Python function): once per engine line.
+_new_line = tuple.__new__
 
 
 def decode(raw: bytes) -> str:
@@ -82,13 +89,48 @@ def render(line: str, max_chars: int = DEFAULT_MAX_LINE_CHARS) -> LogLine:
     stripped = line.strip()
     # Only parse lines of a sane size; a multi-MB "JSON" line is shown cut, as text.
     if stripped.startswith("{") and stripped.endswith("}") and len(stripped) <= 4 * max_chars:
-        try:
-            rendered = _render_tracing(_record(stripped))
-        except Exception:  # any surprise in a hostile record: show the line as text
-            rendered = None
+        rendered = _tracing(stripped, max_chars)
         if rendered is not None:
-            return LogLine(rendered.level, cut(rendered.text, max_chars), rendered.run_id, rendered.label)
+            return rendered
     return LogLine(_plain_level(stripped), cut(PREFIX + one_line(line), max_chars))
+
+
+def render_raw(raw: bytes, max_chars: int = DEFAULT_MAX_LINE_CHARS) -> LogLine | None:
+    """Render one stderr line as the engine wrote it (bytes, no newline); ``None`` for a blank line.
+
+    The same result as ``render(decode(raw))``, faster for the line rocky writes thousands of: a
+    tracing object in valid UTF-8 is decoded straight from the bytes by msgspec, with the depth bound
+    of :func:`.untrusted.loads` checked inline; anything else (plain text, invalid UTF-8, a lone
+    surrogate, a line too big or too deep to parse here) takes the ``str`` path, which decides.
+    """
+    if raw[:1] == b"{":
+        body = raw if raw[-1:] == b"}" else raw.rstrip()  # no copy for the usual line
+        if (
+            body[-1:] == b"}"
+            and len(body) <= 4 * max_chars
+            and body.count(b"{") + body.count(b"[") <= MAX_JSON_DEPTH
+        ):
+            rendered = _fast_tracing(body, max_chars)
+            if rendered is not None:
+                return rendered
+    text = decode(raw)
+    return render(text, max_chars) if text.strip() else None
+
+
+def _fast_tracing(body: bytes, max_chars: int) -> LogLine | None:
+    try:
+        record = fast_loads(body)
+        return _render_tracing(record, max_chars) if type(record) is dict and "level" in record else None
+    except Exception:  # malformed for msgspec, or a hostile record: the str path decides
+        return None
+
+
+def _tracing(document: str | bytes, max_chars: int) -> LogLine | None:
+    try:
+        record = _record(document)
+        return None if record is None else _render_tracing(record, max_chars)
+    except Exception:  # any surprise in a hostile record: the caller shows the line as text
+        return None
 
 
 def _plain_level(line: str) -> int:
@@ -100,7 +142,7 @@ def _plain_level(line: str) -> int:
     return logging.INFO
 
 
-def _record(line: str) -> dict[str, Any] | None:
+def _record(line: str | bytes) -> dict[str, Any] | None:
     """The tracing record of a line, or ``None`` (not JSON, too deep, not a record)."""
     try:
         record = loads(line)
@@ -109,34 +151,49 @@ def _record(line: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and "level" in record else None
 
 
-def _render_tracing(record: dict[str, Any] | None) -> LogLine | None:
-    # Called once per engine line, so written for speed: no copies, one string built in place.
-    if record is None:
-        return None
-    level_name = str(record["level"]).upper()
-    level = _LEVELS.get(level_name)
-    text = PREFIX if level is not None else f"{PREFIX}{level_name} "
+def _render_tracing(record: dict[str, Any], max_chars: int) -> LogLine:
+    # Called once per engine line, so written for speed: one string built in place, the common
+    # level and plain values without a function call.
+    level, label, text = _level_of(record["level"])
     target = record.get("target")
     if target:
-        text += str(target) + " "
+        text += f"{target} "
     fields = record.get("fields")
     if isinstance(fields, dict) and fields:
         message = str(fields.get("message", ""))
         if message:
-            text += message + " "
-        text += " ".join(f"{key}={_fmt(value)}" for key, value in fields.items() if key != "message")
-    return LogLine(
-        logging.INFO if level is None else level,
-        one_line(text.rstrip(" ")),
-        _span_run_id(record),
-        level_name if level is not None else None,
-    )
+            text += f"{message} "
+        for key, value in fields.items():
+            if key != "message":
+                plain = type(value) is str and value and " " not in value
+                text += f"{key}={value if plain else _fmt(value)} "
+    text = one_line(text.rstrip(" "))
+    cut_text = text if len(text) <= max_chars else cut(text, max_chars)
+    return _new_line(LogLine, (level, cut_text, _span_run_id(record), label))  # no __new__ call
+
+
+def _level_of(value: Any) -> tuple[int, str | None, str]:
+    """The record level, the label kept apart from the text, and the text's start, for a level value."""
+    known = _KNOWN_LEVELS.get(value) if type(value) is str else None
+    if known is not None:
+        return known
+    name = str(value).upper()
+    level = _LEVELS.get(name)
+    if level is None:  # a word logging has no level for: INFO, and the word stays in the text
+        return logging.INFO, None, f"{PREFIX}{name} "
+    return level, name, PREFIX
 
 
 def _span_run_id(record: dict[str, Any]) -> str | None:
     span = record.get("span")
     run_id = span.get("run_id") if isinstance(span, dict) else None
-    return one_line(cut(str(run_id), MAX_RUN_ID_CHARS)) if run_id else None
+    return _shown_run_id(str(run_id)) if run_id else None
+
+
+@lru_cache(maxsize=64)
+def _shown_run_id(run_id: str) -> str:
+    """The run id as shown: every line of a run carries the same one, so it is made safe once."""
+    return one_line(cut(run_id, MAX_RUN_ID_CHARS))
 
 
 def _fmt(value: Any) -> str:

@@ -14,6 +14,7 @@ warning. Only a readable version below the floor is refused.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -56,19 +57,46 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 _STANDIN_PREFIX = "ROCKY_STANDIN_"
 
 
+#: The one ``ROCKY_STANDIN_*`` variable that changes what the stand-in says its version is.
+_STANDIN_VERSION = f"{_STANDIN_PREFIX}ENGINE_VERSION"
+#: Seconds a resolved ``argv[0]`` (a ``PATH`` search, a ``realpath``) is reused: a triggerer starting
+#: 1,000 runs at once searched ``PATH`` 1,000 times on its loop. The file is still ``stat``-ed each time.
+_RESOLVED_SECONDS = 1.0
+_RESOLVED: dict[tuple[str, str | None, str | None], tuple[float, str | None]] = {}
+
+
+def _child_value(command: RockyCommand, key: str) -> str | None:
+    """``command.child_env()[key]`` without building the whole environment (one lookup)."""
+    if key in command.env:
+        return command.env[key]
+    if any(key.startswith(prefix) for prefix in command.unset_env_prefixes):
+        return None
+    return os.environ.get(key)
+
+
+def _resolved(binary: str, path: str | None, cwd: str | None) -> str | None:
+    key, now = (binary, path, cwd), time.monotonic()
+    hit = _RESOLVED.get(key)
+    if hit is not None and now - hit[0] < _RESOLVED_SECONDS:
+        return hit[1]
+    found = shutil.which(binary, path=path)
+    real = None if found is None else os.path.realpath(os.path.join(cwd or ".", found))
+    _RESOLVED[key] = (now, real)
+    return real
+
+
 def _identity(command: RockyCommand) -> str | None:
     """The binary file behind argv[0] (as the child's PATH resolves it), or ``None`` if none."""
-    env = command.child_env()
-    found = shutil.which(command.argv[0], path=env.get("PATH"))
-    if found is None:
+    real = _resolved(command.argv[0], _child_value(command, "PATH"), command.cwd)
+    if real is None:
         return None
-    real = os.path.realpath(found if os.path.isabs(found) else os.path.join(command.cwd or ".", found))
     try:
         stat = os.stat(real)
     except OSError:
         return None
-    standin = sorted((k, v) for k, v in env.items() if k.startswith(_STANDIN_PREFIX) and "VERSION" in k)
-    return f"{real}|{stat.st_size}|{stat.st_mtime_ns}|{standin}"
+    standin = _child_value(command, _STANDIN_VERSION)
+    standin_items = [] if standin is None else [(_STANDIN_VERSION, standin)]
+    return f"{real}|{stat.st_size}|{stat.st_mtime_ns}|{standin_items}"
 
 
 def _cache_file() -> Path:
@@ -114,11 +142,31 @@ async def engine_version(command: RockyCommand) -> str | None:
     if identity is None:
         return None
     if identity not in _SEEN:
-        found = _from_disk(identity)
-        if found is None and (found := await _ask(command)) is not None:
-            _to_disk(identity, found)
-        _SEEN[identity] = found
+        _SEEN[identity] = await _learn(command, identity)
     return _SEEN[identity]
+
+
+#: Probes under way, by loop and binary: runs starting together wait for one ``--version``, not
+#: one each (1,000 triggers loaded at once after an upgrade of rocky spawned 1,000 probes).
+_PROBING: dict[tuple[int, str], asyncio.Task[str | None]] = {}
+
+
+async def _learn(command: RockyCommand, identity: str) -> str | None:
+    loop = asyncio.get_running_loop()
+    key = (id(loop), identity)
+    task = _PROBING.get(key)
+    if task is None or task.done() or task.get_loop() is not loop:
+        task = loop.create_task(_from_disk_or_ask(command, identity))
+        _PROBING[key] = task
+        task.add_done_callback(lambda done: _PROBING.pop(key, None) if _PROBING.get(key) is done else None)
+    return await asyncio.shield(task)
+
+
+async def _from_disk_or_ask(command: RockyCommand, identity: str) -> str | None:
+    found = await asyncio.to_thread(_from_disk, identity)  # file I/O stays off the loop
+    if found is None and (found := await _ask(command)) is not None:
+        await asyncio.to_thread(_to_disk, identity, found)
+    return found
 
 
 async def refusal(command: RockyCommand, floor: str, on_line: LineSink) -> str | None:

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from airflow_provider_rocky._engine.args.base import from_operator, operator_name
 from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.logsink import log_sink
 from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
 from airflow_provider_rocky._engine.stderr import LogLine
 from airflow_provider_rocky._task.commands import COMMANDS, CommandSpec
@@ -136,9 +137,7 @@ def decide(call: Call, record: RunRecord, log: Log) -> Any:
 
 def line_sink(log: Log, on_line: Callable[[LogLine], None] | None) -> Callable[[LogLine], None]:
     """Where the engine's lines go: ``on_line``, else the hook's logger at each line's level."""
-    if on_line is not None:
-        return on_line
-    return lambda line: log.log(line.level, line.text)
+    return on_line if on_line is not None else log_sink(log)
 
 
 def run_sync(run: EngineRun) -> RunRecord:

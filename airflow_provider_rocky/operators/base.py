@@ -20,9 +20,9 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_rocky._engine.args.base import from_operator
 from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.logsink import log_sink
 from airflow_provider_rocky._engine.process import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
 from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
-from airflow_provider_rocky._engine.stderr import LogLine
 from airflow_provider_rocky._task import context as task_context
 from airflow_provider_rocky._task import secrets, wire
 from airflow_provider_rocky._task.commands import CommandSpec
@@ -229,7 +229,7 @@ class RockyBaseOperator(BaseOperator):
         limits = self._limits(built.deadline, built.deadline_reason)
         if self.deferrable:
             self._defer(command, limits)
-        self._run = EngineRun(command, limits, self._log_line)
+        self._run = EngineRun(command, limits, log_sink(self.log))
         budget = None if self.execution_timeout is None else str(self.execution_timeout)
         try:
             record = self._run.run_in_task(execution_timeout=budget)
@@ -278,9 +278,6 @@ class RockyBaseOperator(BaseOperator):
             raise _storable(unpacked.error)
         self._naming = dict(unpacked.carry)
         return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
-
-    def _log_line(self, line: LogLine) -> None:
-        self.log.log(line.level, line.text)
 
     # -- what it meant ----------------------------------------------------------------------------
 

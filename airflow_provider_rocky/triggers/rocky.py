@@ -23,8 +23,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_rocky._engine import stderr
 from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.logsink import log_sink
 from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
 from airflow_provider_rocky._task import request as run_request
 from airflow_provider_rocky._task import secrets, wire
@@ -107,9 +107,6 @@ class RockyRunTrigger(BaseTrigger):
             },
         )
 
-    def _log_line(self, line: stderr.LogLine) -> None:
-        self.log.log(line.level, line.text)
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Run the engine (again while another copy holds the key), then yield the one event."""
         try:
@@ -141,7 +138,7 @@ class RockyRunTrigger(BaseTrigger):
         """One engine run; for ``rocky run``, again while another copy of the try holds the key."""
         reask = COMMANDS[self.command_name].reask_in_flight
         while True:
-            self._run = EngineRun(command, self.limits, self._log_line)
+            self._run = EngineRun(command, self.limits, log_sink(self.log))
             record = await self._run.run()
             if not (reask and _in_flight(record)) or self._out_of_time():
                 return record

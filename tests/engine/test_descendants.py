@@ -25,6 +25,7 @@ from airflow_provider_rocky._engine.run import EngineRun, RunLimits
 from airflow_provider_rocky._engine.stderr import LogLine
 from airflow_provider_rocky._task import wire
 from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+from tests.engine.counting import count_calls
 
 #: Daemonizes a helper that reports its pid (on stderr and in ``{pidfile}``), then runs ``{after}``.
 #: With ``{pipes}``, the helper appends to the Pipes messages file every 50 ms, as one that re-created
@@ -210,3 +211,32 @@ def test_a_zombie_counts_as_gone() -> None:
         assert not RunProcesses(engine.pid, "unused").alive()  # ...but nothing of it is alive
     finally:
         engine.wait()
+
+
+def test_runs_ending_together_share_proc_scans_and_none_sees_an_older_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1,000 runs ending at once used to read /proc 1,000 times; a shared scan must still be fresh."""
+    from airflow_provider_rocky._engine import descendants
+
+    scans = count_calls(monkeypatch, descendants._Snapshot, "__init__")
+    runs = [RunProcesses(os.getpid(), f"token-{i}") for i in range(40)]
+    threads = [threading.Thread(target=run.scan) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= scans() < len(runs) / 2, scans()
+
+    # A process started after the last scan is seen by the next one: no scan older than the ask.
+    token = "fresh-token"
+    before = RunProcesses(None, token)
+    assert before.scan() == (False, [])
+    child = psutil.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], env={**os.environ, TOKEN_ENV: token}
+    )
+    try:
+        assert RunProcesses(None, token).scan()[1] == [child.pid]
+    finally:
+        child.kill()
+        child.wait()

@@ -294,7 +294,9 @@ def test_a_spawn_cancelled_while_forking_leaves_no_process(monkeypatch: pytest.M
     monkeypatch.setattr(spawn.subprocess, "Popen", slow_popen)
 
     async def cancel_mid_spawn() -> None:
-        task = asyncio.ensure_future(spawn.Child.spawn(py("import time; time.sleep(60)")))
+        task = asyncio.ensure_future(
+            spawn.Child.spawn(py("import time; time.sleep(60)"), asyncio.Protocol(), asyncio.Protocol())
+        )
         await asyncio.sleep(0.1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -181,3 +181,53 @@ def test_log_view_group_markers_are_neutralized_anywhere_in_the_line(marker: str
     for raw in (f"{marker}Fake section", f"text {marker}Fake", tracing("INFO", f"{marker}x")):
         text = logs.render(raw).text
         assert marker not in text and "\\x3a" + marker[1:] in text
+
+
+# -- the bytes fast path: the same line as the str path, whatever the engine wrote ----------------
+
+SAME_EITHER_WAY = [
+    tracing("INFO", "copied", table="acme.orders", rows=1234, duration_ms=56),
+    tracing("WARN", "drift", reason="type change", ratio=0.5, flags=[1, 2], nested={"a": None}),
+    tracing("FATAL", "odd level"),
+    tracing("INFO", "", only="fields"),
+    tracing("INFO", FORGED),
+    tracing("INFO", "\x1b[2Khidden ::group::x"),
+    tracing("INFO", "café ünïcode ✓"),
+    '{"level": "INFO", "fields": {"message": "\\ud800 lone surrogate"}}',  # msgspec refuses: json path
+    '{"level": "INFO", "fields": {"n": NaN, "big": 123456789012345678901234567890}}',  # likewise
+    '{"level": "INFO", "fields": {"n": ' + "9" * 5000 + "}}",
+    '{"a": ' * 40 + "1" + "}" * 40,
+    deep_tracing(),
+    '{"level": {"nested": ["level"]}, "fields": "not an object", "span": ["x"]}',
+    '{"level": "INFO", "fields": {"message": "unterminated}',
+    '{"no_level": true}',
+    '{"level": "INFO", "fields": {"message": "' + "x" * 40_000 + '"}}',  # too big to parse: text
+    "  " + tracing("INFO", "leading spaces"),
+    tracing("INFO", "trailing cr") + "\r",
+    "Error: boom",
+    "plain text",
+    "\u00a0\u2003",  # blank to str.strip(), not to bytes.strip()
+    "   ",
+    "",
+]
+
+
+@pytest.mark.parametrize("line", SAME_EITHER_WAY)
+def test_bytes_fast_path_renders_what_the_str_path_renders(line: str) -> None:
+    raw = line.encode("utf-8", "surrogatepass")
+    expected = logs.render(logs.decode(raw)) if logs.decode(raw).strip() else None
+    assert logs.render_raw(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"level": "INFO", "fields": {"message": "bad \xff\xfe utf-8"}}',
+        b'{\x00"\x00l\x00e\x00v\x00e\x00l\x00"\x00}\x00',  # json.loads would guess UTF-16 from the NULs
+        b'{"level": "INFO", "fields": {"message": "cut in the middle \xe2\x82',
+    ],
+)
+def test_bytes_that_are_not_utf8_json_take_the_text_path(raw: bytes) -> None:
+    rendered = logs.render_raw(raw)
+    assert rendered is not None and rendered == logs.render(logs.decode(raw))
+    assert rendered.text.startswith("rocky: {") and "\\x" in rendered.text
