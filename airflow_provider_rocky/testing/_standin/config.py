@@ -9,6 +9,7 @@ built-in defaults and writes no warehouse.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 from airflow_provider_rocky.testing._standin.errors import CommandError
 
-PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot")
+PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot", "load")
 #: Environment knob: ``1`` lets the stand-in run without a config file (the real engine never does).
 ALLOW_NO_CONFIG = "ROCKY_STANDIN_ALLOW_NO_CONFIG"
 
@@ -110,21 +111,22 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
 
 
 def select_pipeline(config: ProjectConfig, requested: str | None) -> tuple[str, str]:
-    """Resolve ``--pipeline`` against the config: ``(name, type)``; refuses ambiguity like the engine."""
+    """Resolve ``--pipeline`` against the config: ``(name, type)``; refuses like the engine.
+
+    Upstream: ``engine/crates/rocky-cli/src/registry.rs`` ``resolve_pipeline`` (its messages). A config
+    without pipelines is the stand-in's built-in replication pipeline (a deliberate difference: the
+    engine refuses ``no pipelines defined in config``).
+    """
     if not config.pipelines:
         return requested or "default", "replication"
     if requested is not None:
         if requested not in config.pipelines:
-            available = ", ".join(sorted(config.pipelines))
-            raise CommandError(
-                f"pipeline '{requested}' not found in {config.path.name} (available: {available})"
-            )
+            near = difflib.get_close_matches(requested, list(config.pipelines), n=1)
+            hint = f". Did you mean '{near[0]}'?" if near else ""
+            raise CommandError(f"pipeline '{requested}' not found in config{hint}")
         return requested, config.pipelines[requested]
     if len(config.pipelines) > 1:
-        names = ", ".join(sorted(config.pipelines))
-        raise CommandError(
-            f"{config.path.name} defines {len(config.pipelines)} pipelines ({names}); "
-            "pass --pipeline <name> to choose one"
-        )
+        names = ", ".join(config.pipelines)
+        raise CommandError(f"multiple pipelines defined ({names}). Use --pipeline <name> to select one.")
     name = next(iter(config.pipelines))
     return name, config.pipelines[name]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from airflow_provider_rocky.testing._standin import checks, state_lock, streams
 from airflow_provider_rocky.testing._standin.config import ProjectConfig, load_config, select_pipeline
+from airflow_provider_rocky.testing._standin.dag_run import run_dag
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
 from airflow_provider_rocky.testing._standin.flags import UsageError
@@ -47,6 +48,8 @@ def run_command(run: RunEnv) -> Outcome:
     config = load_config(inv.config, run.cwd)
     for line in check_run(inv, config, run.env, run.cwd):
         log.plain(line)
+    if inv.flag("dag"):
+        return run_dag(run, config)
     if config.exists:
         log.info("loaded config", path=inv.config)
     else:
