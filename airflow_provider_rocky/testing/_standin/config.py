@@ -32,6 +32,8 @@ class ProjectConfig:
     adapter_type: str = "duckdb"
     duckdb_path: Path | None = None
     pipelines: dict[str, str] = field(default_factory=dict)
+    #: Pipelines whose ``[pipeline.<name>.source] discovery`` names an adapter (``rocky plan`` needs one).
+    discovery: frozenset[str] = frozenset()
     budget_max_usd: float | None = None
     budget_on_breach: str = "warn"
     state_backend: str = "local"
@@ -89,12 +91,15 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
             adapter_type, duckdb_path = "duckdb", cwd / adapter["path"]
             break
     pipelines: dict[str, str] = {}
+    discovery: set[str] = set()
     block = data.get("pipeline", data.get("pipelines", {}))
     if isinstance(block, dict):
         for name, body in block.items():
             if isinstance(body, dict):
                 kind = str(body.get("type", "replication"))
                 pipelines[name] = kind if kind in PIPELINE_TYPES else "replication"
+                if table(table(body, "source"), "discovery").get("adapter"):
+                    discovery.add(name)
     budget = table(data, "budget")
     max_usd = budget.get("max_usd")
     state = table(data, "state")
@@ -104,6 +109,7 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
         adapter_type=adapter_type,
         duckdb_path=duckdb_path,
         pipelines=pipelines,
+        discovery=frozenset(discovery),
         budget_max_usd=float(max_usd) if isinstance(max_usd, int | float) else None,
         budget_on_breach=str(budget.get("on_breach", "warn")),
         state_backend=str(state.get("backend", "local")),
@@ -130,3 +136,27 @@ def select_pipeline(config: ProjectConfig, requested: str | None) -> tuple[str, 
         raise CommandError(f"multiple pipelines defined ({names}). Use --pipeline <name> to select one.")
     name = next(iter(config.pipelines))
     return name, config.pipelines[name]
+
+
+def replication_pipeline(config: ProjectConfig, requested: str | None, config_path: str) -> str:
+    """``rocky plan``'s pipeline: a replication pipeline with a discovery adapter (engine 1.71).
+
+    Upstream: ``commands/plan.rs`` ``plan`` (``registry::resolve_replication_pipeline``, then the
+    ``source.discovery`` bail with ``registry::missing_discovery_config_message``). A config without
+    pipelines is the stand-in's built-in replication pipeline, which has one.
+    """
+    name, kind = select_pipeline(config, requested)
+    if not config.pipelines:
+        return name
+    if kind != "replication":
+        raise CommandError(
+            f"pipeline '{name}' is type '{kind}', but this command only supports replication pipelines"
+        )
+    if name not in config.discovery:
+        raise CommandError(
+            f"pipeline '{name}' has no discovery adapter configured in {config_path}\n\n"
+            f"Add this block to rocky.toml:\n\n[pipelines.{name}.source]\n"
+            'discovery = { adapter = "<discovery-adapter-name>" }\n\n'
+            "Replace `<discovery-adapter-name>` with an adapter configured for discovery."
+        )
+    return name
