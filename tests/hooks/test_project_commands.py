@@ -42,7 +42,7 @@ def test_seed_loads_the_named_seed(standin_bin: Path, tmp_path: Path) -> None:
 
 
 def test_a_seed_no_file_has_fails_instead_of_loading_nothing(standin_bin: Path, tmp_path: Path) -> None:
-    """The engine exits 0 with ``tables: []`` for a --filter nothing matches: a green task that did nothing."""
+    """The engine exits 0 with ``tables: []`` when --filter matches nothing: a green task that did nothing."""
     with pytest.raises(RockyUsageError, match="loaded no seed named 'contry_codes'"):
         _hook(standin_bin, tmp_path).seed("contry_codes", env_vars=_env(tmp_path))
 

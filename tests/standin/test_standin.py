@@ -611,6 +611,10 @@ def test_a_key_from_the_environment_counts_for_clap(tmp_path: Path) -> None:
         (["run", "--dag", "--var", "a=1"], "Error: --var is not yet supported with --dag or --watch"),
         (["run", "--dag", "--models", "models"], "Error: --models is not supported with --dag"),
         (["run", "--dag", "--shadow"], "Error: --shadow / --branch is not supported by `rocky run --dag`"),
+        (
+            ["run", "--pipeline", "customers_history", "--shadow"],
+            "Error: --shadow / --branch is not supported for snapshot pipelines",
+        ),
         (["compile", "--var", "x"], "Error: invalid --var 'x'"),
         (["seed", "--seeds", "nowhere"], "Error: failed to discover seeds in nowhere"),
         (["run", "--partition", "2026-13-45"], "Error: invalid partition key '2026-13-45'"),
