@@ -27,7 +27,7 @@ from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict.parse import Tolerance
-from airflow_provider_rocky._verdict.summary import MAX_ITEMS, capped, cut
+from airflow_provider_rocky._verdict.summary import MAX_ITEMS, capped, cut, head
 from airflow_provider_rocky._verdict.verdict import ErrorFactory, Reading, Verdict, interpret_with
 
 INTERRUPTED = "interrupted by shutdown signal"
@@ -86,13 +86,7 @@ def interpret_dag_run(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
 def dag_run_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
     """The XCom summary: counts, the failed and skipped nodes with their errors, the completed ones."""
     result = verdict.result
-    summary: dict[str, Any] = {
-        "outcome": verdict.outcome,
-        "exit_code": verdict.exit_code,
-        "run_id": verdict.run_id,
-        "category": verdict.error.category if verdict.error else None,
-        "engine_version": getattr(result, "version", None),
-    }
+    summary = {**head(verdict), "engine_version": getattr(result, "version", None)}
     if result is None:
         return summary
     keys = ("total_nodes", "total_layers", "completed", "failed", "skipped", "duration_ms")

@@ -20,7 +20,7 @@ from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict.events import AssetEventSpec
-from airflow_provider_rocky._verdict.summary import MAX_ITEMS, capped, cut, readable_table
+from airflow_provider_rocky._verdict.summary import MAX_ITEMS, capped, cut, head, readable_table
 from airflow_provider_rocky._verdict.verdict import ErrorFactory, Reading, Verdict, interpret_with
 from airflow_provider_rocky.assets import JsonValue, resolve_namespace, table_ref_for
 
@@ -91,12 +91,7 @@ def seed_events(
 def seed_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
     """The XCom summary: counts, and each seed's table, rows and error."""
     result = verdict.result
-    summary: dict[str, Any] = {
-        "outcome": verdict.outcome,
-        "exit_code": verdict.exit_code,
-        "category": verdict.error.category if verdict.error else None,
-        "engine_version": getattr(result, "version", None),
-    }
+    summary = {**head(verdict), "engine_version": getattr(result, "version", None)}
     if result is not None:
         summary.update(
             seeds_dir=result.seeds_dir,

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import as_int, blank_to_none
-from airflow_provider_rocky._engine.args.run import check_partitions, partition_argv
+from airflow_provider_rocky._engine.args.run import (
+    PartitionSelection,
+    check_counts,
+    check_partitions,
+    partition_argv,
+)
 from airflow_provider_rocky._engine.command import RockySettings
 from airflow_provider_rocky.exceptions import RockyUsageError
 
@@ -36,16 +41,8 @@ NOT_WITH_DAG = {
 
 
 @dataclass(frozen=True)
-class DagRunArgs:
+class DagRunArgs(PartitionSelection):
     """The arguments of one ``rocky run --dag``, after templating (names as ``RockyOperator``'s)."""
-
-    partition: str | None = None
-    partition_from: str | None = None
-    partition_to: str | None = None
-    latest: bool = False
-    missing: bool = False
-    lookback: int | None = None
-    parallel: int | None = None
 
     @classmethod
     def coerce(cls, **raw: Any) -> DagRunArgs:
@@ -65,10 +62,7 @@ class DagRunArgs:
             value = getattr(self, name)
             if isinstance(value, str) and value.startswith("-"):
                 raise RockyUsageError(f"{name}={value!r} starts with '-', which the engine reads as a flag")
-        for name, lowest in (("lookback", 0), ("parallel", 1)):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < lowest):
-                raise RockyUsageError(f"{name}={value!r} must be an integer >= {lowest}")
+        check_counts(self)
 
     def argv(self, settings: RockySettings) -> list[str]:
         return ["run", "--dag", *partition_argv(self)]

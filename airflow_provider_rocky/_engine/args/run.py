@@ -73,6 +73,14 @@ def check_partitions(args: Any) -> None:
         raise RockyUsageError(f"{ranged[0]} requires {other}: a range needs both ends (inclusive)")
 
 
+def check_counts(args: Any) -> None:
+    """``--lookback`` is a ``u32`` (0 allowed); ``--parallel`` too, and 0 would run nothing: at least 1."""
+    for name, lowest in (("lookback", 0), ("parallel", 1)):
+        value = getattr(args, name)
+        if value is not None and (not isinstance(value, int) or value < lowest):
+            raise RockyUsageError(f"{name}={value!r} must be an integer >= {lowest}")
+
+
 def partition_argv(args: Any) -> list[str]:
     """The partition selection (``--partition``, ``--from --to``, ``--latest``, ``--missing``) and its
     ``--lookback`` and ``--parallel``, in rocky-sdk's order."""
@@ -91,12 +99,9 @@ def partition_argv(args: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
-class RunSelection:
-    """What a run selects and how it runs it: ``rocky run``'s arguments that ``rocky plan`` shares."""
+class PartitionSelection:
+    """Which partitions run and how many at once: what ``run``, ``plan`` and ``run --dag`` all take."""
 
-    filter: str | None = None
-    governance_override: dict[str, Any] | None = None
-    run_models: bool = False
     partition: str | None = None
     partition_from: str | None = None
     partition_to: str | None = None
@@ -104,6 +109,15 @@ class RunSelection:
     missing: bool = False
     lookback: int | None = None
     parallel: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSelection(PartitionSelection):
+    """What a run selects and how it runs it: ``rocky run``'s arguments that ``rocky plan`` shares."""
+
+    filter: str | None = None
+    governance_override: dict[str, Any] | None = None
+    run_models: bool = False
     pipeline: str | None = None
     model: str | None = None
     shadow_suffix: str | None = None
@@ -147,10 +161,7 @@ class RunArgs(RunSelection):
                 raise RockyUsageError(
                     f"filter={self.filter!r} is invalid: expected exactly one key=value, e.g. 'tenant=acme'"
                 )
-        for name, lowest in (("lookback", 0), ("parallel", 1)):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < lowest):
-                raise RockyUsageError(f"{name}={value!r} must be an integer >= {lowest}")
+        check_counts(self)
         if self.shadow_suffix is not None and not self.shadow_suffix.strip():
             raise RockyUsageError("shadow_suffix is empty")
         self._validate_governance()
