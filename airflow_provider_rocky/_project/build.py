@@ -38,6 +38,11 @@ ONE_RUN_TASK_ID = "run_all"
 RUN_ARGUMENTS = frozenset({*templated_names(RunArgs), *flag_names(RunArgs), "fail_on_partial"})
 #: Arguments only a seed node takes (``RockySeedOperator``'s ``seeds_dir``).
 SEED_ONLY = frozenset({"seeds_dir"})
+#: Arguments of the node tasks that the one-run task (``RockyRunDagOperator``) does not take either.
+NOT_ON_DAG_TASK = {
+    "fail_on_partial": "a failed node always fails the task (--dag has no partial success)",
+    "seeds_dir": "rocky run --dag reads the seeds beside the config file (run_dag_exec.rs)",
+}
 #: The group's naming arguments: consumed by the group, pinned on each node task it renders.
 NAMING = ("asset_namespace", "default_catalog")
 
@@ -221,21 +226,16 @@ def render_one_run(
     manifest: Manifest, graph: ProjectGraph, options: Options, **placement: Any
 ) -> RockyRunDagOperator:
     """One ``rocky run --dag`` task declaring every table of the project, each under its node."""
-    refused = sorted(
-        k for k, v in options.operator_args.items() if k in NOT_WITH_DAG and v not in (None, False)
-    )
-    refused += sorted(k for k in options.operator_args if k in ("fail_on_partial", *SEED_ONLY))
+    not_taken = {**NOT_WITH_DAG, **NOT_ON_DAG_TASK}
+    given = {k: v for k, v in options.operator_args.items() if k in not_taken}
+    refused = sorted(k for k, v in given.items() if v not in (None, False))
     if refused:
-        why = "; ".join(
-            f"{k}: {NOT_WITH_DAG.get(k, 'rocky run --dag has no such argument')}" for k in refused
-        )
+        why = "; ".join(f"{k}: {not_taken[k]}" for k in refused)
         raise ValueError(
             f"shape='one_run' runs `rocky run --dag`, which does not take {', '.join(refused)} ({why})"
         )
     ns = options.naming()
-    kwargs = {
-        k: v for k, v in options.operator_args.items() if k not in (*NAMING, *NOT_WITH_DAG, "asset_alias")
-    }
+    kwargs = {k: v for k, v in options.operator_args.items() if k not in (*NAMING, *not_taken, "asset_alias")}
     emit = bool(kwargs.pop("emit_assets", True))
     outlets = list(kwargs.pop("outlets", None) or [])
     node_outlets: dict[str, list[str]] = {}

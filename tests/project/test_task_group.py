@@ -189,7 +189,8 @@ def test_the_one_run_shape_is_the_engines_own_dag_run(tmp_path: Path) -> None:
     from airflow_provider_rocky._engine.args.dag_run import DagRunArgs
     from airflow_provider_rocky._engine.command import RockySettings
 
-    _, tasks = _render(demo_manifest(tmp_path), shape="one_run", operator_args={"parallel": 2})
+    quiet = {"parallel": 2, "fail_on_partial": False, "filter": None}  # unset values are not refused
+    _, tasks = _render(demo_manifest(tmp_path), shape="one_run", operator_args=quiet)
     (task,) = tasks.values()
     args = DagRunArgs(partition_from="2026-04-05", partition_to="2026-04-05", parallel=task.parallel)
     assert args.argv(RockySettings()) == [
