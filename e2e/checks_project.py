@@ -169,8 +169,12 @@ def check_one_run(ctx: Ctx) -> str:
         for e in events
         if e.get("event") == "end" and e.get("pid") in {s["pid"] for s in starts}
     ]
-    if argvs != [["run", "--dag"]] or codes != [0]:
-        raise CheckFailed(f"engine runs {argvs}, exit codes {codes}: expected one `rocky run --dag`, exit 0")
+    run_after = str(ctx.api.dag_run(ONE_RUN, run_id)["run_after"])[:10]  # the run's one daily partition
+    if argvs != [["run", "--dag", f"--from={run_after}", f"--to={run_after}"]] or codes != [0]:
+        raise CheckFailed(
+            f"engine runs {argvs}, exit codes {codes}: expected one `rocky run --dag --from={run_after} "
+            f"--to={run_after}`, exit 0"
+        )
     summary = ctx.api.xcom(ONE_RUN, run_id, "project.run_all")
     counts = (summary.get("completed"), summary.get("failed"), summary.get("skipped"))
     if counts != (13, 0, 1) or summary["nodes_skipped"][0]["id"] != "test:fct_daily_orders":
@@ -187,7 +191,8 @@ def check_one_run(ctx: Ctx) -> str:
     nodes = sorted(str((evs[0].get("extra") or {}).get("rocky_node")) for evs in by_uri.values())
     rows = _warehouse_rows(ctx, ONE_RUN, "marts.country_codes")
     return (
-        f"one `rocky run --dag`, exit 0: 13 nodes completed, 1 skipped; {len(wanted)} events "
+        f"one `rocky run --dag --from={run_after} --to={run_after}`, exit 0: 13 nodes completed, 1 skipped; "
+        f"{len(wanted)} events "
         f"({', '.join(nodes)}); seed rows {rows}"
     )
 
