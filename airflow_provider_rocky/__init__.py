@@ -5,7 +5,8 @@ providers manager does at discovery) loads no operator, hook or Airflow module u
 
 * :class:`RockyOperator` (``rocky run``), the gate and workflow operators (``RockyDoctorOperator``,
   ``RockyCompileOperator``, ``RockyTestOperator``, ``RockyCiOperator``, ``RockyFreshnessOperator``,
-  ``RockyPlanOperator``, ``RockyApplyOperator``), :class:`RockyHook`, :class:`RockyRunTrigger`;
+  ``RockyPlanOperator``, ``RockyApplyOperator``), the project's ``RockySeedOperator`` (``rocky seed``)
+  and ``RockyRunDagOperator`` (``rocky run --dag``), :class:`RockyHook`, :class:`RockyRunTrigger`;
 * :func:`rocky_asset` / :func:`rocky_asset_uri`, the Assets a Rocky run emits;
 * :class:`RockyError`, the base of the failure taxonomy (``airflow_provider_rocky.exceptions``).
 """
@@ -27,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "RockyFreshnessOperator": "airflow_provider_rocky.operators.gates",
     "RockyPlanOperator": "airflow_provider_rocky.operators.plan",
     "RockyApplyOperator": "airflow_provider_rocky.operators.plan",
+    "RockySeedOperator": "airflow_provider_rocky.operators.seed",
+    "RockyRunDagOperator": "airflow_provider_rocky.operators.run_dag",
     "RockyHook": "airflow_provider_rocky.hooks.rocky",
     "RockyRunTrigger": "airflow_provider_rocky.triggers.rocky",
     "RockySourceSyncTrigger": "airflow_provider_rocky.triggers.source_sync",

@@ -102,6 +102,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_rocky.operators.rocky",
                     "airflow_provider_rocky.operators.gates",
                     "airflow_provider_rocky.operators.plan",
+                    "airflow_provider_rocky.operators.seed",
+                    "airflow_provider_rocky.operators.run_dag",
                 ],
             }
         ],

@@ -23,7 +23,7 @@ from airflow_provider_rocky._project.graph import build_graph
 from airflow_provider_rocky._project.manifest import Manifest, ManifestError, load_manifest
 
 if TYPE_CHECKING:
-    from airflow_provider_rocky.operators.rocky import RockyOperator
+    from airflow_provider_rocky.operators.base import RockyBaseOperator
 
 __all__ = ["EngineManifest", "ManifestError", "RockyDAG", "RockyTaskGroup"]
 
@@ -68,7 +68,7 @@ class _Project:
             )
         self.manifest = _manifest(manifest, placement["dag"])
         self.project_graph = build_graph(self.manifest, select, exclude)
-        self.rocky_tasks: list[RockyOperator] = list(
+        self.rocky_tasks: list[RockyBaseOperator] = list(
             build.render(self.manifest, self.project_graph, options, **placement)
         )
 
@@ -90,7 +90,8 @@ class RockyTaskGroup(TaskGroup, _Project):
     :param select: selectors of the nodes to render (``kind:``, ``pipeline:``, ``name:``, ``id:``,
         globs, ``+x`` / ``x+``); default all. The tasks left keep the order of the nodes they skip.
     :param exclude: selectors of nodes to leave out.
-    :param shape: ``"nodes"`` (one task per node) or ``"one_run"`` (one ``rocky run --all`` task).
+    :param shape: ``"nodes"`` (one task per node) or ``"one_run"`` (one ``rocky run --dag`` task: the
+        engine runs its whole DAG itself; ``RockyRunDagOperator``).
     :param partitions: ``"data_interval"`` (a time_interval node runs the run's partitions at its grain)
         or ``"engine"`` (no partition arguments: the engine's ``--latest``).
     :param state_isolation: ``"pool"`` (one Airflow pool per state file), ``"namespace"`` (one

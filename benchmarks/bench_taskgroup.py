@@ -17,11 +17,12 @@ file's execution, i.e. importing the provider (or cosmos) and rendering the grou
 median of ``--reps``; ratio = Rocky ÷ cosmos. ``--sdk-only`` pre-imports ``airflow.sdk`` alone.
 
 **shapes**: the same ``--shape-nodes``-model project run end to end with ``dag.test()`` against the
-stand-in engine, per-node tasks vs one ``rocky run --all`` task, in a scratch ``AIRFLOW_HOME``
+stand-in engine, per-node tasks vs one ``rocky run --dag`` task, in a scratch ``AIRFLOW_HOME``
 (SQLite): the time from the first task's start to the last task's end (``task_span``; ``dag.test()``'s
 own set-up, the same for both, is left out) and the whole ``dag.test()`` wall time, median of
-``--shape-reps``, with the number of engine processes. The one-run task runs the same models (a
-``models/`` folder of the project's ``.sql`` names) plus the stand-in's built-in replication.
+``--shape-reps``, with the number of engine processes. Both run the stand-in's synthetic project of
+that many nodes (``ROCKY_STANDIN_DAG_NODES``: a load node and its models), the one-run task as the
+engine's own DAG run.
 """
 
 from __future__ import annotations
@@ -235,7 +236,8 @@ from datetime import datetime
 from airflow.sdk import DAG
 from airflow_provider_rocky import RockyTaskGroup
 
-ENV = {{"ROCKY_STANDIN_RECORD": os.environ["BENCH_RECORD"], "ROCKY_STANDIN_DELAY": {delay!r}}}
+ENV = {{"ROCKY_STANDIN_RECORD": os.environ["BENCH_RECORD"], "ROCKY_STANDIN_DELAY": {delay!r},
+       "ROCKY_STANDIN_DAG_NODES": {count!r}}}
 ARGS = {{"binary_path": {binary!r}, "project_dir": {project!r}, "env_vars": ENV}}
 for shape in ("nodes", "one_run"):
     with DAG(f"shape_{{shape}}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
@@ -268,6 +270,7 @@ print(json.dumps({"seconds": seconds, "span": span, "state": str(run.state)}))
 
 def bench_shapes(count: int, reps: int, delay: str) -> dict[str, Any]:
     from airflow_provider_rocky.testing import install_standin, read_record
+    from airflow_provider_rocky.testing._standin.project import dag_document, synthetic_nodes
 
     with tempfile.TemporaryDirectory(prefix="rocky-bench-shapes-") as tmp:
         scratch = Path(tmp)
@@ -275,14 +278,17 @@ def bench_shapes(count: int, reps: int, delay: str) -> dict[str, Any]:
         dags = scratch / "dags"
         dags.mkdir()
         manifest = scratch / "rocky_dag.json"
-        manifest.write_text(json.dumps(rocky_manifest(graph(count))))
-        models = scratch / "project" / "models"
-        models.mkdir(parents=True)
-        for name, _ in graph(count):  # so that `run --models models --all` runs the same models
-            (models / f"{name}.sql").write_text("select 1 as id\n")
+        # The stand-in's synthetic project (ROCKY_STANDIN_DAG_NODES): the graph the group renders and
+        # the one `rocky run --dag` runs are the same nodes.
+        manifest.write_text(json.dumps(dag_document(synthetic_nodes(count), "1.71.0")))
+        (scratch / "project").mkdir()
         (dags / "shapes.py").write_text(
             SHAPES_DAG.format(
-                binary=str(binary), project=str(scratch / "project"), delay=delay, manifest=str(manifest)
+                binary=str(binary),
+                project=str(scratch / "project"),
+                delay=delay,
+                manifest=str(manifest),
+                count=str(count),
             )
         )
         env = {**child_env(scratch), "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}

@@ -5,6 +5,10 @@
 * with the group's pool created with one slot, a run succeeds, no two of its tasks overlapped
   (task instance start/end through REST), every engine run exited 0 (the stand-in's record), and
   each table has exactly one asset event, ``fct_daily_orders``'s carrying its partition key;
+* the seed node ran as ``rocky seed --filter country_codes`` and its table is in the warehouse;
+* ``shape="one_run"``: one engine run, ``rocky run --dag``, exit 0; its XCom names every node's
+  status (the test node skipped, the rest completed); each declared table has exactly one event,
+  carrying its node;
 * without the guard (``state_isolation="none"``), how many parallel branches hit the state lock
   (a NOTE: it depends on the scheduler's timing);
 * a screenshot of the group in the graph view, for the README (``e2e/screenshot-project-graph.png``).
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import duckdb
 import httpx
 from api import log_text
 from checks_runs import Ctx, expected_assets, run_check, wait_success
@@ -39,9 +44,10 @@ from airflow_provider_rocky._project.manifest import load_manifest
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "example_dags" / "rocky_project_manifest.json"
 GUARDED, UNGUARDED = "rocky_e2e_project", "rocky_e2e_project_unguarded"
-PROJECT_DAGS = (GUARDED, UNGUARDED)
+ONE_RUN = "rocky_e2e_project_one_run"
+PROJECT_DAGS = (GUARDED, UNGUARDED, ONE_RUN)
 EXAMPLE = "rocky_project"
-PROJECT_DIRS = {GUARDED: "project-graph", UNGUARDED: "project-graph-unguarded"}
+PROJECT_DIRS = {GUARDED: "project-graph", UNGUARDED: "project-graph-unguarded", ONE_RUN: "project-one-run"}
 SCREENSHOT = Path(__file__).resolve().parent / "screenshot-project-graph.png"
 RUN_TIMEOUT = 300.0
 CHROMIUM = "/usr/bin/chromium"
@@ -55,11 +61,17 @@ def prepare(dep: Deployment) -> None:
         (dep.scratch / name / "rocky.toml").write_text(ROCKY_TOML)
 
 
-def declared(ctx: Ctx, dag_id: str) -> dict[str, str]:
-    """Task id → declared asset URI: the manifest's tables, named by the deployed ``rocky_asset``."""
+def declared(ctx: Ctx, dag_id: str, prefix: str = "project.") -> dict[str, str]:
+    """Task id → declared asset URI: the manifest's tables, named by the deployed ``rocky_asset``.
+
+    ``prefix``: the group's task prefix; a one-run group's one task declares all (keyed by node id).
+    """
     namespace = f"duckdb://{ctx.dep.scratch / PROJECT_DIRS[dag_id]}/warehouse.duckdb"
+    tasks = build_graph(load_manifest(MANIFEST)).tasks
     tables = {
-        f"project.{t.task_id}": t.table.dotted for t in build_graph(load_manifest(MANIFEST)).tasks if t.table
+        (f"{prefix}{t.task_id}" if prefix.endswith(".") else t.node.id): t.table.dotted
+        for t in tasks
+        if t.table
     }
     uris = expected_assets(ctx, sorted(set(tables.values())), namespace)
     return {task_id: uris[table][1] for task_id, table in tables.items()}
@@ -114,8 +126,75 @@ def check_pooled_run(ctx: Ctx) -> str:
     codes = [e.get("exit_code") for e in events if e.get("event") == "end" and e.get("pid") in pids]
     if len(pids) != len(spans) or codes != [0] * len(pids):
         raise CheckFailed(f"{len(pids)} engine runs for {len(spans)} tasks, exit codes {codes}")
+    seeds = [
+        e["argv"]
+        for e in events
+        if e.get("event") == "start" and e.get("pid") in pids and "seed" in e["argv"]
+    ]
+    if [a[a.index("seed") :] for a in seeds] != [["seed", "--filter=country_codes"]]:
+        raise CheckFailed(f"the seed node ran as {seeds}, not `rocky seed --filter=country_codes`")
+    rows = _warehouse_rows(ctx, GUARDED, "marts.country_codes")
     _one_event_per_table(ctx, run_id)
-    return f"{len(spans)} tasks one after another in pool {pool} (1 slot), {len(pids)} engine runs exited 0"
+    return (
+        f"{len(spans)} tasks one after another in pool {pool} (1 slot), {len(pids)} engine runs exited 0; "
+        f"the seed loaded {rows} rows with `rocky seed`"
+    )
+
+
+def _warehouse_rows(ctx: Ctx, dag_id: str, table: str) -> int:
+    """Rows of ``table`` in the DAG's scratch project warehouse (read-only: the engine is done)."""
+    path = ctx.dep.scratch / PROJECT_DIRS[dag_id] / "warehouse.duckdb"
+    with duckdb.connect(str(path), read_only=True) as con:
+        found = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - a fixed name
+    if not found or not found[0]:
+        raise CheckFailed(f"{table} is empty or missing in {path}")
+    return int(found[0])
+
+
+def check_one_run(ctx: Ctx) -> str:
+    """``shape="one_run"`` is the engine's own DAG run: one process, every node, one event per table."""
+    ctx.api.unpause(ONE_RUN)
+    run_id = ctx.api.trigger(ONE_RUN)
+    wait_success(ctx, ONE_RUN, run_id, RUN_TIMEOUT)
+    cwd = str(ctx.dep.scratch / PROJECT_DIRS[ONE_RUN])
+    events = ctx.record.events()
+    starts = [
+        e
+        for e in events
+        if e.get("event") == "start" and e.get("cwd") == cwd and "--version" not in e["argv"]
+    ]
+    argvs = [e["argv"][e["argv"].index("run") :] for e in starts if "run" in e["argv"]]
+    codes = [
+        e.get("exit_code")
+        for e in events
+        if e.get("event") == "end" and e.get("pid") in {s["pid"] for s in starts}
+    ]
+    run_after = str(ctx.api.dag_run(ONE_RUN, run_id)["run_after"])[:10]  # the run's one daily partition
+    if argvs != [["run", "--dag", f"--from={run_after}", f"--to={run_after}"]] or codes != [0]:
+        raise CheckFailed(
+            f"engine runs {argvs}, exit codes {codes}: expected one `rocky run --dag --from={run_after} "
+            f"--to={run_after}`, exit 0"
+        )
+    summary = ctx.api.xcom(ONE_RUN, run_id, "project.run_all")
+    counts = (summary.get("completed"), summary.get("failed"), summary.get("skipped"))
+    if counts != (13, 0, 1) or summary["nodes_skipped"][0]["id"] != "test:fct_daily_orders":
+        raise CheckFailed(
+            f"node counts {counts}: expected 13 completed, 1 skipped (the test node)", str(summary)
+        )
+    found = ctx.api.asset_events(source_dag_id=ONE_RUN, source_run_id=run_id)
+    wanted = set(declared(ctx, ONE_RUN, prefix="project.run_all").values())
+    by_uri: dict[str, list[dict[str, Any]]] = {}
+    for event in found:
+        by_uri.setdefault(str(event["uri"]), []).append(event)
+    if set(by_uri) != wanted or any(len(evs) != 1 for evs in by_uri.values()):
+        raise CheckFailed(f"events {sorted(by_uri)} for declared {sorted(wanted)}")
+    nodes = sorted(str((evs[0].get("extra") or {}).get("rocky_node")) for evs in by_uri.values())
+    rows = _warehouse_rows(ctx, ONE_RUN, "marts.country_codes")
+    return (
+        f"one `rocky run --dag --from={run_after} --to={run_after}`, exit 0: 13 nodes completed, 1 skipped; "
+        f"{len(wanted)} events "
+        f"({', '.join(nodes)}); seed rows {rows}"
+    )
 
 
 def _one_event_per_table(ctx: Ctx, run_id: str) -> None:
@@ -249,6 +328,11 @@ def project_checks(ctx: Ctx) -> None:
         ctx,
         "project: one pool slot per state file, tasks never overlap, one event per table",
         check_pooled_run,
+    )
+    run_check(
+        ctx,
+        "project: shape='one_run' is one `rocky run --dag`, every node, one event per table",
+        check_one_run,
     )
     note_unguarded(ctx)
     if info:

@@ -7,8 +7,10 @@
 4. ``apply`` runs ``rocky apply <plan_id>``: the reviewed plan, nothing else. It is interpreted like a
    run (XCom summary, one asset event per table, the failure taxonomy).
 
-Pass ``expect_spec_digest=`` to ``apply`` with the spec digest your own approval process recorded, to
-refuse a plan made from other model files (README, plan → apply).
+Engine 1.71 plans replication pipelines only (the project's pipeline, or ``pipeline=``, must be a
+replication pipeline with a discovery adapter; README, plan → apply). For a plan bound to a product
+spec (``rocky product propose``), pass ``expect_spec_digest="sha256:<hex>"`` to ``apply``: the digest
+your own approval process recorded; the engine compares it as an exact string.
 """
 
 from __future__ import annotations

@@ -102,6 +102,8 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         "airflow_provider_rocky.operators.rocky",
         "airflow_provider_rocky.operators.gates",
         "airflow_provider_rocky.operators.plan",
+        "airflow_provider_rocky.operators.seed",
+        "airflow_provider_rocky.operators.run_dag",
         "airflow_provider_rocky.task_group",
         "airflow_provider_rocky.triggers.rocky",
         "airflow_provider_rocky.triggers.source_sync",

@@ -21,13 +21,18 @@ from airflow_provider_rocky.get_provider_info import CONN_FIELDS, NOT_OVERRIDES
 
 #: Environment names removed from the inherited environment unless the caller sets them itself.
 PIPES_ENV_PREFIX = "DAGSTER_PIPES_"
+#: Inherited variables the engine reads as arguments: ``ROCKY_IDEMPOTENCY_KEY`` is ``--idempotency-key``'s
+#: fallback (main.rs 884, 1044: ``env = "ROCKY_IDEMPOTENCY_KEY"``). A worker's copy would make every run
+#: of every task claim one key (and be skipped as already done); only the task's own key may reach it.
+UNSET_ENV_NAMES = ("ROCKY_IDEMPOTENCY_KEY",)
 #: argv flags whose value must never reach a log line (rocky-sdk redacts the same two).
 REDACTED_FLAGS = frozenset({"--governance-override", "--idempotency-key"})
 #: Connection settings a task may override: every connection field (declared once, in
 #: ``get_provider_info.CONN_FIELDS``) except the asset naming and the (secret) environment.
 SETTING_OVERRIDES: tuple[str, ...] = tuple(name for name in CONN_FIELDS if name not in NOT_OVERRIDES)
 
-_NAMESPACE = re.compile(r"^[a-zA-Z0-9_]+$")
+#: Matched whole (``fullmatch``): the engine's ``validate_identifier`` refuses a trailing newline.
+_NAMESPACE = re.compile(r"[a-zA-Z0-9_]+")
 
 
 def opt(flag: str, value: object) -> str:
@@ -107,11 +112,15 @@ class RockyCommand:
         return " ".join(_shell_word(token) for token in self.redacted())
 
     def child_env(self) -> dict[str, str]:
-        """The child's full environment: inherited (minus dropped prefixes) plus ``env``."""
+        """The child's full environment: inherited (minus dropped prefixes and names) plus ``env``.
+
+        ``env`` is applied last, so a task that sets ``ROCKY_IDEMPOTENCY_KEY`` itself (``env_vars``)
+        still passes it; rows written by earlier releases get the same scrubbing.
+        """
         env = {
             key: value
             for key, value in os.environ.items()
-            if not any(key.startswith(prefix) for prefix in self.unset_env_prefixes)
+            if key not in UNSET_ENV_NAMES and not any(key.startswith(p) for p in self.unset_env_prefixes)
         }
         env.setdefault("ROCKY_SUPPRESS_DEPRECATION", "1")
         env.update(self.env)
@@ -166,7 +175,7 @@ class RockySettings:
                 f"namespacing when --state-path is given): got state_path={self.state_path!r}, "
                 f"state_namespace={self.state_namespace!r}"
             )
-        if self.state_namespace is not None and not _NAMESPACE.match(self.state_namespace):
+        if self.state_namespace is not None and not _NAMESPACE.fullmatch(self.state_namespace):
             raise RockyUsageError(
                 f"state_namespace={self.state_namespace!r} is invalid: it must match ^[a-zA-Z0-9_]+$"
             )

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.command import UNSET_ENV_NAMES, RockyCommand
 from airflow_provider_rocky._engine.process import LineSink, ProcessRunner
 from airflow_provider_rocky._engine.stderr import LogLine
 
@@ -69,7 +69,7 @@ def _child_value(command: RockyCommand, key: str) -> str | None:
     """``command.child_env()[key]`` without building the whole environment (one lookup)."""
     if key in command.env:
         return command.env[key]
-    if any(key.startswith(prefix) for prefix in command.unset_env_prefixes):
+    if key in UNSET_ENV_NAMES or any(key.startswith(prefix) for prefix in command.unset_env_prefixes):
         return None
     return os.environ.get(key)
 

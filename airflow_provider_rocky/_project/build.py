@@ -16,17 +16,35 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from airflow_provider_rocky._engine.args.base import flag_names, templated_names
+from airflow_provider_rocky._engine.args.dag_run import NOT_WITH_DAG
+from airflow_provider_rocky._engine.args.run import RunArgs
 from airflow_provider_rocky._project import partitions, state
 from airflow_provider_rocky._project.graph import NodeTask, ProjectGraph, runs_of
 from airflow_provider_rocky._project.manifest import Manifest, Target
 from airflow_provider_rocky.assets import DEFAULT_NAMESPACE, TableRef, WarehouseNamespace, resolve_namespace
+from airflow_provider_rocky.operators.materialize import RockyMaterializingOperator
 from airflow_provider_rocky.operators.rocky import RockyOperator
+from airflow_provider_rocky.operators.run_dag import RockyRunDagOperator
+from airflow_provider_rocky.operators.seed import RockySeedOperator
 
 SHAPES = ("nodes", "one_run")
 #: A node name usable as a task id as it is (Airflow's key characters).
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 #: The one-run shape's task id.
 ONE_RUN_TASK_ID = "run_all"
+#: ``rocky run``'s arguments (``RockyOperator``'s): a seed node (``rocky seed``) takes none of them, so
+#: ``operator_args`` give them to the other nodes only (as partition arguments go to partitioned ones).
+RUN_ARGUMENTS = frozenset({*templated_names(RunArgs), *flag_names(RunArgs), "fail_on_partial"})
+#: Arguments only a seed node takes (``RockySeedOperator``'s ``seeds_dir``).
+SEED_ONLY = frozenset({"seeds_dir"})
+#: Arguments of the node tasks that the one-run task (``RockyRunDagOperator``) does not take either.
+NOT_ON_DAG_TASK = {
+    "fail_on_partial": "a failed node always fails the task (--dag has no partial success)",
+    "seeds_dir": "rocky run --dag reads the seeds beside the config file (run_dag_exec.rs)",
+}
+#: The group's naming arguments: consumed by the group, pinned on each node task it renders.
+NAMING = ("asset_namespace", "default_catalog")
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,7 @@ class Options:
             raise ValueError(f"shape={self.shape!r} must be one of {', '.join(map(repr, SHAPES))}")
         partitions.check_mode(self.partitions)
         state.check_isolation(self.state_isolation, self.operator_args)
-        for reserved in ("task_id", "model", "pipeline", "run_models", "task_group", "dag"):
+        for reserved in ("task_id", "model", "pipeline", "run_models", "seed", "task_group", "dag"):
             if reserved in self.operator_args:
                 raise ValueError(f"operator_args must not set {reserved!r}: the group sets it per node")
         return self
@@ -86,9 +104,18 @@ def declared_asset(ns: WarehouseNamespace, table: Target, node_id: str) -> Asset
 def _node_args(options: Options, task: NodeTask) -> dict[str, Any]:
     node = task.node
     given = options.node_args.get(node.id) or options.node_args.get(node.name) or {}
-    for reserved in ("task_id", "model", "pipeline", "run_models"):
-        if reserved in given:
-            raise ValueError(f"node_args[{node.name!r}] must not set {reserved!r}: it is the node's own")
+    reserved = ("task_id", "model", "run_models", "seed") + (() if node.kind == "seed" else ("pipeline",))
+    for name in reserved:
+        if name in given:
+            raise ValueError(f"node_args[{node.name!r}] must not set {name!r}: it is the node's own")
+    unfit = sorted(
+        k
+        for k, v in given.items()
+        if v is not None and k in (RUN_ARGUMENTS - {"pipeline"} if node.kind == "seed" else SEED_ONLY)
+    )
+    if unfit:
+        what = "a seed node (rocky seed)" if node.kind == "seed" else f"a {node.kind} node (rocky run)"
+        raise ValueError(f"node_args[{node.name!r}] sets {', '.join(unfit)}, which {what} does not take")
     return dict(given)
 
 
@@ -106,10 +133,12 @@ def _partition_args(options: Options, task: NodeTask, own: Mapping[str, Any]) ->
 def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: str | None) -> dict[str, Any]:
     """Every argument of one node's ``RockyOperator``."""
     own = _node_args(options, task)
-    common = {k: v for k, v in options.operator_args.items() if k not in partitions.PARTITION_ARGS}
+    # What this node's command lacks (a seed's own node_args may name its pipeline: _node_args).
+    other = RUN_ARGUMENTS - {"pipeline"} if task.node.kind == "seed" else SEED_ONLY
+    skip = partitions.PARTITION_ARGS | other
     kwargs: dict[str, Any] = {
-        **common,
-        **{k: v for k, v in own.items() if k not in partitions.PARTITION_ARGS},
+        **{k: v for k, v in options.operator_args.items() if k not in skip},
+        **{k: v for k, v in own.items() if k not in skip},
     }
     kwargs.update(task.runs)
     kwargs.update(_partition_args(options, task, own))
@@ -156,23 +185,26 @@ def _check_length(prefix: str, task: NodeTask) -> None:
         )
 
 
-def render_nodes(graph: ProjectGraph, options: Options, **placement: Any) -> dict[str, RockyOperator]:
+def render_nodes(
+    graph: ProjectGraph, options: Options, **placement: Any
+) -> dict[str, RockyMaterializingOperator]:
     """One task per node (``placement``: ``dag=`` and ``task_group=``), wired by resolved upstream."""
     ns = options.naming()
     pool = _pool(options)
-    made: dict[str, RockyOperator] = {}
+    made: dict[str, RockyMaterializingOperator] = {}
     group = placement.get("task_group")
     prefix = f"{group.group_id}." if group is not None and group.group_id else ""
     for task in graph.tasks:
         _check_length(prefix, task)
-        made[task.node.id] = RockyOperator(
+        operator = RockySeedOperator if task.node.kind == "seed" else RockyOperator
+        made[task.node.id] = operator(
             task_id=task.task_id, **task_kwargs(options, task, ns, pool), **placement
         )
     wire(graph, made)
     return made
 
 
-def wire(graph: ProjectGraph, made: Mapping[str, RockyOperator]) -> None:
+def wire(graph: ProjectGraph, made: Mapping[str, RockyMaterializingOperator]) -> None:
     """Each task after its resolved upstream tasks.
 
     Between tasks of one DAG without edge labels, ``set_upstream`` does exactly this: it adds each
@@ -192,12 +224,26 @@ def wire(graph: ProjectGraph, made: Mapping[str, RockyOperator]) -> None:
 
 def render_one_run(
     manifest: Manifest, graph: ProjectGraph, options: Options, **placement: Any
-) -> RockyOperator:
-    """One ``rocky run --models <dir> --all`` task declaring every table of the project."""
-    ns, pinned = options.naming(), options.pinned()
-    kwargs = {k: v for k, v in options.operator_args.items() if k not in pinned}
+) -> RockyRunDagOperator:
+    """One ``rocky run --dag`` task declaring every table of the project, each under its node."""
+    not_taken = {**NOT_WITH_DAG, **NOT_ON_DAG_TASK}
+    given = {k: v for k, v in options.operator_args.items() if k in not_taken}
+    refused = sorted(k for k, v in given.items() if v not in (None, False))
+    if refused:
+        why = "; ".join(f"{k}: {not_taken[k]}" for k in refused)
+        raise ValueError(
+            f"shape='one_run' runs `rocky run --dag`, which does not take {', '.join(refused)} ({why})"
+        )
+    ns = options.naming()
+    kwargs = {k: v for k, v in options.operator_args.items() if k not in (*NAMING, *not_taken, "asset_alias")}
+    emit = bool(kwargs.pop("emit_assets", True))
     outlets = list(kwargs.pop("outlets", None) or [])
-    outlets += [declared_asset(ns, t.table, t.node.id) for t in graph.tasks if t.table is not None]
+    node_outlets: dict[str, list[str]] = {}
+    for task in graph.tasks if emit else ():
+        if task.table is not None:
+            asset = declared_asset(ns, task.table, task.node.id)
+            outlets.append(asset)
+            node_outlets.setdefault(task.node.id, []).append(asset.uri)
     grains = {t.node.partitioning.grain for t in graph.tasks if t.node.partitioning is not None}
     explicit = any(k in kwargs for k in partitions.PARTITION_ARGS)
     if not explicit and options.partitions == "data_interval" and len(grains) == 1 and None not in grains:
@@ -206,8 +252,8 @@ def render_one_run(
     if pool is not None:
         kwargs.setdefault("pool", pool)
     kwargs.setdefault("task_id", ONE_RUN_TASK_ID)
-    kwargs.setdefault("doc_md", f"Every node of the Rocky project `{manifest.path}` in one engine run")
-    return RockyOperator(run_models=True, outlets=outlets, **pinned, **kwargs, **placement)
+    kwargs.setdefault("doc_md", f"Every node of the Rocky project `{manifest.path}`: `rocky run --dag`")
+    return RockyRunDagOperator(outlets=outlets, node_outlets=node_outlets, **kwargs, **placement)
 
 
 def _pool(options: Options) -> str | None:
@@ -230,11 +276,45 @@ def check_node_args(manifest: Manifest, options: Options) -> None:
             )
 
 
+#: Kinds whose command cannot shadow: the engine refuses ``--shadow`` for snapshot and load
+#: pipelines (``run.rs`` ``reject_unsupported_shadow``, ~2306, ~2392) and ``rocky seed`` has no shadow.
+UNSHADOWED = frozenset({"snapshot", "seed"})
+
+
+def check_shadow(manifest: Manifest, graph: ProjectGraph, options: Options) -> None:
+    """A ``shadow_suffix`` that reaches a node the engine would write to production instead: refused.
+
+    A load node of a replication pipeline (the pipeline also has a ``source`` node) shadows; one of
+    a ``load`` pipeline does not. Naming every such node and the two ways out.
+    """
+    replicated = {n.pipeline for n in manifest.nodes if n.kind in ("source", "replication")}
+    bad = []
+    for task in graph.tasks:
+        node = task.node
+        own = options.node_args.get(node.id) or options.node_args.get(node.name) or {}
+        suffix = (
+            own["shadow_suffix"] if "shadow_suffix" in own else options.operator_args.get("shadow_suffix")
+        )
+        if suffix is not None and (
+            node.kind in UNSHADOWED or (node.kind == "load" and node.pipeline not in replicated)
+        ):
+            bad.append(node.id)
+    if bad:
+        shown = ", ".join(map(repr, bad))
+        raise ValueError(
+            f"shadow_suffix reaches {shown}, which the engine cannot shadow: it refuses --shadow for "
+            "snapshot and load pipelines (their targets are not rewritten), and `rocky seed` writes its "
+            "configured table; leave them out (exclude=[...]) or run them on production with "
+            "node_args={<node>: {'shadow_suffix': None}}"
+        )
+
+
 def render(
     manifest: Manifest, graph: ProjectGraph, options: Options, **placement: Any
-) -> Sequence[RockyOperator]:
+) -> Sequence[RockyMaterializingOperator | RockyRunDagOperator]:
     """The group's tasks in the chosen shape."""
     check_node_args(manifest, options)
     if options.shape == "one_run":
         return [render_one_run(manifest, graph, options, **placement)]
+    check_shadow(manifest, graph, options)
     return list(render_nodes(graph, options, **placement).values())

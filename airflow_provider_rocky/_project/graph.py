@@ -2,12 +2,16 @@
 
 The mapping (README, "Rocky's project as a task group"):
 
-* ``transformation`` and ``seed`` nodes run that node by name: ``rocky run --model <name>`` (with
-  ``--pipeline <p>`` when the node names its pipeline, else ``--models <models_dir>``);
+* ``transformation`` nodes run that model by name: ``rocky run --model <name>`` (with ``--pipeline
+  <p>`` when the node names its pipeline, as every 1.71 manifest does, else ``--models <models_dir>``);
+* ``seed`` nodes load that seed: ``rocky seed --filter <name>`` (``RockySeedOperator``), as the
+  engine's own DAG runner does (``run_dag_exec.rs``): a seed is not a model, and ``run --model`` of
+  it is refused (or runs a model of the same name);
 * ``load``, ``replication``, ``quality`` and ``snapshot`` nodes run their pipeline: ``rocky run
-  --pipeline <p>`` (the engine emits at most one of each per pipeline; a snapshot node without a
-  pipeline runs by name). A ``quality`` node is downstream of what it checks: a ``check`` edge is
-  read as "the quality pipeline runs after the table", whichever way the engine wrote it;
+  --pipeline <p>`` (the engine emits at most one of each per pipeline, and every one names its
+  pipeline: ``unified_dag.rs`` ``build_unified_dag``). A ``quality`` node is downstream of what it
+  checks: a ``check`` edge is read as "the quality pipeline runs after the table", whichever way
+  the engine wrote it;
 * ephemeral models (strategy ``ephemeral``), ``source`` and ``test`` nodes, nodes of a kind this
   provider does not know, and nodes left out by ``select``/``exclude`` get no task: the tasks after
   them depend on the tasks before them instead (resolved transitively, as dagster-rocky does for
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from airflow_provider_rocky._project.manifest import Manifest, ManifestError, Node, Target
 from airflow_provider_rocky._project.select import selected_ids
 
-RUN_BY_MODEL = frozenset({"transformation", "seed"})
+RUN_BY_MODEL = frozenset({"transformation"})
 RUN_BY_PIPELINE = frozenset({"load", "replication", "quality", "snapshot"})
 #: Kinds whose task writes the node's ``target`` table (a quality pipeline only checks).
 WRITES_TARGET = frozenset({"transformation", "seed", "snapshot", "load", "replication"})
@@ -65,7 +69,9 @@ def runs_of(node: Node, path: str) -> dict[str, str] | None:
     """What the node's task passes to ``RockyOperator`` (``None``: the node gets no task)."""
     if node.ephemeral:
         return None
-    if node.kind in RUN_BY_MODEL or (node.kind == "snapshot" and not node.pipeline):
+    if node.kind == "seed":
+        return {"seed": node.name}
+    if node.kind in RUN_BY_MODEL:
         return {"model": node.name, **({"pipeline": node.pipeline} if node.pipeline else {})}
     if node.kind in RUN_BY_PIPELINE:
         if not node.pipeline:
@@ -145,7 +151,7 @@ def task_id_for(node: Node) -> str:
 
 
 def _refuse_lookalikes(path: str, runs: Mapping[str, Mapping[str, str]]) -> None:
-    """Two rendered nodes that would run the same command (a seed and a model both named ``orders``).
+    """Two rendered nodes that would run the same command (two models named ``orders``, no pipeline).
 
     The engine selects by name, so both tasks would run the same thing and one node never would:
     refused at parse time, naming both and how to keep one.
@@ -154,10 +160,11 @@ def _refuse_lookalikes(path: str, runs: Mapping[str, Mapping[str, str]]) -> None
     for node_id in sorted(runs):
         key = tuple(sorted(runs[node_id].items()))
         if key in seen:
-            args = " ".join(f"--{k}={v}" for k, v in key)
+            args = " ".join(f"--{'filter' if k == 'seed' else k}={v}" for k, v in key)
+            verb = "rocky seed" if "seed" in runs[node_id] else "rocky run"
             raise ManifestError(
                 path,
-                f"nodes {seen[key]!r} and {node_id!r} would both run `rocky run {args}`: the engine "
+                f"nodes {seen[key]!r} and {node_id!r} would both run `{verb} {args}`: the engine "
                 f"selects by name and cannot tell them apart; keep one (exclude=['id:{node_id}'])",
             )
         seen[key] = node_id

@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import flag_names, templated_names
+from airflow_provider_rocky._engine.args.dag_run import DagRunArgs
 from airflow_provider_rocky._engine.args.gates import CiArgs, CompileArgs, DoctorArgs, FreshnessArgs, TestArgs
 from airflow_provider_rocky._engine.args.plan import ApplyArgs, PlanArgs
 from airflow_provider_rocky._engine.args.run import RunArgs
+from airflow_provider_rocky._engine.args.seed import SeedArgs
 from airflow_provider_rocky._engine.args.sources import DiscoverArgs
 from airflow_provider_rocky._engine.command import SETTING_OVERRIDES
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._engine.version import MIN_ENGINE_VERSION
+from airflow_provider_rocky._verdict import dag_run, gates, interpret, plan, report, seed, sources, summary
 from airflow_provider_rocky._verdict import gate_summary as gs
-from airflow_provider_rocky._verdict import gates, interpret, plan, report, sources, summary
 from airflow_provider_rocky._verdict.interpret import Verdict
 
 Summarize = Callable[[Verdict, PipesRecord | None], dict[str, Any]]
@@ -115,5 +117,20 @@ DISCOVER = register(
         sources.interpret_discover,
         sources.discover_summary,
         sources.discover_report,
+    )
+)
+#: ``rocky seed --filter <seed>``: a seed node of a project (``RockySeedOperator``).
+SEED = register(
+    CommandSpec("seed", SeedArgs, seed.interpret_seed, seed.seed_summary, seed.seed_report, emits_assets=True)
+)
+#: ``rocky run --dag``: the whole project, run by the engine (``RockyRunDagOperator``, ``shape="one_run"``).
+RUN_DAG = register(
+    CommandSpec(
+        "run_dag",
+        DagRunArgs,
+        dag_run.interpret_dag_run,
+        dag_run.dag_run_summary,
+        dag_run.dag_run_report,
+        emits_assets=True,
     )
 )

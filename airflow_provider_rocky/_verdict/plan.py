@@ -4,6 +4,11 @@ Read with rocky-sdk's ``PlanResult``. A plan whose budget check failed (``has_bu
 Error budget diagnostic; the engine's E027) fails as ``budget`` before anyone approves it; a plan
 without a ``plan_id`` (every engine since 1.34 prints one) cannot be applied and fails as ``output``.
 ``rocky apply <plan_id>`` of a run plan prints a run's result and is interpreted as a run.
+
+Engine 1.71 plans replication pipelines only (``commands/plan.rs``: ``resolve_replication_pipeline``,
+then a discovery adapter): a plan of a transformation, quality, snapshot or load pipeline, or of a
+project whose one pipeline is not replication, is refused with exit 1 and no JSON. That refusal is
+``usage`` (not retryable: the arguments or the project must change), saying so.
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ PLAN_READING = Reading(
 )
 
 
+#: The engine's words when the resolved pipeline cannot be planned (``registry.rs``).
+REPLICATION_ONLY = (
+    "but this command only supports replication pipelines",
+    "has no discovery adapter configured",
+)
+
+
 def interpret_plan(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
     """``rocky plan``: a plan to review, or why there is none to apply."""
 
@@ -58,4 +70,13 @@ def interpret_plan(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
             return make.failed(make(exc.RockyOutputError, message, result), result)
         return make.verdict("success", result, None)
 
-    return interpret_with(outcome, PLAN_READING, decide, **kwargs)
+    verdict = interpret_with(outcome, PLAN_READING, decide, **kwargs)
+    error = verdict.error
+    if verdict.result is None and error is not None and any(m in error.reason for m in REPLICATION_ONLY):
+        make = ErrorFactory(outcome, kwargs.get("command", ()))
+        reason = (
+            "rocky plan (engine 1.71) plans replication pipelines only, with a discovery adapter: give "
+            f"pipeline= a replication pipeline (and configure its source.discovery): {error.reason}"
+        )
+        verdict.error = make(exc.RockyUsageError, reason)
+    return verdict

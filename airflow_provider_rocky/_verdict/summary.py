@@ -54,15 +54,20 @@ def cut(value: Any) -> Any:
     return value[:MAX_MESSAGE] if isinstance(value, str) else value
 
 
-def build(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
-    """The ``return_value`` XCom: status, counts, and capped lists of what landed and what failed."""
-    result = verdict.result
-    summary: dict[str, Any] = {
+def head(verdict: Verdict) -> dict[str, Any]:
+    """What every command's summary starts with: outcome, exit code, run id, error category."""
+    return {
         "outcome": verdict.outcome,
         "exit_code": verdict.exit_code,
         "run_id": verdict.run_id,
         "category": verdict.error.category if verdict.error else None,
     }
+
+
+def build(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
+    """The ``return_value`` XCom: status, counts, and capped lists of what landed and what failed."""
+    result = verdict.result
+    summary = head(verdict)
     if pipes is not None:
         summary["pipes"] = _pipes(pipes)
     if result is None:

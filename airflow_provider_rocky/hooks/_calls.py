@@ -285,6 +285,14 @@ class RockyCommandMethods:
         "``rocky apply <plan_id>`` (``expect_spec_digest=``) → ``RunResult``, read like a run.",
         "plan_id",
     )
+    seed, aseed = command_methods(
+        "seed",
+        "``rocky seed --filter <seed>`` (``seed=``, ``pipeline=``, ``seeds_dir=``) → ``SeedOutput``.",
+        "seed",
+    )
+    run_dag, arun_dag = command_methods(
+        "run_dag", "``rocky run --dag`` (the partition selection, ``parallel=``) → ``DagRunOutput``."
+    )
     discover, adiscover = command_methods(
         "discover", "``rocky discover`` (``pipeline=``) → ``DiscoverResult`` (sources, ``last_sync_at``)."
     )

@@ -25,6 +25,11 @@ class RockyPlanOperator(RockyBaseOperator):
     ``run_models``, ``model``, the partition arguments, ``lookback``, ``parallel``, ``shadow_suffix``)
     plus ``env`` (``--env``). A plan that breaks the budget fails as ``budget``. Plans live under
     the project's ``.rocky/plans/``: give plan and apply the same ``project_dir`` (and host).
+
+    Engine 1.71 plans a replication pipeline only (``commands/plan.rs``): the pipeline it resolves
+    (``pipeline``, or the project's only one) must be a replication pipeline with a discovery
+    adapter, else the engine refuses and the task fails as ``usage``, saying so. ``model`` scopes such
+    a plan's SQL preview to one model; it does not plan a transformation pipeline.
     """
 
     command = PLAN
@@ -72,9 +77,10 @@ class RockyApplyOperator(RockyMaterializingOperator):
     """``rocky apply <plan_id> [--expect-spec-digest d]``: run the reviewed plan, as a run.
 
     :param plan_id: templated, typically ``"{{ ti.xcom_pull(task_ids='plan')['plan_id'] }}"``.
-    :param expect_spec_digest: the spec digest YOU approved, from your own source of truth; the
-        engine refuses a plan made from another spec. Never feed back the plan's own digest: that
-        compares the plan with itself (rocky-sdk's ``apply`` says the same).
+    :param expect_spec_digest: for a plan bound to a product spec, the spec digest YOU approved, from
+        your own source of truth, as the engine writes it (``sha256:`` + 64 lowercase hex: compared
+        as an exact string, so any other spelling is refused before spawning). Never feed back the
+        plan's own digest: that compares the plan with itself (rocky-sdk's ``apply`` says the same).
     :param fail_on_partial: as ``RockyOperator``'s.
     """
 

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import gates, plans, project, sources
+from airflow_provider_rocky.testing._standin import gates, plans, project, seeds, sources
 from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
@@ -31,6 +31,7 @@ from airflow_provider_rocky.testing._standin.settings import (
 )
 from airflow_provider_rocky.testing._standin.signals import Interrupts
 from airflow_provider_rocky.testing._standin.tracing import StderrLog, new_run_id, write_fd
+from airflow_provider_rocky.testing._standin.validation import parse_vars
 from airflow_provider_rocky.testing.scenarios import SCENARIO_NAMES, SCENARIOS
 
 PANIC_EXIT = 101
@@ -45,6 +46,8 @@ def _output_format(inv: Invocation) -> str:
 
 def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
     version = run.knobs.engine.version
+    if inv.command in ("compile", "test", "ci"):
+        parse_vars(inv.get("var"))  # main.rs: RunVars::parse_pairs before the command runs (exit 1)
     if inv.command == "doctor":
         return Outcome(gates.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
     if inv.command in _GATES:
@@ -69,6 +72,7 @@ _OTHERS: dict[str, Callable[[RunEnv], Outcome]] = {
     "discover": sources.discover,
     "freshness": sources.freshness,
     "dag": _dag,
+    "seed": seeds.seed,
 }
 
 
@@ -115,7 +119,7 @@ def _run(argv: Sequence[str], knobs: Knobs, recorder: Recorder) -> Outcome:
         )
         return Outcome(SETUP_ERROR_EXIT)
     try:
-        inv = parse_argv(argv, knobs.engine.version)
+        inv = parse_argv(argv, knobs.engine.version, os.environ)
     except EarlyExit as exc:
         write_fd(1, exc.text.encode())
         return Outcome(0)

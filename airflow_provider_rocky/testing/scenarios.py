@@ -98,10 +98,16 @@ Knobs (environment):
 * ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
   durations of ``many_lines``, ``stream_rate`` and ``interruptible``.
 
+``rocky run --dag`` runs the stand-in's project (its demo, or ``ROCKY_STANDIN_DAG_NODES`` synthetic
+nodes) node by node and prints a ``DagRunOutput`` (``_standin/dag_run.py``): a node fails when one of
+its units fails under the scenario (``partial``: every 2nd), ``hang`` hangs in its second node.
+``rocky seed`` loads CSV seeds (``_standin/seeds.py``).
+
 Deliberate differences from the engine: a missing config file is tolerated (built-in defaults, no
-warehouse writes); ``--dag`` and ``--watch`` are refused with ``Error:`` (their output is not a
-RunOutput); only ``run``, ``doctor`` and ``compile`` exist; ``--resume-latest`` reports a synthesized
-``resumed_from`` (no run history is kept); a stand-in bug exits 101 like a Rust panic.
+warehouse writes); ``--watch`` is refused with ``Error:`` (its output is a stream); the subcommands are
+those of ``_standin/flags.py``; ``--resume-latest`` reports a synthesized ``resumed_from`` (no run
+history is kept); without ``models/`` and ``seeds/`` folders the demo project's models and seed
+stand in for them; a stand-in bug exits 101 like a Rust panic.
 """
 
 from __future__ import annotations

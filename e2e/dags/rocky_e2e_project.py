@@ -5,7 +5,9 @@
   its ``fct_daily_orders`` is not the asset ``rocky_downstream`` schedules on);
 * ``rocky_e2e_project_unguarded``: the same project with ``state_isolation="none"`` in another
   scratch project: its parallel branches open one state file at once (the collision the pool
-  prevents; reported as a NOTE, it depends on the scheduler's timing).
+  prevents; reported as a NOTE, it depends on the scheduler's timing);
+* ``rocky_e2e_project_one_run``: the same project as one task, ``shape="one_run"``: the engine's own
+  ``rocky run --dag`` (seeds, replication, models, snapshot, quality), in a third scratch project.
 
 The manifest is the example's (``rocky_project_manifest.json``, copied beside this file by the e2e).
 """
@@ -23,7 +25,11 @@ from airflow_provider_rocky import RockyTaskGroup
 SCRATCH = os.environ.get("ROCKY_E2E_SCRATCH", "/tmp/rocky-e2e-scratch")  # noqa: S108 (a default only)
 MANIFEST = str(Path(__file__).with_name("rocky_project_manifest.json"))
 #: The e2e's project directories, and the namespace of each one's assets.
-PROJECTS = {"rocky_e2e_project": "project-graph", "rocky_e2e_project_unguarded": "project-graph-unguarded"}
+PROJECTS = {
+    "rocky_e2e_project": "project-graph",
+    "rocky_e2e_project_unguarded": "project-graph-unguarded",
+    "rocky_e2e_project_one_run": "project-one-run",
+}
 
 
 def namespace(dag_id: str) -> str:
@@ -46,3 +52,23 @@ for _dag_id, _isolation in (("rocky_e2e_project", "pool"), ("rocky_e2e_project_u
             },
         )
     globals()[_dag_id] = _dag
+
+with DAG(
+    dag_id="rocky_e2e_project_one_run",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["rocky", "e2e"],
+) as rocky_e2e_project_one_run:
+    RockyTaskGroup(
+        "project",
+        manifest=MANIFEST,
+        asset_namespace=namespace("rocky_e2e_project_one_run"),
+        shape="one_run",
+        state_isolation="none",  # one task: nothing to serialize
+        operator_args={
+            "rocky_conn_id": "rocky_e2e_scratch",
+            "project_dir": f"{SCRATCH}/{PROJECTS['rocky_e2e_project_one_run']}",
+            "retries": 0,
+        },
+    )

@@ -98,6 +98,11 @@ with _dag("project__one_run") as project__one_run:
         shape="one_run",
     )
 
+with _dag("project__one_run_failed") as project__one_run_failed:
+    _failing = args("project__one_run_failed", retries=0)
+    _failing["env_vars"]["ROCKY_STANDIN_SCENARIO"] = "partial"  # every 2nd unit of the DAG fails
+    RockyTaskGroup("demo", manifest=DEMO, operator_args=_failing, asset_namespace=NAMESPACE, shape="one_run")
+
 with _dag("project__namespaces") as project__namespaces:
     RockyTaskGroup(
         "demo",

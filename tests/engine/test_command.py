@@ -127,7 +127,7 @@ def test_without_state_settings_the_engine_resolves_its_own_state() -> None:
         {"filter": "a=b"},
         {"filter": "a=b", "pipeline": "marts", "partition": "2026-04-07"},
         {"partition_from": "2026-04-01", "partition_to": "2026-04-03", "lookback": 1, "parallel": 2},
-        {"latest": True, "missing": True},
+        {"missing": True, "lookback": 2},
     ],
 )
 def test_model_argv_equals_rocky_sdk_run_model(
@@ -171,6 +171,17 @@ def test_resume_latest_argv_equals_rocky_sdk_resume_run(
         ({"model": "m", "run_models": True}, ["model", "run_models"]),
         ({"resume_latest": True, "idempotency_key": "k"}, ["resume_latest", "idempotency_key"]),
         ({"defer_to": "prod"}, ["defer_to"]),
+        # clap's conflicts_with_all on --latest/--missing/--from/--to (main.rs 977-988): exit 2 otherwise
+        ({"latest": True, "missing": True}, ["latest", "missing"]),
+        (
+            {"partition_from": "2026-04-01", "partition_to": "2026-04-02", "latest": True},
+            ["partition_from", "latest"],
+        ),
+        (
+            {"partition_from": "2026-04-01", "partition_to": "2026-04-02", "missing": True},
+            ["partition_from", "missing"],
+        ),
+        ({"model": "m", "latest": True, "missing": True}, ["latest", "missing"]),
     ],
 )
 def test_invalid_combinations_name_the_arguments(kwargs: dict[str, Any], names: list[str]) -> None:
@@ -179,6 +190,101 @@ def test_invalid_combinations_name_the_arguments(kwargs: dict[str, Any], names: 
     for name in names:
         assert name in str(err.value)
     assert err.value.category == "usage" and not err.value.retryable
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"latest": True, "missing": True},
+        {"partition_from": "2026-04-01", "partition_to": "2026-04-02", "latest": True},
+        {"partition_from": "2026-04-01", "partition_to": "2026-04-02", "missing": True},
+    ],
+)
+def test_plan_refuses_the_partition_selections_clap_refuses(kwargs: dict[str, Any]) -> None:
+    """``rocky plan`` declares the same conflicts (main.rs 823-843); refused at parse time too."""
+    from airflow_provider_rocky._engine.args.plan import PlanArgs
+
+    with pytest.raises(RockyUsageError, match="cannot be combined with"):
+        PlanArgs(**kwargs).validate()
+    with pytest.raises(RockyUsageError, match="cannot be combined with"):
+        PlanArgs.check_shape(**kwargs)
+
+
+def test_resume_keeps_the_runs_pipeline_shadow_and_concurrency() -> None:
+    """The engine resolves --pipeline before it resumes (run.rs ~1964): 0.1.0 dropped it, and with it
+    the shadow, lookback, parallel and defer arguments the task was given."""
+    args = RunArgs(
+        resume_latest=True,
+        filter="tenant=acme",
+        pipeline="raw",
+        shadow_suffix="_pr42",
+        lookback=2,
+        parallel=3,
+        defer=True,
+        defer_to="prod",
+    )
+    argv = ours(args)
+    assert argv[argv.index("run") :] == [
+        "run",
+        "--resume-latest",
+        "--filter=tenant=acme",
+        "--pipeline=raw",
+        "--shadow",
+        "--shadow-suffix=_pr42",
+        "--lookback=2",
+        "--parallel=3",
+        "--defer",
+        "--defer-to=prod",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("digest", "hint"),
+    [
+        ("ab" * 32, "write 'sha256:" + "ab" * 32 + "'"),
+        ("sha256:" + "AB" * 32, "lowercase"),
+        ("sha256:feed", "64 lowercase hex"),
+        ("blake3:" + "ab" * 32, "can never match"),
+    ],
+)
+def test_a_spec_digest_the_engine_cannot_have_written_is_refused(digest: str, hint: str) -> None:
+    from airflow_provider_rocky._engine.args.plan import ApplyArgs
+
+    with pytest.raises(RockyUsageError, match="expect_spec_digest") as err:
+        ApplyArgs(plan_id="ab" * 32, expect_spec_digest=digest).validate()
+    assert hint in str(err.value)
+
+
+def test_the_engines_own_spec_digest_form_is_passed_as_is() -> None:
+    """``sha256:<hex>`` is the only form the engine writes (product/spec.rs DIGEST_PREFIX); 0.1.0
+    accepted bare hex only, so the one value that can match was refused before spawning."""
+    from airflow_provider_rocky._engine.args.plan import ApplyArgs
+
+    digest = "sha256:" + "0f" * 32
+    argv = list(
+        build_run_command(RockySettings(), ApplyArgs(plan_id="ab" * 32, expect_spec_digest=digest)).argv
+    )
+    assert argv[-2:] == ["ab" * 32, f"--expect-spec-digest={digest}"]
+
+
+def test_a_trailing_newline_is_not_a_valid_name() -> None:
+    """``re.match`` with ``$`` let ``"ns\n"`` through; the engine's validators refuse it."""
+    from airflow_provider_rocky._engine.args.gates import CompileArgs
+
+    with pytest.raises(RockyUsageError, match="state_namespace"):
+        RockySettings(state_namespace="tenant_a\n").validate()
+    with pytest.raises(RockyUsageError, match="var name"):
+        CompileArgs(var={"region\n": "us"}).validate()
+
+
+def test_an_inherited_idempotency_key_does_not_reach_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """clap reads ROCKY_IDEMPOTENCY_KEY as --idempotency-key (main.rs 1044): a worker's copy would
+    make every run claim one key. The task's own value (env_vars) still goes through."""
+    monkeypatch.setenv("ROCKY_IDEMPOTENCY_KEY", "worker-wide")
+    cmd = build_run_command(RockySettings(), RunArgs(filter="a=b"))
+    assert "ROCKY_IDEMPOTENCY_KEY" not in cmd.child_env()
+    own = build_run_command(RockySettings(), RunArgs(filter="a=b"), {"ROCKY_IDEMPOTENCY_KEY": "mine"})
+    assert own.child_env()["ROCKY_IDEMPOTENCY_KEY"] == "mine"
 
 
 def test_empty_workspace_ids_refused_before_spawn() -> None:

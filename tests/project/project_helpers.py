@@ -67,11 +67,11 @@ def _has(argv: list[str], flag: str, value: str) -> bool:
 
 
 def run_order(record: Path) -> list[str]:
-    """The node each recorded run ran (``--model``'s or ``--pipeline``'s value), in start order."""
+    """The node each recorded run ran (``--model``'s or ``--pipeline``'s value; a seed's ``--filter``)."""
     out = []
     for event in starts(record):
         argv = event["argv"]
-        for flag in ("--model", "--pipeline"):
+        for flag in ("--filter",) if "seed" in argv else ("--model", "--pipeline"):
             if flag in argv:
                 out.append(argv[argv.index(flag) + 1])
                 break

@@ -30,10 +30,10 @@ def test_the_demo_project_maps_every_kind() -> None:
         "load:raw_orders": {"pipeline": "raw_orders"},
         "load:raw_customers": {"pipeline": "raw_customers"},
         "replication:raw_payments": {"pipeline": "raw_payments"},
-        "seed:country_codes": {"model": "country_codes"},
-        "transformation:dim_customers": {"model": "dim_customers"},
-        "transformation:fct_daily_orders": {"model": "fct_daily_orders"},
-        "transformation:fct_payments": {"model": "fct_payments"},
+        "seed:country_codes": {"seed": "country_codes"},
+        "transformation:dim_customers": {"model": "dim_customers", "pipeline": "marts"},
+        "transformation:fct_daily_orders": {"model": "fct_daily_orders", "pipeline": "marts"},
+        "transformation:fct_payments": {"model": "fct_payments", "pipeline": "marts"},
         "snapshot:customers_history": {"pipeline": "customers_history"},
         "quality:orders_quality": {"pipeline": "orders_quality"},
     }, "no task for sources, the ephemeral stg_orders or the test node"
@@ -50,22 +50,35 @@ def test_a_transformation_with_a_pipeline_passes_it() -> None:
     assert dict(_tasks([node])["transformation:m"].runs) == {"model": "m", "pipeline": "marts"}
 
 
-def test_a_snapshot_without_a_pipeline_runs_by_name_and_a_load_without_one_is_refused() -> None:
-    snap = {"id": "snapshot:hist", "kind": "snapshot", "label": "hist"}
-    assert dict(_tasks([snap])["snapshot:hist"].runs) == {"model": "hist"}
-    with pytest.raises(ManifestError, match="node 'load:x' \\(kind load\\) names no pipeline"):
-        _tasks([{"id": "load:x", "kind": "load", "label": "x"}])
+@pytest.mark.parametrize("kind", ["snapshot", "load"])
+def test_a_pipeline_node_without_a_pipeline_is_refused(kind: str) -> None:
+    """Every snapshot (and load) node names its pipeline at 1.71 (unified_dag.rs ~651): 0.1.0 ran a
+    snapshot without one as ``--model``, a command line for a node the engine never emits."""
+    with pytest.raises(ManifestError, match=f"node '{kind}:x' \\(kind {kind}\\) names no pipeline"):
+        _tasks([{"id": f"{kind}:x", "kind": kind, "label": "x"}])
+
+
+def test_a_seed_runs_as_a_seed_never_as_a_model_of_its_name() -> None:
+    """0.1.0 ran a seed node as ``rocky run --model=<seed>``: refused by the engine (``model '<seed>'
+    not found``), or, with a model of that name, the model ran and the seed never did."""
+    nodes = [
+        {"id": "seed:orders", "kind": "seed", "label": "orders"},
+        {"id": "transformation:orders", "kind": "transformation", "label": "orders", "pipeline": "marts"},
+    ]
+    tasks = _tasks(nodes)
+    assert dict(tasks["seed:orders"].runs) == {"seed": "orders"}
+    assert dict(tasks["transformation:orders"].runs) == {"model": "orders", "pipeline": "marts"}
 
 
 def test_two_nodes_that_would_run_the_same_command_are_refused_naming_both() -> None:
-    """A seed and a model both named orders both ran `--model=orders`: one node never ran."""
+    """Two models of one name without a pipeline would both run `--model=orders`: one never would."""
     nodes = [
-        {"id": "seed:orders", "kind": "seed", "label": "orders"},
         {"id": "transformation:orders", "kind": "transformation", "label": "orders"},
+        {"id": "model:orders", "kind": "transformation", "label": "orders"},
     ]
-    with pytest.raises(ManifestError, match=r"'seed:orders' and 'transformation:orders' would both run"):
+    with pytest.raises(ManifestError, match=r"'model:orders' and 'transformation:orders' would both run"):
         _tasks(nodes)
-    assert set(_tasks(nodes, exclude=["id:seed:orders"])) == {"transformation:orders"}
+    assert set(_tasks(nodes, exclude=["id:model:orders"])) == {"transformation:orders"}
 
 
 def test_dependencies_resolve_through_chains_of_ephemerals_and_unknown_kinds() -> None:

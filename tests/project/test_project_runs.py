@@ -39,7 +39,7 @@ def _assert_dependency_order(dag_id: str, record: Path) -> None:
     dag = getattr(dags, dag_id)
     order = run_order(record)
     assert len(order) == len(set(order)) == len(dag.tasks), "each node ran exactly once"
-    ran = {t.task_id: (t.model or t.pipeline) for t in dag.tasks}
+    ran = {t.task_id: getattr(t, "seed", None) or t.model or t.pipeline for t in dag.tasks}
     for task in dag.tasks:
         for upstream in task.upstream_task_ids:
             assert order.index(ran[upstream]) < order.index(ran[task.task_id]), (upstream, task.task_id)
@@ -69,6 +69,8 @@ def test_the_demo_group_runs_every_node_once_in_order_with_one_event_per_table(
     assert "--partition" not in argv_of(record, "--model", "dim_customers")
     quality = argv_of(record, "--pipeline", "orders_quality")
     assert not {"--model", "--from", "--partition", "--models"} & set(quality), quality
+    seed = argv_of(record, "--filter", "country_codes")
+    assert seed[seed.index("seed") :] == ["seed", "--filter", "country_codes"], "rocky seed, not run --model"
     by_uri = events_by_uri(events)
     assert all(len(extras) == 1 for extras in by_uri.values()), "one event per table"
     declared = {rocky_asset(t, namespace=NS).uri for t in DECLARED}
@@ -116,32 +118,49 @@ def test_a_run_without_a_data_interval_runs_the_partition_holding_its_logical_da
         assert argv[argv.index("--from") :][:4] == ["--from", key, "--to", key], model
 
 
-def test_the_one_run_shape_is_one_engine_run_declaring_every_table() -> None:
-    _, record, events = _run("project__one_run")
+def test_the_one_run_shape_is_the_engines_dag_run_with_an_event_per_completed_node() -> None:
+    run, record, events = _run("project__one_run")
     (start,) = starts(record)
     argv = start["argv"]
-    assert argv[argv.index("run") :] == [
-        "run",
-        "--models",
-        "models",
-        "--all",
-        "--from",
-        "2026-04-05",
-        "--to",
-        "2026-04-05",
-    ]
+    assert argv[argv.index("run") :] == ["run", "--dag", "--from", "2026-04-05", "--to", "2026-04-05"]
     by_uri = events_by_uri(events)
+    assert set(by_uri) == {rocky_asset(t, namespace=NS).uri for t in DECLARED}, "every node completed"
     assert all(len(extras) == 1 for extras in by_uri.values())
-    assert {rocky_asset(t, namespace=NS).uri for t in DECLARED} - set(by_uri) <= {
-        rocky_asset(t, namespace=NS).uri
-        for t in (".marts.country_codes", ".marts.fct_payments", ".snapshots.customers_history")
-    }, "the stand-in's --all runs its two built-in models; declared outlets are recorded on success"
+    (seed,) = by_uri[rocky_asset(".marts.country_codes", namespace=NS).uri]
+    assert seed["rocky_node"] == "seed:country_codes", "the seed ran in the engine's DAG"
+    summary = run.get_task_instance("demo.run_all").xcom_pull(task_ids="demo.run_all")
+    assert (summary["completed"], summary["failed"], summary["skipped"]) == (13, 0, 1)
+    assert summary["nodes_skipped"] == [{"id": "test:fct_daily_orders", "kind": "test", "error": None}]
+
+
+def test_a_failed_node_fails_the_one_run_task_naming_it_and_records_no_event() -> None:
+    dag = dags.project__one_run_failed
+    (dags.WORK / "project__one_run_failed.jsonl").unlink(missing_ok=True)
+    run = dag.test(logical_date=DAY)
+    assert str(run.state) == "failed"
+    ti = run.get_task_instance("demo.run_all")
+    summary = ti.xcom_pull(task_ids="demo.run_all")
+    assert summary["category"] == "engine" and summary["failed"] == 3
+    assert {n["id"] for n in summary["nodes_failed"]} == {
+        "load:raw_customers",
+        "load:raw_orders",
+        "replication:raw_payments",
+    }
+    assert "seed:country_codes" in summary["nodes_completed"], "what landed is still reported"
+    assert {
+        "id": "transformation:dim_customers",
+        "kind": "transformation",
+        "error": "upstream failure",
+    } in summary["nodes_skipped"]
+    assert asset_events("project__one_run_failed", run.run_id) == [], "a failed task records no event"
 
 
 def test_namespace_isolation_runs_each_node_in_its_own_state_namespace() -> None:
     _, record, _ = _run("project__namespaces")
     spaces = [
-        e["argv"][e["argv"].index("--state-namespace") + 1] for e in starts(record) if "run" in e["argv"]
+        e["argv"][e["argv"].index("--state-namespace") + 1]
+        for e in starts(record)
+        if "--state-namespace" in e["argv"]
     ]
     # keyed by the task id: a seed's id carries its kind prefix, so it cannot collide with a model's
     assert sorted(spaces) == sorted(

@@ -78,7 +78,7 @@ def _materialized(done: subprocess.CompletedProcess[str]) -> list[str]:
         ),
         (["--pipeline", "customers_history"], "snapshot", [".snapshots.customers_history"]),
         (["--pipeline", "orders_quality"], "quality", []),
-        (["--model", "country_codes", "--models", "models"], "transformation", [".marts.country_codes"]),
+        (["--model", "fct_payments", "--pipeline", "marts"], "transformation", [".marts.fct_payments"]),
         (["--model", "fct_payments", "--models", "models"], "transformation", [".marts.fct_payments"]),
     ],
 )
@@ -88,6 +88,14 @@ def test_each_demo_node_runs_by_name(
     done = _rocky(tmp_path, "run", *argv)
     assert _materialized(done) == tables
     assert json.loads(done.stdout)["pipeline_type"] == pipeline_type
+
+
+def test_the_demo_seed_loads_with_rocky_seed_not_run_model(tmp_path: Path) -> None:
+    seeded = _rocky(tmp_path, "seed", "--filter", "country_codes")
+    assert seeded.returncode == 0, seeded.stderr
+    assert [t["target"] for t in json.loads(seeded.stdout)["tables"]] == [".marts.country_codes"]
+    as_model = _rocky(tmp_path, "run", "--model", "country_codes", "--models", "models")
+    assert as_model.returncode == 1 and "model 'country_codes' not found" in as_model.stderr
 
 
 def test_a_second_writer_on_one_state_file_is_refused_while_the_first_runs(tmp_path: Path) -> None:

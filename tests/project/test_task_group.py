@@ -16,16 +16,20 @@ from airflow_provider_rocky._project.manifest import ManifestError
 from airflow_provider_rocky._project.partitions import interval_args
 from airflow_provider_rocky.assets import rocky_asset
 from airflow_provider_rocky.operators.rocky import RockyOperator
+from airflow_provider_rocky.operators.run_dag import RockyRunDagOperator
+from airflow_provider_rocky.operators.seed import RockySeedOperator
 
 NS = "duckdb:///data/wh.duckdb"
 
 
-def _render(manifest: Path, **kwargs: Any) -> tuple[DAG, dict[str, RockyOperator]]:
+def _render(manifest: Path, **kwargs: Any) -> tuple[DAG, dict[str, Any]]:
     with DAG("render", schedule="@daily", start_date=START) as dag:
         RockyTaskGroup("proj", manifest=manifest, **kwargs)
     tasks = {t.task_id.removeprefix("proj."): t for t in dag.tasks}
-    assert all(isinstance(t, RockyOperator) for t in tasks.values())
-    return dag, tasks  # type: ignore[return-value]
+    for name, task in tasks.items():  # a seed node loads with rocky seed; one_run is rocky run --dag
+        kind = RockySeedOperator if name.startswith("seed__") else RockyOperator
+        assert isinstance(task, RockyRunDagOperator if kwargs.get("shape") == "one_run" else kind), name
+    return dag, tasks
 
 
 def _declared(task: RockyOperator) -> list[str]:
@@ -49,7 +53,11 @@ def test_the_demo_project_renders_one_wired_task_per_materializing_node(tmp_path
     )
     assert tasks["fct_daily_orders"].upstream_task_ids == {"proj.load__raw_orders", "proj.dim_customers"}
     assert tasks["quality__orders_quality"].upstream_task_ids == {"proj.fct_daily_orders"}
-    assert (tasks["dim_customers"].model, tasks["dim_customers"].pipeline) == ("dim_customers", None)
+    assert (tasks["dim_customers"].model, tasks["dim_customers"].pipeline) == ("dim_customers", "marts")
+    assert (tasks["seed__country_codes"].seed, tasks["seed__country_codes"].pipeline) == (
+        "country_codes",
+        None,
+    )
     assert (tasks["load__raw_orders"].model, tasks["load__raw_orders"].pipeline) == (None, "raw_orders")
     for name, table in [
         ("dim_customers", ".marts.dim_customers"),
@@ -111,7 +119,9 @@ def test_a_time_interval_node_runs_the_data_interval_at_its_grain(tmp_path: Path
     _, tasks = _render(demo_manifest(tmp_path))
     fct = tasks["fct_daily_orders"]
     assert (fct.partition_from, fct.partition_to) == tuple(interval_args("day").values())
-    assert all(t.partition_from is None for n, t in tasks.items() if n != "fct_daily_orders")
+    assert all(
+        getattr(t, "partition_from", None) is None for n, t in tasks.items() if n != "fct_daily_orders"
+    )
 
 
 def test_explicit_partition_arguments_win_and_apply_to_partitioned_nodes_only(tmp_path: Path) -> None:
@@ -151,7 +161,7 @@ def test_namespace_isolation_gives_each_node_its_own_state(tmp_path: Path) -> No
 def test_the_one_run_shape_declares_every_table_on_one_task(tmp_path: Path) -> None:
     _, tasks = _render(demo_manifest(tmp_path), shape="one_run", asset_namespace=NS)
     (task,) = tasks.values()
-    assert task.task_id == "proj.run_all" and task.run_models and task.model is None
+    assert task.task_id == "proj.run_all" and task.command.name == "run_dag"
     tables = [
         ".marts.country_codes",
         ".marts.dim_customers",
@@ -161,8 +171,90 @@ def test_the_one_run_shape_declares_every_table_on_one_task(tmp_path: Path) -> N
     ]
     assert sorted(_declared(task)) == sorted(rocky_asset(t, namespace=NS).uri for t in tables)
     assert (task.partition_from, task.partition_to) == tuple(interval_args("day").values())
+    assert task.node_outlets["seed:country_codes"] == [rocky_asset(".marts.country_codes", namespace=NS).uri]
+    assert set(task.node_outlets) == {
+        "seed:country_codes",
+        "transformation:dim_customers",
+        "transformation:fct_daily_orders",
+        "transformation:fct_payments",
+        "snapshot:customers_history",
+    }
     with pytest.raises(ValueError, match="one_run"):
         _render(demo_manifest(tmp_path), shape="one_run", select=["kind:seed"])
+
+
+def test_the_one_run_shape_is_the_engines_own_dag_run(tmp_path: Path) -> None:
+    """0.1.0 rendered `rocky run --models models --all`: one pipeline plus the models, never the seeds,
+    quality, snapshot or load pipelines (and refused on a multi-pipeline project)."""
+    from airflow_provider_rocky._engine.args.dag_run import DagRunArgs
+    from airflow_provider_rocky._engine.command import RockySettings
+
+    quiet = {"parallel": 2, "fail_on_partial": False, "filter": None}  # unset values are not refused
+    _, tasks = _render(demo_manifest(tmp_path), shape="one_run", operator_args=quiet)
+    (task,) = tasks.values()
+    args = DagRunArgs(partition_from="2026-04-05", partition_to="2026-04-05", parallel=task.parallel)
+    assert args.argv(RockySettings()) == [
+        "run",
+        "--dag",
+        "--from=2026-04-05",
+        "--to=2026-04-05",
+        "--parallel=2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        ({"filter": "tenant=acme"}, "filter"),
+        ({"pipeline_filter_typo": None, "governance_override": {"grants": []}}, "governance_override"),
+        ({"shadow_suffix": "_pr"}, "shadow_suffix"),
+        ({"idempotency_key": "k"}, "idempotency_key"),
+        ({"defer_upstream": True}, "defer_upstream"),
+        ({"resume_latest": True}, "resume_latest"),
+        ({"fail_on_partial": True}, "fail_on_partial"),
+    ],
+)
+def test_one_run_refuses_what_rocky_run_dag_ignores_or_refuses(
+    tmp_path: Path, args: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValueError, match=f"rocky run --dag`, which does not take {named}"):
+        _render(demo_manifest(tmp_path), shape="one_run", operator_args=args)
+
+
+def test_a_seed_node_gets_the_task_arguments_but_not_the_run_arguments(tmp_path: Path) -> None:
+    args = {"retries": 4, "filter": "source=orders", "parallel": 2, "seeds_dir": "data/seeds"}
+    _, tasks = _render(demo_manifest(tmp_path), operator_args=args)
+    seed = tasks["seed__country_codes"]
+    assert (seed.retries, seed.seeds_dir, seed.seed) == (4, "data/seeds", "country_codes")
+    assert not hasattr(seed, "filter") and not hasattr(tasks["dim_customers"], "seeds_dir")
+    assert (tasks["dim_customers"].filter, tasks["dim_customers"].parallel) == ("source=orders", 2)
+    _, tasks = _render(demo_manifest(tmp_path), node_args={"country_codes": {"pipeline": "raw_orders"}})
+    assert tasks["seed__country_codes"].pipeline == "raw_orders", "a multi-pipeline project names one"
+    with pytest.raises(ValueError, match=r"sets filter, which a seed node \(rocky seed\) does not take"):
+        _render(demo_manifest(tmp_path), node_args={"country_codes": {"filter": "a=b"}})
+    with pytest.raises(ValueError, match="must not set 'pipeline'"):
+        _render(demo_manifest(tmp_path), node_args={"dim_customers": {"pipeline": "other"}})
+
+
+def test_shadow_never_reaches_a_node_the_engine_would_write_to_production(tmp_path: Path) -> None:
+    """The engine refuses --shadow for snapshot and load pipelines (run.rs ~2306, ~2392); rocky seed has
+    no shadow at all. 0.1.0 passed shadow_suffix from operator_args to every node."""
+    manifest = demo_manifest(tmp_path)
+    with pytest.raises(ValueError, match=r"'seed:country_codes', 'snapshot:customers_history'") as err:
+        _render(manifest, operator_args={"shadow_suffix": "_pr42"})
+    assert "load:" not in str(err.value), "a replication pipeline's load node shadows"
+    _, tasks = _render(
+        manifest, operator_args={"shadow_suffix": "_pr42"}, exclude=["kind:seed", "kind:snapshot"]
+    )
+    assert (
+        tasks["dim_customers"].shadow_suffix == "_pr42" and tasks["load__raw_orders"].shadow_suffix == "_pr42"
+    )
+    off = {"country_codes": {"shadow_suffix": None}, "snapshot:customers_history": {"shadow_suffix": None}}
+    _, tasks = _render(manifest, operator_args={"shadow_suffix": "_pr42"}, node_args=off)
+    assert tasks["snapshot__customers_history"].shadow_suffix is None
+    load_pipeline = [{"id": "load:files", "kind": "load", "label": "files", "pipeline": "files"}]
+    with pytest.raises(ValueError, match="'load:files'"):
+        _render(write_manifest(tmp_path, load_pipeline, name="l.json"), operator_args={"shadow_suffix": "_x"})
 
 
 def test_rocky_dag_renders_the_same_tasks_without_a_group(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyUsageError
 
 #: What the engine accepts as a ``--var`` name (``@var(name)`` in models).
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Matched whole (``fullmatch``): ``$`` would let a trailing newline through, which the engine's
+#: ``is_valid_var_name`` (``rocky-core/src/run_vars.rs``) refuses.
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TARGET_DIALECTS = ("dbx", "sf", "bq", "duckdb")
 
 
@@ -33,7 +35,7 @@ def _vars(var: Mapping[str, Any] | None) -> list[str]:
         raise RockyUsageError(f"var must be a mapping of names to values, got {type(var).__name__}")
     argv: list[str] = []
     for name, value in var.items():
-        if not _VAR_NAME.match(str(name)):
+        if not _VAR_NAME.fullmatch(str(name)):
             raise RockyUsageError(
                 f"var name {name!r} is invalid: letters, digits and _ (not starting with a digit)"
             )

@@ -17,8 +17,12 @@ from airflow_provider_rocky._engine.args.run import RunArgs, RunSelection
 from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyUsageError
 
-#: A plan id is hex (64 characters: blake3); a digest too. Anything else is refused before spawning.
-_HEX = re.compile(r"^[0-9a-fA-F]{8,128}$")
+#: A plan id is hex (64 characters: blake3). Anything else is refused before spawning.
+_HEX = re.compile(r"[0-9a-fA-F]{8,128}")
+#: The engine's spec digest: ``sha256:`` and 64 lowercase hex digits (``rocky-core/src/product/spec.rs``
+#: ``spec_digest``, ``DIGEST_PREFIX``); ``rocky apply`` compares it as an exact string (``apply.rs``
+#: ``enforce_spec_digest_expectation``), so no other spelling can ever match.
+SPEC_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,17 @@ class PlanArgs(RunSelection):
         return args + ([opt("--env", self.env)] if self.env is not None else [])
 
 
+def _check_spec_digest(digest: str) -> None:
+    """Only ``sha256:<64 lowercase hex>`` can equal a spec digest the engine wrote: refuse the rest."""
+    if SPEC_DIGEST.fullmatch(digest):
+        return
+    hint = "the engine's spec digests are 'sha256:' and 64 lowercase hex digits, compared as exact strings"
+    bare = digest.lower().removeprefix("sha256:")
+    if re.fullmatch(r"[0-9a-f]{64}", bare):
+        hint += f": write 'sha256:{bare}'"
+    raise RockyUsageError(f"expect_spec_digest={digest!r} can never match: {hint}")
+
+
 @dataclass(frozen=True)
 class ApplyArgs:
     """``rocky apply <plan_id> [--expect-spec-digest d]``."""
@@ -75,13 +90,13 @@ class ApplyArgs:
             )
 
     def validate(self) -> None:
-        if not self.plan_id or not _HEX.match(self.plan_id):
+        if not self.plan_id or not _HEX.fullmatch(self.plan_id):
             raise RockyUsageError(
                 f"plan_id={self.plan_id!r} is not a plan id (the hex id `rocky plan` prints); did the plan "
                 "task push one? (its XCom return_value['plan_id'])"
             )
-        if self.expect_spec_digest is not None and not _HEX.match(self.expect_spec_digest):
-            raise RockyUsageError(f"expect_spec_digest={self.expect_spec_digest!r} is not a hex digest")
+        if self.expect_spec_digest is not None:
+            _check_spec_digest(self.expect_spec_digest)
 
     def argv(self, settings: RockySettings) -> list[str]:
         args = ["apply", str(self.plan_id)]

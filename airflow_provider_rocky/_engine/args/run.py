@@ -43,13 +43,65 @@ _NOT_WITH_RESUME = (
 )
 
 
-@dataclass(frozen=True)
-class RunSelection:
-    """What a run selects and how it runs it: ``rocky run``'s arguments that ``rocky plan`` shares."""
+#: clap's partition rules of ``rocky run`` and ``rocky plan`` (main.rs 973-988, 823-843): each
+#: argument and the ones it ``conflicts_with_all``; ``--from``/``--to`` ``requires`` each other.
+PARTITION_CONFLICTS = {
+    "partition": ("partition_from", "partition_to", "latest", "missing"),
+    "partition_from": ("latest", "missing"),
+    "partition_to": ("latest", "missing"),
+    "latest": ("missing",),
+}
 
-    filter: str | None = None
-    governance_override: dict[str, Any] | None = None
-    run_models: bool = False
+
+def check_partitions(args: Any) -> None:
+    """Refuse the partition selections clap refuses (exit 2), naming the arguments, before spawning."""
+    given = {
+        name for name in ("partition", "partition_from", "partition_to") if getattr(args, name) is not None
+    }
+    given |= {name for name in ("latest", "missing") if getattr(args, name)}
+    for name, others in PARTITION_CONFLICTS.items():
+        clash = [other for other in others if other in given]
+        if name in given and clash:
+            shown = f"{name}={args.partition!r}" if name == "partition" else name
+            raise RockyUsageError(
+                f"{shown} cannot be combined with {', '.join(clash)}: the engine refuses them together "
+                "(pick one partition selection: partition, partition_from + partition_to, latest or missing)"
+            )
+    ranged = [n for n in ("partition_from", "partition_to") if n in given]
+    if len(ranged) == 1:
+        other = "partition_to" if ranged[0] == "partition_from" else "partition_from"
+        raise RockyUsageError(f"{ranged[0]} requires {other}: a range needs both ends (inclusive)")
+
+
+def check_counts(args: Any) -> None:
+    """``--lookback`` is a ``u32`` (0 allowed); ``--parallel`` too, and 0 would run nothing: at least 1."""
+    for name, lowest in (("lookback", 0), ("parallel", 1)):
+        value = getattr(args, name)
+        if value is not None and (not isinstance(value, int) or value < lowest):
+            raise RockyUsageError(f"{name}={value!r} must be an integer >= {lowest}")
+
+
+def partition_argv(args: Any) -> list[str]:
+    """The partition selection (``--partition``, ``--from --to``, ``--latest``, ``--missing``) and its
+    ``--lookback`` and ``--parallel``, in rocky-sdk's order."""
+    argv: list[str] = []
+    if args.partition is not None:
+        argv += [opt("--partition", args.partition)]
+    if args.partition_from is not None and args.partition_to is not None:
+        argv += [opt("--from", args.partition_from), opt("--to", args.partition_to)]
+    argv += ["--latest"] if args.latest else []
+    argv += ["--missing"] if args.missing else []
+    if args.lookback is not None:
+        argv += [opt("--lookback", args.lookback)]
+    if args.parallel is not None:
+        argv += [opt("--parallel", args.parallel)]
+    return argv
+
+
+@dataclass(frozen=True)
+class PartitionSelection:
+    """Which partitions run and how many at once: what ``run``, ``plan`` and ``run --dag`` all take."""
+
     partition: str | None = None
     partition_from: str | None = None
     partition_to: str | None = None
@@ -57,6 +109,15 @@ class RunSelection:
     missing: bool = False
     lookback: int | None = None
     parallel: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSelection(PartitionSelection):
+    """What a run selects and how it runs it: ``rocky run``'s arguments that ``rocky plan`` shares."""
+
+    filter: str | None = None
+    governance_override: dict[str, Any] | None = None
+    run_models: bool = False
     pipeline: str | None = None
     model: str | None = None
     shadow_suffix: str | None = None
@@ -100,10 +161,7 @@ class RunArgs(RunSelection):
                 raise RockyUsageError(
                     f"filter={self.filter!r} is invalid: expected exactly one key=value, e.g. 'tenant=acme'"
                 )
-        for name, lowest in (("lookback", 0), ("parallel", 1)):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < lowest):
-                raise RockyUsageError(f"{name}={value!r} must be an integer >= {lowest}")
+        check_counts(self)
         if self.shadow_suffix is not None and not self.shadow_suffix.strip():
             raise RockyUsageError("shadow_suffix is empty")
         self._validate_governance()
@@ -133,17 +191,7 @@ class RunArgs(RunSelection):
             raise RockyUsageError("defer_to requires defer=True")
 
     def _validate_partitions(self) -> None:
-        ranged = [n for n in ("partition_from", "partition_to") if getattr(self, n) is not None]
-        if self.partition is not None:
-            clash = [*ranged, *(n for n in ("latest", "missing") if getattr(self, n))]
-            if clash:
-                raise RockyUsageError(
-                    f"partition={self.partition!r} cannot be combined with {', '.join(clash)}: "
-                    "pick one partition selection"
-                )
-        if len(ranged) == 1:
-            other = "partition_to" if ranged[0] == "partition_from" else "partition_from"
-            raise RockyUsageError(f"{ranged[0]} requires {other}: a range needs both ends (inclusive)")
+        check_partitions(self)
 
     def _validate_governance(self) -> None:
         override = self.governance_override
@@ -161,8 +209,12 @@ class RunArgs(RunSelection):
 
     def argv(self, settings: RockySettings) -> list[str]:
         """The ``run ...`` part of argv, in rocky-sdk's order for the equivalent client call."""
-        if self.resume_latest:  # RockyClient.resume_run(None, filter=..., governance_override=...)
-            return ["run", "--resume-latest", *self._filter_argv(), *self._governance_argv()]
+        if self.resume_latest:  # RockyClient.resume_run(None, filter=..., governance_override=...), then
+            # what it lacks: the engine resolves --pipeline before it resumes (run.rs ~1964), and the
+            # run's shadow, lookback, parallel and defer arguments are the resumed run's too.
+            args = ["run", "--resume-latest", *self._filter_argv(), *self._governance_argv()]
+            args += [opt("--pipeline", self.pipeline)] if self.pipeline is not None else []
+            return args + self._shadow_argv() + self._partition_argv() + self._tail_argv()
         if self.model is not None:  # RockyClient.run_model(...), then run-only flags it lacks
             args = ["run", opt("--model", self.model)]
             args += [
@@ -192,18 +244,7 @@ class RunArgs(RunSelection):
         return ["--shadow", opt("--shadow-suffix", suffix)] if suffix is not None else []
 
     def _partition_argv(self) -> list[str]:
-        args: list[str] = []
-        if self.partition is not None:
-            args += [opt("--partition", self.partition)]
-        if self.partition_from is not None and self.partition_to is not None:
-            args += [opt("--from", self.partition_from), opt("--to", self.partition_to)]
-        args += ["--latest"] if self.latest else []
-        args += ["--missing"] if self.missing else []
-        if self.lookback is not None:
-            args += [opt("--lookback", self.lookback)]
-        if self.parallel is not None:
-            args += [opt("--parallel", self.parallel)]
-        return args
+        return partition_argv(self)
 
     def _tail_argv(self) -> list[str]:
         key = self.idempotency_key

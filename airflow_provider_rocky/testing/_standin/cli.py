@@ -8,16 +8,13 @@ accepts but the engine later refuses are ``CommandError`` (``Error: ...`` and ex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_rocky.testing._standin.flags import (
     GLOBAL,
     POSITIONALS,
-    RUN,
-    RUN_CONFLICTS,
-    RUN_REQUIRES,
     SINCE,
     SUBCOMMAND_OPTS,
     SUBCOMMANDS,
@@ -27,8 +24,6 @@ from airflow_provider_rocky.testing._standin.flags import (
     UsageError,
 )
 from airflow_provider_rocky.testing._standin.settings import STANDIN_VERSION
-
-#: Subcommands the stand-in emulates; any other word is a clap "unrecognized subcommand" (exit 2).
 
 
 @dataclass
@@ -129,13 +124,9 @@ def _consume(
     if inline is None:
         nxt = tokens[index + 1] if index + 1 < len(tokens) else None
         if nxt is None or (nxt.startswith("-") and nxt != "-"):
-            raise UsageError(f"a value is required for '{opt.display()}' but none was supplied", usage=usage)
+            raise UsageError(f"a value is required for '{opt.display()}' but none was supplied", usage=None)
         inline, index = nxt, index + 1
-    try:
-        value: Any = opt.parse(inline, opt) if opt.parse else inline
-    except UsageError as exc:
-        exc.usage = usage
-        raise
+    value: Any = opt.parse(inline, opt) if opt.parse else inline  # its errors carry no usage line
     if opt.repeatable:
         target.setdefault(opt.dest, []).append(value)
     else:
@@ -143,19 +134,53 @@ def _consume(
     return index + 1
 
 
-def _check_run_relations(seen: Sequence[str]) -> None:
-    by_long = {opt.long: opt for opt in RUN}
-    for left, right in RUN_CONFLICTS:
-        if left in seen and right in seen:
-            first, second = sorted((left, right), key=seen.index)
+def _check_relations(command: str, seen: Sequence[str]) -> None:
+    """clap's validator: ``conflicts_with`` first, then ``requires`` (clap 4.6 ``Validator::validate``).
+
+    Conflicts are checked for each given argument in command-line order (the order clap's matcher
+    holds them); the first with a conflicting argument present is reported, against every such
+    argument in command-line order. Its usage line is the command with the arguments given, minus
+    the conflicting ones (``build_conflict_err_usage``).
+    """
+    by_long = {opt.long: opt for opt in SUBCOMMAND_OPTS[command]}
+    given = [name for name in dict.fromkeys(seen) if name in by_long]
+    for name in given:
+        clash = [
+            other
+            for other in given
+            if other != name and (other in by_long[name].conflicts or name in by_long[other].conflicts)
+        ]
+        if clash:
+            shown = [by_long[other].display() for other in clash]
+            tail = f" '{shown[0]}'" if len(shown) == 1 else ":" + "".join(f"\n  {s}" for s in shown)
+            rest = [by_long[n].display() for n in given if n not in clash]
             raise UsageError(
-                f"the argument '{by_long[first].display()}' cannot be used with '{by_long[second].display()}'"
+                f"the argument '{by_long[name].display()}' cannot be used with{tail}",
+                usage=" ".join([f"rocky {command}", *rest]),
             )
-    for needs, other in RUN_REQUIRES:
-        if needs in seen and other not in seen:
-            raise UsageError(
-                f"the following required arguments were not provided:\n  {by_long[other].display()}"
-            )
+    missing = [need for name in given for need in by_long[name].requires if need not in given]
+    if missing:
+        wanted = list(dict.fromkeys(missing))
+        listed = "".join(f"\n  {by_long[need].display()}" for need in wanted)
+        usage = [f"rocky {command}", *(by_long[n].display() for n in [*given, *wanted])]
+        raise UsageError(
+            f"the following required arguments were not provided:{listed}", usage=" ".join(usage)
+        )
+
+
+#: Arguments clap fills from the environment when absent from argv (``#[arg(env = ...)]``).
+ENV_ARGS = {
+    ("run", "idempotency-key"): "ROCKY_IDEMPOTENCY_KEY",
+    ("plan", "idempotency-key"): "ROCKY_IDEMPOTENCY_KEY",
+}
+
+
+def _from_env(command: str, env: Mapping[str, str], values: dict[str, Any], seen: list[str]) -> None:
+    """clap's ``add_env``, after argv: an absent argument with a non-empty variable takes its value."""
+    for (sub, long), name in ENV_ARGS.items():
+        if sub == command and long not in seen and env.get(name):
+            values[long.replace("-", "_")] = env[name]
+            seen.append(long)
 
 
 def _too_new(command: str, version: str) -> bool:
@@ -164,10 +189,15 @@ def _too_new(command: str, version: str) -> bool:
     return since is not None and tuple(int(part) for part in version.split(".")) < since
 
 
-def parse_argv(argv: Sequence[str], version: str = STANDIN_VERSION) -> Invocation:
+def parse_argv(
+    argv: Sequence[str], version: str = STANDIN_VERSION, env: Mapping[str, str] | None = None
+) -> Invocation:
     """Parse ``argv`` (without the program name) like clap; raise ``UsageError`` / ``EarlyExit``.
 
-    ``version`` is what ``--version`` prints (``ROCKY_STANDIN_ENGINE_VERSION``).
+    ``version`` is what ``--version`` prints (``ROCKY_STANDIN_ENGINE_VERSION``). ``env``: the
+    process environment, for the arguments clap reads from it (``--idempotency-key``'s
+    ``env = "ROCKY_IDEMPOTENCY_KEY"``, main.rs 884 and 1044); a value from the environment counts
+    as given, so clap's conflicts apply to it (``MatchedArg::check_explicit``).
     """
     tokens = list(argv)
     top: dict[str, Any] = {}
@@ -219,8 +249,8 @@ def parse_argv(argv: Sequence[str], version: str = STANDIN_VERSION) -> Invocatio
     if slots:
         missing = "\n".join(f"  <{name}>" for name in slots)
         raise UsageError(f"the following required arguments were not provided:\n{missing}", usage=usage)
-    if command == "run":
-        _check_run_relations(sub_seen)
+    _from_env(command, env or {}, values, sub_seen)
+    _check_relations(command, sub_seen)
     for opt in GLOBAL:  # a global given after the subcommand wins, as with clap's `global = true`
         if opt.dest in values:
             top[opt.dest] = values.pop(opt.dest)

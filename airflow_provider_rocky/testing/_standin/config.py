@@ -9,6 +9,7 @@ built-in defaults and writes no warehouse.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 from airflow_provider_rocky.testing._standin.errors import CommandError
 
-PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot")
+PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot", "load")
 #: Environment knob: ``1`` lets the stand-in run without a config file (the real engine never does).
 ALLOW_NO_CONFIG = "ROCKY_STANDIN_ALLOW_NO_CONFIG"
 
@@ -31,6 +32,8 @@ class ProjectConfig:
     adapter_type: str = "duckdb"
     duckdb_path: Path | None = None
     pipelines: dict[str, str] = field(default_factory=dict)
+    #: Pipelines whose ``[pipeline.<name>.source] discovery`` names an adapter (``rocky plan`` needs one).
+    discovery: frozenset[str] = frozenset()
     budget_max_usd: float | None = None
     budget_on_breach: str = "warn"
     state_backend: str = "local"
@@ -88,12 +91,15 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
             adapter_type, duckdb_path = "duckdb", cwd / adapter["path"]
             break
     pipelines: dict[str, str] = {}
+    discovery: set[str] = set()
     block = data.get("pipeline", data.get("pipelines", {}))
     if isinstance(block, dict):
         for name, body in block.items():
             if isinstance(body, dict):
                 kind = str(body.get("type", "replication"))
                 pipelines[name] = kind if kind in PIPELINE_TYPES else "replication"
+                if table(table(body, "source"), "discovery").get("adapter"):
+                    discovery.add(name)
     budget = table(data, "budget")
     max_usd = budget.get("max_usd")
     state = table(data, "state")
@@ -103,6 +109,7 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
         adapter_type=adapter_type,
         duckdb_path=duckdb_path,
         pipelines=pipelines,
+        discovery=frozenset(discovery),
         budget_max_usd=float(max_usd) if isinstance(max_usd, int | float) else None,
         budget_on_breach=str(budget.get("on_breach", "warn")),
         state_backend=str(state.get("backend", "local")),
@@ -110,21 +117,46 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
 
 
 def select_pipeline(config: ProjectConfig, requested: str | None) -> tuple[str, str]:
-    """Resolve ``--pipeline`` against the config: ``(name, type)``; refuses ambiguity like the engine."""
+    """Resolve ``--pipeline`` against the config: ``(name, type)``; refuses like the engine.
+
+    Upstream: ``engine/crates/rocky-cli/src/registry.rs`` ``resolve_pipeline`` (its messages). A config
+    without pipelines is the stand-in's built-in replication pipeline (a deliberate difference: the
+    engine refuses ``no pipelines defined in config``).
+    """
     if not config.pipelines:
         return requested or "default", "replication"
     if requested is not None:
         if requested not in config.pipelines:
-            available = ", ".join(sorted(config.pipelines))
-            raise CommandError(
-                f"pipeline '{requested}' not found in {config.path.name} (available: {available})"
-            )
+            near = difflib.get_close_matches(requested, list(config.pipelines), n=1)
+            hint = f". Did you mean '{near[0]}'?" if near else ""
+            raise CommandError(f"pipeline '{requested}' not found in config{hint}")
         return requested, config.pipelines[requested]
     if len(config.pipelines) > 1:
-        names = ", ".join(sorted(config.pipelines))
-        raise CommandError(
-            f"{config.path.name} defines {len(config.pipelines)} pipelines ({names}); "
-            "pass --pipeline <name> to choose one"
-        )
+        names = ", ".join(config.pipelines)
+        raise CommandError(f"multiple pipelines defined ({names}). Use --pipeline <name> to select one.")
     name = next(iter(config.pipelines))
     return name, config.pipelines[name]
+
+
+def replication_pipeline(config: ProjectConfig, requested: str | None, config_path: str) -> str:
+    """``rocky plan``'s pipeline: a replication pipeline with a discovery adapter (engine 1.71).
+
+    Upstream: ``commands/plan.rs`` ``plan`` (``registry::resolve_replication_pipeline``, then the
+    ``source.discovery`` bail with ``registry::missing_discovery_config_message``). A config without
+    pipelines is the stand-in's built-in replication pipeline, which has one.
+    """
+    name, kind = select_pipeline(config, requested)
+    if not config.pipelines:
+        return name
+    if kind != "replication":
+        raise CommandError(
+            f"pipeline '{name}' is type '{kind}', but this command only supports replication pipelines"
+        )
+    if name not in config.discovery:
+        raise CommandError(
+            f"pipeline '{name}' has no discovery adapter configured in {config_path}\n\n"
+            f"Add this block to rocky.toml:\n\n[pipelines.{name}.source]\n"
+            'discovery = { adapter = "<discovery-adapter-name>" }\n\n'
+            "Replace `<discovery-adapter-name>` with an adapter configured for discovery."
+        )
+    return name

@@ -1,7 +1,13 @@
 """The stand-in's flag tables: every argument of every subcommand, as rocky 1.71's clap declares it.
 
+Source: ``engine/rocky/src/main.rs`` at 1.71 (``struct Cli``, ``enum Command``), parsed by clap 4.6.6
+(``engine/Cargo.lock``). Each :class:`Opt` carries what clap reads from its ``#[arg(...)]``: the value
+name (clap's derive default is the field name upper-cased; ``value_name`` overrides it), the value
+parser, ``conflicts_with_all`` and ``requires``. docs/engine-fidelity.md ("Command lines") cites
+the line of each rule.
+
 Clap-level problems (unknown flag, conflicting or missing flags, a value that does not parse) raise
-``UsageError``: the engine prints clap's usage text and exits 2 with nothing on stdout.
+``UsageError``: the engine prints clap's text and exits 2 with nothing on stdout.
 """
 
 from __future__ import annotations
@@ -12,21 +18,32 @@ from typing import Any
 
 OUTPUT_FORMATS = ("json", "table", "md")
 PRINCIPALS = ("human", "agent")
+TARGET_DIALECTS = ("dbx", "sf", "bq", "duckdb")
 
 
 class UsageError(Exception):
-    """A clap usage error: rendered as clap's text on stderr, exit 2, nothing on stdout."""
+    """A clap error: rendered as clap 4's text on stderr, exit 2, nothing on stdout.
 
-    def __init__(self, message: str, *, usage: str = "rocky run [OPTIONS]", note: str | None = None) -> None:
+    ``usage=None`` for the errors clap raises without a usage line (a value that does not parse, a
+    value missing): clap 4.6's ``Error::value_validation`` / ``Error::invalid_value`` carry none.
+    """
+
+    def __init__(
+        self, message: str, *, usage: str | None = "rocky run [OPTIONS]", note: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.usage = usage
         self.note = note
 
     def render(self) -> str:
-        """Return the exact stderr text clap would print for this error."""
-        note = f"\n  note: {self.note}\n" if self.note else ""
-        return f"error: {self.message}\n{note}\nUsage: {self.usage}\n\nFor more information, try '--help'.\n"
+        """Return the stderr text clap's ``RichFormatter`` writes for this error (without colour)."""
+        text = f"error: {self.message}"
+        if self.note:
+            text += f"\n\n  note: {self.note}"
+        if self.usage is not None:
+            text += f"\n\nUsage: {self.usage}"
+        return text + "\n\nFor more information, try '--help'.\n"
 
 
 class EarlyExit(Exception):
@@ -39,13 +56,17 @@ class EarlyExit(Exception):
 
 @dataclass(frozen=True)
 class Opt:
-    """One clap argument: long name, optional short, value name (None for a flag), value parser."""
+    """One clap argument: long name, short, value name (None: a flag), parser and its relations."""
 
     long: str
     short: str | None = None
     value: str | None = None
     repeatable: bool = False
     parse: Callable[[str, Opt], Any] | None = None
+    #: ``conflicts_with`` / ``conflicts_with_all``, by long name.
+    conflicts: tuple[str, ...] = ()
+    #: ``requires``, by long name.
+    requires: tuple[str, ...] = ()
 
     @property
     def dest(self) -> str:
@@ -53,13 +74,13 @@ class Opt:
         return self.long.replace("-", "_")
 
     def display(self) -> str:
-        """How clap names the argument in error messages (``--from <KEY>``)."""
+        """How clap names the argument in messages and usage (``--from <FROM>``)."""
         return f"--{self.long} <{self.value}>" if self.value else f"--{self.long}"
 
 
 def _uint(bits: int) -> Callable[[str, Opt], int]:
     def parse(raw: str, opt: Opt) -> int:
-        """Rust ``u{bits}::from_str`` with its error wording."""
+        """Rust ``u{bits}::from_str`` with its error wording (clap's ``value_validation``)."""
         text = raw[1:] if raw.startswith("+") else raw
         if not text:
             detail = "cannot parse integer from empty string"
@@ -69,110 +90,93 @@ def _uint(bits: int) -> Callable[[str, Opt], int]:
             detail = "number too large to fit in target type"
         else:
             return int(text)
-        raise UsageError(f"invalid value '{raw}' for '{opt.display()}': {detail}")
+        raise UsageError(f"invalid value '{raw}' for '{opt.display()}': {detail}", usage=None)
 
     return parse
 
 
 def _choice(values: Sequence[str]) -> Callable[[str, Opt], str]:
     def parse(raw: str, opt: Opt) -> str:
-        """clap ``PossibleValuesParser``."""
+        """clap ``value_enum`` (``Error::invalid_value``: the possible values, no usage line)."""
         if raw not in values:
             raise UsageError(
-                f"invalid value '{raw}' for '{opt.display()}'\n  [possible values: {', '.join(values)}]"
+                f"invalid value '{raw}' for '{opt.display()}'\n  [possible values: {', '.join(values)}]",
+                usage=None,
             )
         return raw
 
     return parse
 
 
-def _key_value(raw: str, opt: Opt) -> tuple[str, str]:
-    name, sep, value = raw.partition("=")
-    if not sep or not name:
-        raise UsageError(f"invalid value '{raw}' for '{opt.display()}': expected NAME=VALUE")
-    return name, value
+def _str(long: str, value: str | None = None, **kw: Any) -> Opt:
+    """A ``String``/``PathBuf`` option whose value name is the field name upper-cased (clap derive)."""
+    return Opt(long, value=value or long.replace("-", "_").upper(), **kw)
 
 
-#: Flags accepted before the subcommand. ``global`` ones are also accepted after it.
-TOP_LEVEL = (
-    Opt("config", "c", "PATH"),
-    Opt("state-path", None, "PATH"),
-    Opt("state-namespace", None, "KEY"),
-)
+#: Flags accepted before the subcommand. ``GLOBAL`` ones (``global = true``) are also accepted after it.
+TOP_LEVEL = (Opt("config", "c", "CONFIG"), _str("state-path"), _str("state-namespace"))
 GLOBAL = (
     Opt("output", "o", "OUTPUT", parse=_choice(OUTPUT_FORMATS)),
-    Opt("cache-ttl", None, "SECS", parse=_uint(64)),
+    Opt("cache-ttl", None, "CACHE_TTL", parse=_uint(64)),
     Opt("principal", None, "PRINCIPAL", parse=_choice(PRINCIPALS)),
 )
-RUN = (
-    Opt("filter", None, "FILTER"),
-    Opt("pipeline", None, "PIPELINE"),
-    Opt("model", None, "MODEL"),
-    Opt("governance-override", None, "GOVERNANCE_OVERRIDE"),
-    Opt("models", None, "MODELS"),
+#: ``--var`` is a ``Vec<String>`` to clap; ``RunVars::parse_pairs`` reads it after parsing (exit 1).
+_VAR = Opt("var", value="NAME=VALUE", repeatable=True)
+#: The selection and partition arguments ``rocky run`` and ``rocky plan`` both declare (main.rs 759, 928).
+_SHARED = (
+    _str("filter"),
+    _str("pipeline"),
+    _str("model"),
+    _str("governance-override"),
+    _str("models"),
     Opt("all"),
-    Opt("resume", None, "RUN_ID"),
+    _str("resume"),
     Opt("resume-latest"),
     Opt("shadow"),
-    Opt("shadow-suffix", None, "SHADOW_SUFFIX"),
-    Opt("shadow-schema", None, "SHADOW_SCHEMA"),
-    Opt("branch", None, "BRANCH"),
-    Opt("partition", None, "KEY"),
-    Opt("from", None, "KEY"),
-    Opt("to", None, "KEY"),
-    Opt("latest"),
-    Opt("missing"),
-    Opt("lookback", None, "N", parse=_uint(32)),
-    Opt("parallel", None, "N", parse=_uint(32)),
+    _str("shadow-suffix"),
+    _str("shadow-schema"),
+    _str("branch", conflicts=("shadow", "shadow-schema")),
+    _str("partition", conflicts=("from", "to", "latest", "missing")),
+    _str("from", requires=("to",), conflicts=("partition", "latest", "missing")),
+    _str("to", requires=("from",), conflicts=("partition", "latest", "missing")),
+    Opt("latest", conflicts=("partition", "from", "to", "missing")),
+    Opt("missing", conflicts=("partition", "from", "to", "latest")),
+    Opt("lookback", value="LOOKBACK", parse=_uint(32)),
+    Opt("parallel", value="PARALLEL", parse=_uint(32)),
     Opt("dag"),
-    Opt("idempotency-key", None, "IDEMPOTENCY_KEY"),
-    Opt("env", None, "ENV"),
-    Opt("defer"),
-    Opt("defer-to", None, "SCHEMA"),
+    Opt("idempotency-key", value="KEY"),
+    _str("env"),
+)
+RUN = (
+    *_SHARED,
+    Opt("watch", conflicts=("dag", "resume", "resume-latest", "idempotency-key", "model")),
+    Opt("defer", conflicts=("dag",)),
+    Opt("defer-to", value="SCHEMA", requires=("defer",)),
     Opt("skip-unchanged"),
     Opt("force-rebuild"),
     Opt("no-reuse"),
     Opt("no-prune"),
-    Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value),
-    Opt("assume-fresh-state"),
-    Opt("watch"),
+    _VAR,
+    Opt("assume-fresh-state", conflicts=("dag", "watch")),
 )
-DOCTOR = (Opt("check", None, "CHECK"), Opt("verbose"))
+PLAN = (*_SHARED, Opt("semantic"), _str("base"))
+DOCTOR = (_str("check"), Opt("verbose"))
 COMPILE = (
-    Opt("models", None, "MODELS"),
-    Opt("contracts", None, "CONTRACTS"),
-    Opt("model", None, "MODEL"),
+    _str("models"),
+    _str("contracts"),
+    _str("model"),
     Opt("expand-macros"),
-    Opt("target-dialect", None, "TARGET_DIALECT", parse=_choice(("dbx", "sf", "bq", "duckdb"))),
+    Opt("target-dialect", value="TARGET_DIALECT", parse=_choice(TARGET_DIALECTS)),
     Opt("with-seed"),
-    Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value),
-)
-_VAR = Opt("var", None, "NAME=VALUE", repeatable=True, parse=_key_value)
-TEST = (
-    Opt("models", None, "MODELS"),
-    Opt("contracts", None, "CONTRACTS"),
-    Opt("model", None, "MODEL"),
-    Opt("declarative"),
-    Opt("pipeline", None, "PIPELINE"),
     _VAR,
 )
-CI = (Opt("models", None, "MODELS"), Opt("contracts", None, "CONTRACTS"), _VAR)
-#: ``rocky plan``: ``rocky run``'s surface minus what only a run does, plus ``--semantic``/``--base``.
-_NOT_ON_PLAN = {"watch", "defer", "defer-to", "skip-unchanged", "force-rebuild", "no-reuse", "no-prune"}
-PLAN = (
-    *(opt for opt in RUN if opt.long not in {*_NOT_ON_PLAN, "var", "assume-fresh-state"}),
-    Opt("semantic"),
-    Opt("base", None, "BASE"),
-)
-APPLY = (Opt("expect-spec-digest", None, "DIGEST"),)
-DISCOVER = (
-    Opt("pipeline", None, "PIPELINE"),
-    Opt("with-schemas"),
-    Opt("emit-fivetran-state-to", None, "PATH"),
-    Opt("no-cache"),
-)
-FRESHNESS = (Opt("pipeline", None, "PIPELINE"),)
-DAG = (Opt("models", None, "MODELS"), Opt("column-lineage"))
+TEST = (_str("models"), _str("contracts"), _str("model"), Opt("declarative"), _str("pipeline"), _VAR)
+CI = (_str("models"), _str("contracts"), _VAR)
+APPLY = (_str("expect-spec-digest"),)
+DISCOVER = (_str("pipeline"), Opt("with-schemas"), _str("emit-fivetran-state-to", "PATH"), Opt("no-cache"))
+FRESHNESS = (_str("pipeline"),)
+DAG = (_str("models"), _str("seeds"), _str("contracts"), Opt("column-lineage"))
+SEED = (_str("seeds"), _str("pipeline"), _str("filter"))
 SUBCOMMAND_OPTS = {
     "run": RUN,
     "doctor": DOCTOR,
@@ -184,6 +188,7 @@ SUBCOMMAND_OPTS = {
     "discover": DISCOVER,
     "freshness": FRESHNESS,
     "dag": DAG,
+    "seed": SEED,
 }
 #: Required positional arguments, by subcommand (clap value names).
 POSITIONALS = {"apply": ("PLAN_ID",)}
@@ -191,22 +196,5 @@ POSITIONALS = {"apply": ("PLAN_ID",)}
 SINCE = {"freshness": (1, 74, 0)}
 #: Subcommands the stand-in emulates; any other word is a clap "unrecognized subcommand" (exit 2).
 SUBCOMMANDS = tuple(SUBCOMMAND_OPTS)
-
-#: clap ``conflicts_with`` pairs and ``requires`` pairs of ``rocky run`` (contract §1.2).
-RUN_CONFLICTS = (
-    ("partition", "from"),
-    ("partition", "to"),
-    ("partition", "latest"),
-    ("partition", "missing"),
-    ("branch", "shadow"),
-    ("branch", "shadow-schema"),
-    ("resume", "resume-latest"),
-    ("watch", "dag"),
-    ("watch", "resume"),
-    ("watch", "resume-latest"),
-    ("watch", "idempotency-key"),
-    ("watch", "model"),
-    ("assume-fresh-state", "dag"),
-    ("assume-fresh-state", "watch"),
-)
-RUN_REQUIRES = (("from", "to"), ("to", "from"), ("defer-to", "defer"))
+#: clap ``default_value``s the engine reads when a flag is absent.
+DEFAULTS = {("seed", "seeds"): "seeds", ("run", "shadow-suffix"): "_rocky_shadow"}

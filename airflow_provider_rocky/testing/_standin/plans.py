@@ -1,10 +1,15 @@
 """``rocky plan`` and ``rocky apply <plan_id>`` (contract §7): a plan persisted, then applied as a run.
 
-``plan`` prints a ``PlanResult`` (statements, ``plan_id``, ``plan_kind: run``, models, execution
-layers) and writes it, with the arguments it was made from and the project's spec digest, to
-``.rocky/plans/<plan_id>.json`` under the working directory, as the engine does. ``apply`` finds that
-file, refuses a missing plan or a spec digest other than ``--expect-spec-digest``, and then runs
-exactly the planned arguments: its stdout is the run's ``RunOutput`` (``command: run``).
+``plan`` plans a replication pipeline only (engine 1.71, ``commands/plan.rs``: the resolved pipeline
+must be a replication pipeline with a discovery adapter; a project without pipelines is the
+stand-in's built-in one). It prints a ``PlanResult`` (statements, ``plan_id``, ``plan_kind: run``,
+models, execution layers) and writes it, with the arguments it was made from, to
+``.rocky/plans/<plan_id>.json`` under the working directory. ``apply`` finds that file, applies the
+engine's product-identity gate (``commands/apply.rs`` ``enforce_spec_digest_expectation``: a plan
+payload carrying ``product_id`` + ``spec_digest`` needs an equal ``--expect-spec-digest``, compared
+as strings; the flag against a plan without them is refused), then runs exactly the planned
+arguments: its stdout is the run's ``RunOutput`` (``command: run``). ``rocky plan`` writes no product
+identity (``rocky product propose`` does): a test binds a plan with :func:`bind_to_product`.
 
 The ``budget_breach`` scenario plans an E027 budget diagnostic: ``has_budget_errors``, exit 1.
 """
@@ -17,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_rocky.testing._standin.config import load_config, select_pipeline
+from airflow_provider_rocky.testing._standin.config import load_config, replication_pipeline, select_pipeline
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
 from airflow_provider_rocky.testing._standin.outputs import render
@@ -26,15 +31,6 @@ from airflow_provider_rocky.testing._standin.run_command import run_command
 from airflow_provider_rocky.testing._standin.tracing import rfc3339, utc_now, write_fd
 
 PLANS_DIR = Path(".rocky") / "plans"
-
-
-def spec_digest(cwd: Path, models_dir: str | None) -> str:
-    """A digest of the project's model files (what ``--expect-spec-digest`` pins)."""
-    digest = hashlib.sha256()
-    directory = cwd / (models_dir or "models")
-    for path in sorted(directory.glob("*.sql")) if directory.is_dir() else []:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _statements(shape: RunPlan) -> list[dict[str, str]]:
@@ -58,6 +54,7 @@ def plan(run: RunEnv) -> Outcome:
     """Plan the run these arguments describe, persist it, print it."""
     inv = run.inv
     config = load_config(inv.config, run.cwd)
+    replication_pipeline(config, inv.get("pipeline"), inv.config)
     _pipeline, pipeline_type = select_pipeline(config, inv.get("pipeline"))
     shape = build_plan(
         inv,
@@ -83,8 +80,6 @@ def plan(run: RunEnv) -> Outcome:
         "created_at": rfc3339(utc_now()),
         "models": models,
         "execution_layers": [[name] for name in models],
-        # What `rocky apply --expect-spec-digest` pins (the stand-in prints it; README, plan → apply).
-        "spec_digest": spec_digest(run.cwd, inv.get("models")),
     }
     if inv.get("env") is not None:
         document["env"] = inv.get("env")
@@ -93,7 +88,7 @@ def plan(run: RunEnv) -> Outcome:
         document["budget_diagnostics"] = [_budget_diagnostic()]
         document["has_budget_errors"] = True
         code = 1
-    stored = {"plan": document, "values": values, "spec_digest": document["spec_digest"]}
+    stored = {"plan": document, "values": values, "payload": {}}
     path = run.cwd / PLANS_DIR / f"{plan_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
@@ -124,12 +119,44 @@ def apply(run: RunEnv) -> Outcome:
             f"plan {plan_id} not found in {PLANS_DIR} (run `rocky plan` first, in this project)"
         )
     stored = json.loads(path.read_text(encoding="utf-8"))
-    expected = run.inv.get("expect-spec-digest")
-    if expected is not None and expected != stored["spec_digest"]:
-        raise CommandError(
-            f"spec digest mismatch: plan {plan_id[:12]} was made from spec {stored['spec_digest']}, "
-            f"--expect-spec-digest is {expected}; re-plan"
-        )
+    _check_product_binding(stored.get("payload") or {}, plan_id, run.inv.get("expect-spec-digest"))
     run.log.info(f"applying plan {plan_id[:12]}", plan_id=plan_id)
     planned = dataclasses.replace(run.inv, command="run", values=dict(stored["values"]))
     return run_command(dataclasses.replace(run, inv=planned))
+
+
+def bind_to_product(path: Path, product_id: str, spec_digest: str) -> None:
+    """Give a stored plan a product identity, as ``rocky product propose`` writes one (tests)."""
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    stored["payload"] = {**stored.get("payload", {}), "product_id": product_id, "spec_digest": spec_digest}
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+
+
+def _check_product_binding(payload: dict[str, Any], plan_id: str, expected: str | None) -> None:
+    """``enforce_spec_digest_expectation``: fail-closed both ways, equality over opaque strings."""
+    product, digest = payload.get("product_id"), payload.get("spec_digest")
+    if (product is None) != (digest is None):
+        raise CommandError(
+            f"plan '{plan_id}' carries a malformed product binding: a product-bound plan must carry BOTH "
+            "`product_id` and `spec_digest` as non-empty strings (or neither)"
+        )
+    if product is None:
+        if expected is not None:
+            raise CommandError(
+                f"--expect-spec-digest was given, but plan '{plan_id}' carries no spec_digest in its "
+                "payload. The caller expected a product-bound plan; this one is not. Verify the plan id, "
+                "or drop the flag only if applying a non-product plan is intended."
+            )
+        return
+    if expected is None:
+        raise CommandError(
+            f"plan '{plan_id}' is product-bound (product '{product}'): its payload carries spec digest "
+            f"'{digest}', so a bare `rocky apply` is refused. Pass `rocky apply {plan_id} "
+            "--expect-spec-digest <digest>` with the digest of the approved spec you intend to fulfil."
+        )
+    if expected != digest:
+        raise CommandError(
+            f"spec digest mismatch for plan '{plan_id}': the plan was authored against '{digest}' but the "
+            f"applier expected '{expected}'. The approved spec has moved since this plan was proposed — "
+            "re-propose against the current approved spec instead of applying a stale plan."
+        )

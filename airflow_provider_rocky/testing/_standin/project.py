@@ -9,8 +9,10 @@ Every node kind of the engine's DAG output is in it (rocky 1.71's ``dag.schema.j
 * ``snapshot:customers_history`` (a snapshot pipeline), ``quality:orders_quality`` (a quality
   pipeline checking ``fct_daily_orders``, a ``check`` edge) and ``test:fct_daily_orders``.
 
-Models and seeds run by name through the usual ``--model`` path (their targets are the ones it
-prints: ``.marts.<name>``). ``--pipeline <p>`` of a demo pipeline runs that pipeline:
+Models (pipeline ``marts``) run by name through the usual ``--model`` path (their targets are the
+ones it prints: ``.marts.<name>``); the seed loads with ``rocky seed`` (``_standin/seeds.py``);
+``rocky run --dag`` runs every node (``_standin/dag_run.py``). ``--pipeline <p>`` of a demo
+pipeline runs that pipeline:
 a replication pipeline copies its source's tables, the snapshot pipeline writes
 ``.snapshots.customers_history``, the quality pipeline materializes nothing.
 ``ROCKY_STANDIN_DAG_NODES=N`` makes ``rocky dag`` print a synthetic project of N nodes instead
@@ -37,6 +39,9 @@ ENV_DAG_NODES = "ROCKY_STANDIN_DAG_NODES"
 REPLICATION = {"raw_orders": "orders", "raw_customers": "customers", "raw_payments": "payments"}
 SNAPSHOT_PIPELINE, SNAPSHOT_TARGET = "customers_history", ("", "snapshots", "customers_history")
 QUALITY_PIPELINE = "orders_quality"
+#: The transformation pipeline of the demo's models (the engine names it on every model and test
+#: node: ``unified_dag.rs`` ``add_transformation_nodes``).
+MODELS_PIPELINE = "marts"
 
 
 def _target(table: str, schema: str = "marts") -> dict[str, str]:
@@ -48,6 +53,7 @@ def _model(name: str, depends: Sequence[str], strategy: dict[str, Any], **extra:
         "id": f"transformation:{name}",
         "kind": "transformation",
         "label": name,
+        "pipeline": MODELS_PIPELINE,
         "depends_on": list(depends),
         "target": _target(name),
         "strategy": strategy,
@@ -120,7 +126,7 @@ def demo_nodes() -> list[dict[str, Any]]:
     }
     nodes.append({**quality, "pipeline": QUALITY_PIPELINE, "depends_on": ["transformation:fct_daily_orders"]})
     tests = {"id": "test:fct_daily_orders", "kind": "test", "label": "fct_daily_orders (tests)"}
-    nodes.append({**tests, "depends_on": ["transformation:fct_daily_orders"]})
+    nodes.append({**tests, "pipeline": MODELS_PIPELINE, "depends_on": ["transformation:fct_daily_orders"]})
     return nodes
 
 
@@ -186,6 +192,14 @@ def dag_document(nodes: list[dict[str, Any]], version: str) -> dict[str, Any]:
     }
 
 
+def project_nodes() -> list[dict[str, Any]]:
+    """The project ``rocky dag`` prints and ``rocky run --dag`` runs: the demo, or a synthetic one."""
+    raw = os.environ.get(ENV_DAG_NODES, "").strip()
+    if raw and (not raw.isdigit() or int(raw) < 1):
+        raise CommandError(f"[rocky stand-in] invalid {ENV_DAG_NODES} {raw!r}: expected an integer >= 1")
+    return synthetic_nodes(int(raw)) if raw else demo_nodes()
+
+
 def dag_command(inv: Invocation, scenario: Scenario, log: StderrLog, fmt: str, version: str) -> int:
     """``rocky dag``: the demo project (or ``ROCKY_STANDIN_DAG_NODES`` synthetic nodes) on stdout."""
     if scenario.hard_failure:
@@ -195,10 +209,7 @@ def dag_command(inv: Invocation, scenario: Scenario, log: StderrLog, fmt: str, v
     if scenario.hang:
         while True:  # until signalled, like a compile that never finishes
             time.sleep(0.2)
-    raw = os.environ.get(ENV_DAG_NODES, "").strip()
-    if raw and (not raw.isdigit() or int(raw) < 1):
-        raise CommandError(f"[rocky stand-in] invalid {ENV_DAG_NODES} {raw!r}: expected an integer >= 1")
-    nodes = synthetic_nodes(int(raw)) if raw else demo_nodes()
+    nodes = project_nodes()
     document = dag_document(nodes, version)
     log.info(f"dag: {len(nodes)} nodes, {len(document['edges'])} edges", nodes=len(nodes))
     text = render(document, "json") if fmt == "json" else f"{len(nodes)} nodes\n"

@@ -6,13 +6,16 @@ import os
 from pathlib import Path
 
 from airflow_provider_rocky.testing._standin import checks, state_lock, streams
+from airflow_provider_rocky.testing._standin.cli import Invocation
 from airflow_provider_rocky.testing._standin.config import ProjectConfig, load_config, select_pipeline
+from airflow_provider_rocky.testing._standin.dag_run import run_dag
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
 from airflow_provider_rocky.testing._standin.flags import UsageError
 from airflow_provider_rocky.testing._standin.idempotency import IdempotencyStore, state_file, store_path
 from airflow_provider_rocky.testing._standin.outputs import build_skipped_output, render
 from airflow_provider_rocky.testing._standin.plan import RunPlan, build_plan
+from airflow_provider_rocky.testing._standin.project import SNAPSHOT_PIPELINE
 from airflow_provider_rocky.testing._standin.runner import Runner
 from airflow_provider_rocky.testing._standin.signals import INTERRUPTED_EXIT
 from airflow_provider_rocky.testing._standin.tracing import utc_now, write_fd
@@ -41,12 +44,29 @@ def _early_error(run: RunEnv, state: Path) -> None:
         raise CommandError(refusal_message())
 
 
+def _refuse_unsupported_shadow(inv: Invocation, pipeline: str, pipeline_type: str) -> None:
+    """``reject_unsupported_shadow`` (``commands/run.rs`` 2306, 2392, 6185): snapshot and load pipelines."""
+    kind = "snapshot" if pipeline == SNAPSHOT_PIPELINE else pipeline_type
+    if (
+        (inv.flag("shadow") or inv.get("branch") is not None)
+        and inv.get("model") is None
+        and kind in ("snapshot", "load")
+    ):
+        raise CommandError(
+            f"--shadow / --branch is not supported for {kind} pipelines: their targets are not rewritten, "
+            f"so the run would write production. Run the {kind} pipeline without the flag, or scope the "
+            "shadow run to the transformation and replication pipelines with --pipeline"
+        )
+
+
 def run_command(run: RunEnv) -> Outcome:
     """Everything after clap for ``rocky run``; raises ``CommandError`` for hard failures."""
     inv, log = run.inv, run.log
     config = load_config(inv.config, run.cwd)
     for line in check_run(inv, config, run.env, run.cwd):
         log.plain(line)
+    if inv.flag("dag"):
+        return run_dag(run, config)
     if config.exists:
         log.info("loaded config", path=inv.config)
     else:
@@ -54,6 +74,7 @@ def run_command(run: RunEnv) -> Outcome:
     state = state_file(inv.state_path, inv.state_namespace, run.cwd)
     log.debug("resolved state path", path=str(state))
     pipeline, pipeline_type = select_pipeline(config, inv.get("pipeline"))
+    _refuse_unsupported_shadow(inv, pipeline, pipeline_type)
     _early_error(run, state)
     plan = build_plan(
         inv,

@@ -26,7 +26,7 @@ from airflow_provider_rocky.testing._standin.plan import RunPlan
 from airflow_provider_rocky.testing._standin.selection import Unit
 from airflow_provider_rocky.testing._standin.signals import INTERRUPTED_EXIT
 from airflow_provider_rocky.testing._standin.tracing import new_run_id, utc_now, write_fd
-from airflow_provider_rocky.testing._standin.validation import idempotency_key
+from airflow_provider_rocky.testing._standin.validation import idempotency_key, parse_vars
 from airflow_provider_rocky.testing._standin.warehouse import Warehouse
 from airflow_provider_rocky.testing.scenarios import compile_error_text, fate_for
 
@@ -92,7 +92,7 @@ class Runner:
             filter=inv.get("filter") or "",
         )
         self.pipes = PipesWriter.detect(self.run.env, self.log)
-        for name, value in inv.get("var") or []:
+        for name, value in parse_vars(inv.get("var")):
             self.log.debug("variable bound", name=name, value=value)
         if inv.get("env") is not None:
             self.log.info(f"governance scoped to environment {inv.get('env')}", env=inv.get("env"))

@@ -31,6 +31,8 @@ KNOWN_ROWS = {"orders": 12, "order_items": 30, "customers": 8, "addresses": 9, "
 DEFAULT_MODELS = ("dim_customers", "fct_daily_orders")
 MODEL_COLUMNS = {"dim_customers": 4, "fct_daily_orders": 3}
 PARTITIONED_MODEL = "fct_daily_orders"
+#: The demo project's seeds (``seeds.DEMO_SEEDS``): ``run --model`` of one is the engine's "not found".
+DEMO_SEED_NAMES = frozenset({"country_codes"})
 MAX_PARTITIONS = 10000
 
 
@@ -144,9 +146,10 @@ def model_units(models_dir: str | None, only: str | None, cwd: Path) -> list[Uni
         found = sorted(path.stem for path in directory.glob("*.sql"))
         names = found or names
     if only is not None:
-        # Only a directory with models can lack one: ``models/`` holding just the state file is none.
-        if found and only not in names:
-            raise CommandError(f"model '{only}' not found in {models_dir}")
+        # Only a directory with models can lack one: ``models/`` holding just the state file is none;
+        # without models the demo project has every model, but its seeds are not models.
+        if (found and only not in names) or (not found and only in DEMO_SEED_NAMES):
+            raise CommandError(f"model '{only}' not found (no transformation model with that name)")
         names = [only]
     return [_model_unit(name, directory) for name in names]
 

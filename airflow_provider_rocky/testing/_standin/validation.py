@@ -13,7 +13,8 @@ from airflow_provider_rocky.testing._standin.cli import Invocation
 from airflow_provider_rocky.testing._standin.config import ProjectConfig
 from airflow_provider_rocky.testing._standin.errors import CommandError
 
-NAMESPACE_RE = re.compile(r"^[a-zA-Z0-9_]+$")
+NAMESPACE_RE = re.compile(r"[a-zA-Z0-9_]+")
+VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_filter(raw: str | None) -> tuple[str, str] | None:
@@ -101,8 +102,31 @@ def refusal_message() -> str:
     )
 
 
+def parse_vars(raw: list[str] | None) -> list[tuple[str, str]]:
+    """``RunVars::parse_pairs`` (``rocky-core/src/run_vars.rs``): ``NAME=VALUE``, split on the first ``=``."""
+    pairs = []
+    for item in raw or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError(f"invalid --var '{item}': expected name=value (no '=' found)")
+        if not name:
+            raise CommandError(f"invalid --var '{item}': variable name is empty")
+        if not VAR_NAME_RE.fullmatch(name):
+            raise CommandError(
+                f"invalid --var name '{name}': must match [A-Za-z_][A-Za-z0-9_]* "
+                "(letters, digits, underscore; not starting with a digit)"
+            )
+        pairs.append((name, value))
+    return pairs
+
+
 def check_run(inv: Invocation, config: ProjectConfig, env: Mapping[str, str], cwd: Path) -> list[str]:
-    """Every exit-1 bail of ``rocky run`` that depends only on argv/env/config; returns warning lines."""
+    """Every exit-1 bail of ``rocky run`` that depends only on argv/env/config; returns warning lines.
+
+    In the engine's order (``main.rs`` ``Command::Run`` arm, 3485-3580): ``--var`` pairs, ``--var``
+    or ``--models`` with ``--dag``, an idempotency key with a resume, ``--assume-fresh-state`` on the
+    local backend, then the governance override.
+    """
     _principal, warnings = resolve_principal(inv, env)
     if inv.state_namespace is not None and not NAMESPACE_RE.fullmatch(inv.state_namespace):
         raise CommandError(
@@ -110,27 +134,29 @@ def check_run(inv: Invocation, config: ProjectConfig, env: Mapping[str, str], cw
             "(letters, digits and underscores)"
         )
     parse_filter(inv.get("filter"))
+    parse_vars(inv.get("var"))
+    if inv.get("var") and (inv.flag("dag") or inv.flag("watch")):
+        raise CommandError(
+            "--var is not yet supported with --dag or --watch (it would be silently dropped); "
+            "run without --dag/--watch, or remove --var"
+        )
+    if inv.get("models") is not None and inv.flag("dag"):
+        raise CommandError(
+            "--models is not supported with --dag (it would be silently dropped); the unified DAG "
+            "resolves each transformation pipeline's own `models` glob from rocky.toml"
+        )
     if idempotency_key(inv, env) is not None and (inv.get("resume") or inv.flag("resume-latest")):
         raise CommandError(
-            "--idempotency-key cannot be combined with --resume / --resume-latest: a resumed run "
-            "already has a run id to deduplicate on"
-        )
-    if inv.flag("dag"):
-        if inv.get("var"):
-            raise CommandError("--var is not supported with --dag")
-        if inv.get("models"):
-            raise CommandError("--models cannot be combined with --dag: the DAG reads models from rocky.toml")
-        raise CommandError(
-            "the rocky stand-in does not emulate `rocky run --dag` (its dag_run output is not a RunOutput)"
+            "--idempotency-key cannot be combined with --resume / --resume-latest "
+            "(resume is an explicit override of idempotent skip)"
         )
     if inv.flag("watch"):
-        if inv.get("var"):
-            raise CommandError("--var is not supported with --watch")
         raise CommandError("the rocky stand-in does not emulate `rocky run --watch` (an NDJSON stream)")
     if inv.flag("assume-fresh-state") and config.state_backend in ("local", ""):
         raise CommandError(
-            "--assume-fresh-state requires a remote [state] backend (s3, gcs, valkey or tiered); "
-            "the local backend has no remote copy to distrust"
+            "--assume-fresh-state requires a remote `[state]` backend (s3, gcs, valkey, or tiered): "
+            "with the local backend there is no remote-state download whose failure could be treated "
+            "as a fresh start"
         )
     override = inv.get("governance-override")
     if override is not None:

@@ -103,6 +103,19 @@ class Warehouse:
         self.connection.execute(f"CREATE OR REPLACE TABLE {_target(unit)} AS {select}", params)
         return unit.rows
 
+    def load_rows(
+        self, schema: str, table: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]
+    ) -> None:
+        """A seed: drop and recreate ``schema.table`` with ``columns`` (text) and insert ``rows``."""
+        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+        target = f"{_ident(schema)}.{_ident(table)}"
+        self.connection.execute(f"DROP TABLE IF EXISTS {target}")
+        body = ", ".join(f"{_ident(name)} VARCHAR" for name in columns)
+        self.connection.execute(f"CREATE TABLE {target} ({body})")
+        if rows:
+            marks = ", ".join("?" for _ in columns)
+            self.connection.executemany(f"INSERT INTO {target} VALUES ({marks})", rows)  # noqa: S608
+
     def _partition(self, unit: Unit) -> int:
         assert unit.partition is not None
         first = unit.partition.start.date()
