@@ -126,6 +126,14 @@ def no_orphans() -> Iterator[None]:
         pytest.fail(f"processes left alive after the test: {left}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs a DAG through the metadata DB (``airflow_db``): ``-m "not dag_test"``
+    is the inner loop (``make test-fast``), everything else still runs real engine processes."""
+    for item in items:
+        if "airflow_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dag_test)
+
+
 @pytest.fixture(scope="session")
 def standin_bin() -> Path:
     """The stand-in engine installed as an executable named ``rocky``."""
