@@ -11,9 +11,12 @@ ROCKY_SDK_LOWEST ?= 0.15.0
 UV := .tools/bin/uv
 export UV_PYTHON := $(PYTHON)
 export UV_COMPILE_BYTECODE := 1
-PYTEST_ARGS ?= -q
+# Tests run on every core (pytest-xdist): each worker has its own AIRFLOW_HOME, metadata DB and orphan
+# marker (tests/conftest.py), so workers share nothing but the machine.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?= -q -n $(PYTEST_WORKERS)
 
-.PHONY: demo test test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests
+.PHONY: demo test test-fast test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -48,6 +51,10 @@ lint: .venv/.synced
 	.venv/bin/ruff check airflow_provider_rocky tests example_dags e2e benchmarks scripts
 	.venv/bin/ruff format --check airflow_provider_rocky tests example_dags e2e benchmarks scripts
 	.venv/bin/mypy
+
+# The inner loop: everything but the dag.test() runs (which need the metadata DB), newest Airflow only.
+test-fast: .venv/.synced
+	.venv/bin/python -m pytest $(PYTEST_ARGS) -m "not dag_test"
 
 test-newest: .venv/.synced
 	.venv/bin/python -m pytest $(PYTEST_ARGS)

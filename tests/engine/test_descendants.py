@@ -25,7 +25,6 @@ from airflow_provider_rocky._engine.run import EngineRun, RunLimits
 from airflow_provider_rocky._engine.stderr import LogLine
 from airflow_provider_rocky._task import wire
 from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
-from tests.engine.counting import count_calls
 
 #: Daemonizes a helper that reports its pid (on stderr and in ``{pidfile}``), then runs ``{after}``.
 #: With ``{pipes}``, the helper appends to the Pipes messages file every 50 ms, as one that re-created
@@ -213,20 +212,66 @@ def test_a_zombie_counts_as_gone() -> None:
         engine.wait()
 
 
+class _CountingLock:
+    """The scans' lock, counting the threads that wait to take it (so a test can wait for them all)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition()
+        self.waiting = 0
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self.waiting += 1
+            self._changed.notify_all()
+        self._lock.acquire()
+        with self._changed:
+            self.waiting -= 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def wait_for(self, waiting: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.waiting >= waiting, timeout=60), self.waiting
+
+
 def test_runs_ending_together_share_proc_scans_and_none_sees_an_older_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """1,000 runs ending at once used to read /proc 1,000 times; a shared scan must still be fresh."""
+    """1,000 runs ending at once used to read /proc 1,000 times; a shared scan must still be fresh.
+
+    Deterministic: the first scan is held until the 39 other runs have asked and wait behind it. None
+    of them may use that scan (it started before they asked); all of them share the next: two scans.
+    """
     from airflow_provider_rocky._engine import descendants
 
-    scans = count_calls(monkeypatch, descendants._Snapshot, "__init__")
+    lock = _CountingLock()
+    snapshots = descendants._Snapshots()
+    snapshots._lock = lock  # type: ignore[assignment]
+    monkeypatch.setattr(descendants, "_SNAPSHOTS", snapshots)
+    real_init, first_started = descendants._Snapshot.__init__, threading.Event()
+    scans = 0
+
+    def held_first_scan(self: object, started: float) -> None:
+        nonlocal scans
+        scans += 1
+        if scans == 1:
+            first_started.set()
+            lock.wait_for(39)
+        real_init(self, started)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(descendants._Snapshot, "__init__", held_first_scan)
     runs = [RunProcesses(os.getpid(), f"token-{i}") for i in range(40)]
-    threads = [threading.Thread(target=run.scan) for run in runs]
-    for thread in threads:
+    first = threading.Thread(target=runs[0].scan)
+    first.start()
+    assert first_started.wait(60)
+    threads = [threading.Thread(target=run.scan) for run in runs[1:]]
+    for thread in [*threads]:
         thread.start()
-    for thread in threads:
+    for thread in [first, *threads]:
         thread.join()
-    assert 1 <= scans() < len(runs) / 2, scans()
+    assert scans == 2, scans
 
     # A process started after the last scan is seen by the next one: no scan older than the ask.
     token = "fresh-token"
