@@ -92,3 +92,7 @@ watch__no_config = _group(
     "watch__no_config",
     args("watch__no_config", {"ROCKY_STANDIN_ALLOW_NO_CONFIG": "0"}, retries=0),
 )
+#: dim_customers fails in the engine's run only, and its task has no retries: a clear runs it alone.
+watch__clear = _group(
+    "watch__clear", args("watch__clear", {"ROCKY_STANDIN_FAIL_NODES": "dim_customers:1"}, retries=0)
+)
