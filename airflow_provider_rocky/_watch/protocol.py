@@ -34,6 +34,8 @@ STALE_SECONDS = 60.0
 #: The generation of a producer try that ended without publishing anything.
 NO_REPORT = "-"
 STATUSES = ("completed", "failed", "skipped")
+#: Seconds between two reads of a producer by its waiting node tasks (one shared read per interval).
+POLL_SECONDS = 2.0
 UPSTREAM_FAILURE = "upstream failure"
 
 

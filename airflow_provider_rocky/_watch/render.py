@@ -1,7 +1,8 @@
 """``shape="watch"`` at DAG parse time: one producer task, one node task per node, the engine's edges.
 
-* the producer (``run_dag``, ``RockyWatchProducerOperator``) takes the partition selection as ``shape="one_run"`` does (the data interval when the project has
-  one grain) and the state pool (it is the engine's writer);
+* the producer (``run_dag``, ``RockyWatchProducerOperator``) takes the partition selection as
+  ``shape="one_run"`` does (the data interval when the project has one grain) and the state pool
+  (it is the engine's writer);
 * a node task per node that would get a task in ``shape="nodes"``, with the same id, command (for
   when it runs alone), declared table and ``operator_args``; not in the state pool (it mostly
   waits; a node run alone that meets another writer asks again); a partitioned node runs alone with

@@ -10,6 +10,7 @@ is spawned.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -18,25 +19,20 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator
 
-from airflow_provider_rocky._engine.args.base import from_operator
-from airflow_provider_rocky._engine.command import RockyCommand
-from airflow_provider_rocky._engine.logsink import log_sink
-from airflow_provider_rocky._engine.process import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
-from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
-from airflow_provider_rocky._task import context as task_context
-from airflow_provider_rocky._task import secrets, wire
-from airflow_provider_rocky._task.commands import CommandSpec
-from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH, BuiltRun, RunRequest, build_run
-from airflow_provider_rocky._verdict import summary
-from airflow_provider_rocky._verdict.interpret import Verdict
+from airflow_provider_rocky._engine import defaults
+from airflow_provider_rocky._engine.args.base import operator_name
 from airflow_provider_rocky.exceptions import RockyError
-from airflow_provider_rocky.hooks.rocky import RockyHook, mask_secret
-from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
-from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
 if TYPE_CHECKING:
+    # The rest is imported where it is used: a DAG file pays for building tasks, not running them.
     from airflow.sdk import Context
     from airflow.triggers.base import StartTriggerArgs
+
+    from airflow_provider_rocky._engine.command import RockyCommand
+    from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
+    from airflow_provider_rocky._task.declared import CommandLike
+    from airflow_provider_rocky._task.request import BuiltRun, RunRequest
+    from airflow_provider_rocky._verdict.interpret import Verdict
 
 __all__ = ["DEFER_TIMEOUT_MARGIN", "FULL_RESULT_KEY", "ON_KILL_GRACE_SECONDS", "RockyBaseOperator"]
 
@@ -74,8 +70,9 @@ class RockyBaseOperator(BaseOperator):
     ``state_path``, ``state_namespace``, ``models_dir``.
     """
 
-    #: The engine command this operator runs (a declaration; see ``_task/commands.py``).
-    command: ClassVar[CommandSpec]
+    #: The engine command this operator runs (a declaration; see ``_task/commands.py``, or a
+    #: ``_task.declared.LazyCommand`` that imports it only when a task runs).
+    command: ClassVar[CommandLike]
     template_fields_renderers: ClassVar[dict[str, str]] = {"env_vars": "json"}
     ui_color = "#2b2d42"
     ui_fgcolor = "#ffffff"
@@ -84,7 +81,7 @@ class RockyBaseOperator(BaseOperator):
         self,
         *,
         env_vars: Mapping[str, str] | None = None,
-        rocky_conn_id: str = RockyHook.default_conn_name,
+        rocky_conn_id: str = defaults.DEFAULT_CONN_ID,
         binary_path: str | None = None,
         project_dir: str | None = None,
         config_path: str | None = None,
@@ -94,8 +91,8 @@ class RockyBaseOperator(BaseOperator):
         timeout_seconds: float | None = None,
         stderr_tail_lines: int = 20,
         push_full_result: bool = False,
-        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
-        term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
+        max_stdout_bytes: int = defaults.DEFAULT_MAX_STDOUT_BYTES,
+        term_grace_seconds: float = defaults.DEFAULT_TERM_GRACE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         auto_idempotency_key: bool = True,
         pipes: bool = False,
@@ -135,20 +132,24 @@ class RockyBaseOperator(BaseOperator):
             raise ValueError(f"{self.task_id}: timeout_seconds={self.timeout_seconds!r} must be > 0")
         if self.stderr_tail_lines < 0:
             raise ValueError(f"{self.task_id}: stderr_tail_lines must be >= 0")
-        request = self.run_request()
+        args = self.command.args
         try:
-            self.command.args.check_shape(**from_operator(self.command.args, dict(request.values)))
+            args.check_shape(
+                **{f.name: getattr(self, operator_name(f), None) for f in dataclasses.fields(args)}
+            )
         except Exception as err:
             raise ValueError(f"{self.task_id}: {err}") from None
         if self.start_from_trigger:
             if not self.deferrable:
                 raise ValueError(f"{self.task_id}: start_from_trigger=True needs deferrable=True")
-            self.start_trigger_args = self._start_trigger_args(request)
+            self.start_trigger_args = self._start_trigger_args(self.run_request())
 
     # -- building ---------------------------------------------------------------------------------
 
     def run_request(self) -> RunRequest:
         """This task's request, from its (raw or rendered) attributes; names come from the command."""
+        from airflow_provider_rocky._task.request import RunRequest
+
         names = (*self.command.templated, *self.command.flags)
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         return RunRequest(
@@ -163,6 +164,8 @@ class RockyBaseOperator(BaseOperator):
         )
 
     def _limits(self, deadline: float | None = None, reason: str | None = None) -> RunLimits:
+        from airflow_provider_rocky._engine.run import RunLimits
+
         return RunLimits(
             self.stderr_tail_lines,
             self.max_stdout_bytes,
@@ -176,6 +179,9 @@ class RockyBaseOperator(BaseOperator):
     def _start_trigger_args(self, request: RunRequest) -> StartTriggerArgs:
         """``StartTriggerArgs``: the templated values as kwargs the triggerer renders, plus a spec."""
         from airflow.triggers.base import StartTriggerArgs
+
+        from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH
+        from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
         if not AIRFLOW_V_3_3_PLUS:
             templated = [name for name, value in request.templated().items() if "{{" in str(value)]
@@ -205,6 +211,9 @@ class RockyBaseOperator(BaseOperator):
 
         ``started``: when ``execute()`` was entered; ``execution_timeout`` counts from it.
         """
+        from airflow_provider_rocky._task import context as task_context
+        from airflow_provider_rocky._task.request import build_run
+
         request = self.run_request()
         hook = request.hook()
         hook.get_settings()
@@ -217,6 +226,10 @@ class RockyBaseOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
+        from airflow_provider_rocky._engine.logsink import log_sink
+        from airflow_provider_rocky._engine.run import EngineRun
+        from airflow_provider_rocky._verdict import summary
+
         started = time.time()  # execution_timeout counts from here, in both modes
         try:
             built = self.build(context, started)
@@ -238,6 +251,9 @@ class RockyBaseOperator(BaseOperator):
         return self._finish(context, record, command.redacted())
 
     def _defer(self, command: RockyCommand, limits: RunLimits) -> None:
+        from airflow_provider_rocky._task import secrets
+        from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+
         kwarg, sealed = secrets.seal_command(command)
         if not sealed:
             self.log.warning(
@@ -261,12 +277,17 @@ class RockyBaseOperator(BaseOperator):
 
     def _hold_until(self) -> float | None:
         """The event hold, except under ``dag.test()``, where the race it guards against cannot happen."""
-        if task_context.runs_in_process():
-            return None
-        return task_context.event_hold_until(self.event_hold_seconds)
+        from airflow_provider_rocky._task import context as task_context
+
+        in_process = task_context.runs_in_process()
+        return None if in_process else task_context.event_hold_until(self.event_hold_seconds)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
+        from airflow_provider_rocky._engine.run import RunRecord
+        from airflow_provider_rocky._task import wire
+        from airflow_provider_rocky._verdict import summary
+
         self._register_secrets()
         try:
             unpacked = wire.unpack(event)
@@ -286,6 +307,8 @@ class RockyBaseOperator(BaseOperator):
         return {}
 
     def _finish(self, context: Context, record: RunRecord, command: Sequence[str]) -> Any:
+        from airflow_provider_rocky._task import secrets
+
         spec = self.command
         verdict = spec.interpret(
             record.outcome,
@@ -315,6 +338,8 @@ class RockyBaseOperator(BaseOperator):
 
     def _push_summary(self, context: Context, value: dict[str, Any]) -> None:
         """Push the summary, redacted and storable (Airflow redacts no XCom; JSONB refuses NUL)."""
+        from airflow_provider_rocky._task import secrets
+
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=secrets.for_the_db(value))
 
@@ -326,6 +351,8 @@ class RockyBaseOperator(BaseOperator):
         Airflow serializes the rendered fields (and redacts what the masker knows) right after this,
         before ``execute()``: registered there, a templated secret would be stored in clear.
         """
+        from airflow_provider_rocky.hooks.rocky import mask_secret
+
         super().render_template_fields(context, jinja_env)
         if isinstance(self.env_vars, Mapping):
             for value in self.env_vars.values():
@@ -337,6 +364,8 @@ class RockyBaseOperator(BaseOperator):
         The connection's ``env``/``secret_env`` are read again for that (a connection that no longer
         reads is ignored here: the run is over, only its report remains).
         """
+        from airflow_provider_rocky.hooks.rocky import mask_secret
+
         for value in (self.env_vars or {}).values() if isinstance(self.env_vars, Mapping) else ():
             mask_secret(str(value))
         try:
@@ -360,6 +389,8 @@ class RockyBaseOperator(BaseOperator):
 
 def _storable(error: RockyError) -> RockyError:
     """``error`` with NUL-free text: its message may be stored (a retry policy's reason, callbacks)."""
+    from airflow_provider_rocky._task import secrets
+
     if "\x00" not in str(error):
         return error
     rebuild, args = error.__reduce__()[:2]  # the taxonomy pickles by state: (rebuild, (cls, state))

@@ -39,11 +39,10 @@ from airflow_provider_rocky._task.context import runs_in_process
 from airflow_provider_rocky._watch import reading
 from airflow_provider_rocky._watch.decide import Act, Decision, decide
 from airflow_provider_rocky._watch.documents import for_the_db
-from airflow_provider_rocky._watch.protocol import Detail
+from airflow_provider_rocky._watch.protocol import POLL_SECONDS, Detail
 from airflow_provider_rocky.operators.base import _storable
 from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.operators.seed import RockySeedOperator
-from airflow_provider_rocky.triggers.watch import POLL_SECONDS, RockyWatchTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -109,6 +108,8 @@ class _WatchNode:
         if runs_in_process():  # dag.test(): one thread runs every task in turn; let the others run
             later = datetime.now().astimezone() + timedelta(seconds=IN_PROCESS_WAIT_SECONDS)
             raise AirflowRescheduleException(later)  # type: ignore[no-untyped-call]
+        from airflow_provider_rocky.triggers.watch import RockyWatchTrigger
+
         trigger = RockyWatchTrigger(
             where.dag_id,
             where.run_id,
@@ -205,6 +206,8 @@ class _WatchNode:
         return True
 
     def _defer_reask(self, context: Context) -> None:
+        from airflow_provider_rocky.triggers.watch import RockyWatchTrigger
+
         where = self._where(context)
         trigger = RockyWatchTrigger(
             where.dag_id, where.run_id, where.producer, self.rocky_node_id, sleep_seconds=REASK_SECONDS

@@ -25,21 +25,15 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rocky._engine.logsink import log_sink
-from airflow_provider_rocky._engine.run import EngineRun, RunRecord
-from airflow_provider_rocky._engine.stderr import LogLine
-from airflow_provider_rocky._task import secrets
-from airflow_provider_rocky._task.context import runs_in_process
-from airflow_provider_rocky._verdict import summary
-from airflow_provider_rocky._watch.documents import error_document, for_the_db
-from airflow_provider_rocky._watch.publisher import Publisher, publish
-from airflow_provider_rocky._watch.tracker import WatchTracker
 from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.operators.base import _storable
 from airflow_provider_rocky.operators.run_dag import RockyRunDagOperator
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rest is imported when the task runs (parse cost: ``_task/declared.py``)
     from airflow.sdk import Context
+
+    from airflow_provider_rocky._engine.run import RunRecord
+    from airflow_provider_rocky._watch.tracker import WatchTracker
 
 __all__ = ["RockyWatchProducerOperator"]
 
@@ -56,6 +50,10 @@ class RockyWatchProducerOperator(RockyRunDagOperator):
 
     def execute(self, context: Context) -> Any:
         """Run the engine here, publishing; success once it printed a ``DagRunOutput``."""
+        from airflow_provider_rocky._watch.documents import error_document, for_the_db
+        from airflow_provider_rocky._watch.publisher import publish
+        from airflow_provider_rocky._watch.tracker import WatchTracker
+
         ti = context["ti"]
         tracker = WatchTracker(uuid.uuid4().hex, int(ti.try_number))
 
@@ -79,6 +77,12 @@ class RockyWatchProducerOperator(RockyRunDagOperator):
             raise
 
     def _watched(self, context: Context, tracker: WatchTracker, push: Any) -> Any:
+        from airflow_provider_rocky._engine.logsink import log_sink
+        from airflow_provider_rocky._engine.run import EngineRun
+        from airflow_provider_rocky._task.context import runs_in_process
+        from airflow_provider_rocky._verdict import summary
+        from airflow_provider_rocky._watch.publisher import Publisher
+
         started = time.time()
         try:
             built = self.build(context, started)
@@ -92,7 +96,7 @@ class RockyWatchProducerOperator(RockyRunDagOperator):
         self.log.info("rocky command: %s (cwd=%s)", command.shown(), command.cwd or ".")
         sink = log_sink(self.log)
 
-        def on_line(line: LogLine) -> None:
+        def on_line(line: Any) -> None:
             sink(line)
             tracker.feed(line)
 
@@ -115,6 +119,10 @@ class RockyWatchProducerOperator(RockyRunDagOperator):
     def _report(
         self, context: Context, tracker: WatchTracker, push: Any, record: RunRecord, argv: Any
     ) -> Any:
+        from airflow_provider_rocky._task import secrets
+        from airflow_provider_rocky._watch.documents import error_document
+        from airflow_provider_rocky._watch.publisher import publish
+
         spec = self.command
         verdict = spec.interpret(
             record.outcome,

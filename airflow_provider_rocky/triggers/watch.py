@@ -29,12 +29,11 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_rocky._watch import reading
 from airflow_provider_rocky._watch.decide import Act, Observed, decide
+from airflow_provider_rocky._watch.protocol import POLL_SECONDS
 
 __all__ = ["POLL_SECONDS", "RockyWatchTrigger"]
 
 log = logging.getLogger(__name__)
-#: Seconds between two reads of a producer, shared by every node task waiting on it.
-POLL_SECONDS = 2.0
 
 #: The blocking read a poller makes (``reading.poll``); replaceable in benchmarks and tests.
 Fetch = Callable[[reading.Where], Observed]
