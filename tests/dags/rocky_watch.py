@@ -19,7 +19,7 @@ try:
 except ImportError:  # Airflow 3.1: only the core path
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
 
-from rocky_project import DEMO, NAMESPACE
+from rocky_project import DEMO, GENERATED, NAMESPACE
 
 from airflow_provider_rocky import RockyTaskGroup
 
@@ -50,11 +50,11 @@ def _dag(dag_id: str) -> DAG:
     return DAG(dag_id, schedule=DAILY, start_date=START, catchup=False, tags=["rocky", "watch"])
 
 
-def _group(dag_id: str, operator_args: dict[str, Any], **kwargs: Any) -> DAG:
+def _group(dag_id: str, operator_args: dict[str, Any], manifest_path: Path = DEMO, **kwargs: Any) -> DAG:
     with _dag(dag_id) as dag:
         RockyTaskGroup(
             "demo",
-            manifest=DEMO,
+            manifest=manifest_path,
             operator_args=operator_args,
             asset_namespace=NAMESPACE,
             shape="watch",
@@ -95,4 +95,11 @@ watch__no_config = _group(
 #: dim_customers fails in the engine's run only, and its task has no retries: a clear runs it alone.
 watch__clear = _group(
     "watch__clear", args("watch__clear", {"ROCKY_STANDIN_FAIL_NODES": "dim_customers:1"}, retries=0)
+)
+#: The stand-in's generated project of 40 nodes (a load node, models reading up to three earlier
+#: ones, ephemeral and daily-partitioned ones among them): the manifest and the engine's DAG agree.
+watch__generated = _group(
+    "watch__generated",
+    args("watch__generated", {"ROCKY_STANDIN_DAG_NODES": "40"}, retries=0),
+    manifest_path=GENERATED,
 )
