@@ -8,6 +8,7 @@ Each DAG runs the stand-in in a DuckDB project of its own under ROCKY_TEST_WORKD
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -102,4 +103,31 @@ watch__generated = _group(
     "watch__generated",
     args("watch__generated", {"ROCKY_STANDIN_DAG_NODES": "40"}, retries=0),
     manifest_path=GENERATED,
+)
+
+
+def _hold_state_file(context: Any) -> None:
+    """A second writer takes the project's state file for 3 s, just as the failed node's retry starts."""
+    import subprocess
+    import sys
+
+    state = project("watch__busy") / "models" / ".rocky-state.redb"
+    code = (
+        "import sys, time, pathlib; from airflow_provider_rocky.testing._standin.state_lock import hold\n"
+        "with hold(pathlib.Path(sys.argv[1]), 'state'):\n"
+        "    open(sys.argv[2], 'w').close(); time.sleep(3)\n"
+    )
+    held = WORK / "watch__busy.held"
+    held.unlink(missing_ok=True)
+    subprocess.Popen([sys.executable, "-c", code, str(state), str(held)], start_new_session=True)
+    while not held.exists():  # the lock is taken before the retry runs
+        time.sleep(0.02)
+
+
+#: dim_customers fails in the engine's run; as its retry runs it alone, another writer holds the
+#: state file for 3 s: the run alone asks again within the try instead of failing on the lock.
+watch__busy = _group(
+    "watch__busy",
+    args("watch__busy", {"ROCKY_STANDIN_FAIL_NODES": "dim_customers:1"}, retries=1, retry_delay=timedelta(0)),
+    node_args={"dim_customers": {"on_retry_callback": _hold_state_file}},
 )

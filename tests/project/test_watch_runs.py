@@ -189,3 +189,17 @@ def test_clearing_the_producer_runs_the_project_again_and_the_nodes_take_the_new
     assert {try_number for _, try_number in after.values()} == {2}
     runs = _engine_runs("watch__demo")
     assert [("--dag" in argv) for argv in runs] == [True, True], "the project again; no node run alone"
+
+
+def test_a_node_run_alone_that_finds_the_state_file_held_asks_again_without_spending_a_retry() -> None:
+    run, states = _run("watch__busy")
+    assert str(run.state) == "success"
+    assert states["dim_customers"] == ("success", 2), "one retry: the one the engine's failure spent"
+    pids = {e["pid"]: e["argv"] for e in starts(dags.record("watch__busy")) if "dim_customers" in e["argv"]}
+    alone = [pid for pid, argv in pids.items() if "--dag" not in argv]
+    from airflow_provider_rocky.testing import read_record
+
+    ends = {e["pid"]: e["exit_code"] for e in read_record(dags.record("watch__busy")) if e["event"] == "end"}
+    codes = [ends[pid] for pid in alone]
+    assert len(codes) >= 2 and codes[-1] == 0 and set(codes[:-1]) == {1}, codes
+    assert sum("--dag" in argv for argv in _engine_runs("watch__busy")) == 1
