@@ -41,6 +41,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CHILD_TIMEOUT = 600
+#: A shapes run: 1,000 per-node tasks under dag.test() take tens of minutes on 2 cores.
+SHAPE_TIMEOUT = 3 * 3600
 
 
 def graph(count: int, fan_in: int = 3) -> list[tuple[str, list[str]]]:
@@ -329,7 +331,7 @@ def _shape_child(dags: Path, shape: str, mode: str, env: dict[str, str]) -> dict
         env=env,
         capture_output=True,
         text=True,
-        timeout=CHILD_TIMEOUT,
+        timeout=SHAPE_TIMEOUT,
         cwd=dags,
     )
     if done.returncode != 0:
