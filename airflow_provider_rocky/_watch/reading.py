@@ -91,7 +91,8 @@ def observe(
     state = producer_state(where)
     for _ in range(ATTEMPTS):
         head = detail = taken = None
-        if _reports(state) and has_xcom(where, HEAD_KEY):
+        ended = plain_state(state) in TERMINAL  # an ended producer has its head, but for a rare failure
+        if _reports(state) and (ended or has_xcom(where, HEAD_KEY)):
             head = Head.read(read_xcom(where, HEAD_KEY))
         if head is not None and node_id in head.nodes:  # written before the head named it
             detail = Detail.read(read_xcom(where, detail_key(node_id)))
