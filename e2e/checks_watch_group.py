@@ -98,7 +98,7 @@ def check_failing_run(ctx: Ctx, run_ids: list[str]) -> str:
         raise CheckFailed(f"dim_customers' XCom summary {summary}")
     declared = _declared(ctx)
     events = _events(ctx, run_id)
-    landed = {declared[f"project.{t}"] for t in ("seed__country_codes", "fct_payments")}
+    landed = {declared[t] for t in ("seed__country_codes", "fct_payments")}
     if events != dict.fromkeys(landed, 1):
         raise CheckFailed(f"asset events {events}: expected one each for {sorted(landed)}")
     producer_end = str(tis["run_dag"]["end_date"])
