@@ -47,17 +47,7 @@ def read_run(dag_id: str, run_id: str, task_id: str) -> DagRunResult:
 
 def asset_events(dag_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(asset uri, extra) of every asset event the run emitted, in id order."""
-    from airflow.models.asset import AssetEvent
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        events = session.scalars(
-            select(AssetEvent)
-            .where(AssetEvent.source_dag_id == dag_id, AssetEvent.source_run_id == run_id)
-            .order_by(AssetEvent.id)
-        ).all()
-        return [(event.asset.uri, dict(event.extra or {})) for event in events]
+    return [(uri, extra) for uri, _source, extra in asset_event_rows(dag_id, run_id)]
 
 
 def clear_and_continue(dag: Any, run_id: str, task_ids: list[str], *, downstream: bool = False) -> str:

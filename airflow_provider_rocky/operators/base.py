@@ -306,20 +306,19 @@ class RockyBaseOperator(BaseOperator):
         """Command-specific options of the interpreter (``fail_on_partial`` for ``rocky run``)."""
         return {}
 
+    def _read(self, record: RunRecord, command: Sequence[str]) -> tuple[Verdict, dict[str, Any]]:
+        """The interpreter's verdict on a finished run, its report logged, and its XCom summary."""
+        spec, binary = self.command, command[0] if command else "rocky"
+        options = dict(command=command, binary=binary, max_stdout_bytes=self.max_stdout_bytes)
+        verdict = spec.interpret(record.outcome, **options, **self.interpret_options())
+        for text, is_warning in spec.report(verdict, record.pipes):
+            (self.log.warning if is_warning else self.log.info)(text)
+        return verdict, spec.summarize(verdict, record.pipes)
+
     def _finish(self, context: Context, record: RunRecord, command: Sequence[str]) -> Any:
         from airflow_provider_rocky._task import secrets
 
-        spec = self.command
-        verdict = spec.interpret(
-            record.outcome,
-            command=command,
-            binary=command[0] if command else "rocky",
-            max_stdout_bytes=self.max_stdout_bytes,
-            **self.interpret_options(),
-        )
-        for text, is_warning in spec.report(verdict, record.pipes):
-            (self.log.warning if is_warning else self.log.info)(text)
-        compact = spec.summarize(verdict, record.pipes)
+        verdict, compact = self._read(record, command)
         if self.push_full_result and verdict.result is not None:
             full = verdict.result.model_dump(mode="json")
             context["ti"].xcom_push(key=FULL_RESULT_KEY, value=secrets.for_the_db(full))

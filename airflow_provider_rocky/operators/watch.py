@@ -41,6 +41,7 @@ from airflow_provider_rocky._watch.decide import Act, Decision, decide
 from airflow_provider_rocky._watch.documents import for_the_db
 from airflow_provider_rocky._watch.protocol import POLL_SECONDS, Detail
 from airflow_provider_rocky.operators.base import _storable
+from airflow_provider_rocky.operators.materialize import RockyMaterializingOperator
 from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.operators.seed import RockySeedOperator
 
@@ -58,16 +59,22 @@ IN_PROCESS_WAIT_SECONDS = 1.0
 _BUSY = ("locked by another process", "is busy")
 
 
-class _WatchNode:
-    """What both node operators add to their command: the watch, then the command when alone."""
+class _WatchNode(RockyMaterializingOperator):
+    """What both node operators add to their command: the watch, then the command when alone.
 
-    rocky_node_id: str
-    watch_producer: str
-    watch_poll_seconds: float
-    outlets: list[Any]
-    log: Any
+    An operator class of its own (Airflow's ``BaseOperator`` machinery wraps every ``__init__`` in
+    the hierarchy), placed before the command's operator in each node operator's bases.
+    """
 
-    def _watch_init(self, rocky_node_id: str, watch_producer: str, watch_poll_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        rocky_node_id: str,
+        watch_producer: str,
+        watch_poll_seconds: float = POLL_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)  # the node's command operator (RockyOperator, RockySeedOperator)
         self.rocky_node_id = rocky_node_id
         self.watch_producer = watch_producer
         self.watch_poll_seconds = watch_poll_seconds
@@ -120,7 +127,7 @@ class _WatchNode:
             poll_seconds=self.watch_poll_seconds,
         )
         timeout = getattr(self, "execution_timeout", None)
-        self.defer(trigger=trigger, method_name="resume_watch", timeout=timeout)  # type: ignore[attr-defined]
+        self.defer(trigger=trigger, method_name="resume_watch", timeout=timeout)
 
     def _take(self, context: Context, where: reading.Where, decision: Decision) -> None:
         """Record that this try uses the report (a retry or a clear then runs the node alone)."""
@@ -175,7 +182,7 @@ class _WatchNode:
         """The node's own command, as ``shape="nodes"`` runs it; a held state file is asked again."""
         while True:
             try:
-                return super().execute(context)  # type: ignore[misc]
+                return super().execute(context)
             except exc.RockyStateBusyError as err:
                 if not self._may_reask(context, err):
                     raise
@@ -186,7 +193,7 @@ class _WatchNode:
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """A deferred run alone ended: as ``shape="nodes"``, except a held state file is asked again."""
         try:
-            return super().execute_complete(context, event)  # type: ignore[misc]
+            return super().execute_complete(context, event)
         except exc.RockyStateBusyError as err:
             if not self._may_reask(context, err):
                 raise
@@ -212,7 +219,7 @@ class _WatchNode:
         trigger = RockyWatchTrigger(
             where.dag_id, where.run_id, where.producer, self.rocky_node_id, sleep_seconds=REASK_SECONDS
         )
-        self.defer(trigger=trigger, method_name="rerun_alone")  # type: ignore[attr-defined]
+        self.defer(trigger=trigger, method_name="rerun_alone")
 
 
 def _event_extra(detail: Detail, producer: str) -> dict[str, Any]:
@@ -279,30 +286,8 @@ class RockyWatchNodeOperator(_WatchNode, RockyOperator):
 
     template_fields: Sequence[str] = RockyOperator.template_fields
 
-    def __init__(
-        self,
-        *,
-        rocky_node_id: str,
-        watch_producer: str,
-        watch_poll_seconds: float = POLL_SECONDS,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._watch_init(rocky_node_id, watch_producer, watch_poll_seconds)
-
 
 class RockyWatchSeedOperator(_WatchNode, RockySeedOperator):
-    """A watch group's seed node (``rocky seed --filter <seed>`` when alone)."""
+    """A watch group's seed node (``rocky seed --filter <seed>`` when alone); arguments as above."""
 
     template_fields: Sequence[str] = RockySeedOperator.template_fields
-
-    def __init__(
-        self,
-        *,
-        rocky_node_id: str,
-        watch_producer: str,
-        watch_poll_seconds: float = POLL_SECONDS,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._watch_init(rocky_node_id, watch_producer, watch_poll_seconds)

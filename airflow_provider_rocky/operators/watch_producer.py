@@ -123,16 +123,7 @@ class RockyWatchProducerOperator(RockyRunDagOperator):
         from airflow_provider_rocky._watch.documents import error_document
         from airflow_provider_rocky._watch.publisher import publish
 
-        spec = self.command
-        verdict = spec.interpret(
-            record.outcome,
-            command=argv,
-            binary=argv[0] if argv else "rocky",
-            max_stdout_bytes=self.max_stdout_bytes,
-        )
-        for text, is_warning in spec.report(verdict, record.pipes):
-            (self.log.warning if is_warning else self.log.info)(text)
-        compact = spec.summarize(verdict, record.pipes)
+        verdict, compact = self._read(record, argv)
         result = verdict.result
         if result is None:  # no DagRunOutput: a run-level failure, every unreported node gets it
             error = verdict.error or RockyError("rocky run --dag printed no DagRunOutput")
