@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_rocky._verdict.verdict import error_table
 from airflow_provider_rocky.ui import full_result as full
 
 __all__ = ["Tables", "from_full_result", "from_summary"]
@@ -165,9 +166,12 @@ def _landed(summary: Mapping[str, Any], mat: Mapping[str, Any], assets: Mapping[
 
 
 def _failed(error: Mapping[str, Any]) -> dict[str, Any]:
-    table = error.get("table")
+    """A failed table; a name in brackets (``<unnamed table>``, 0.1.0's word) is looked for in the message."""
+    table = str(error.get("table") or "")
+    if not table or table.startswith("<"):
+        table = error_table([], str(error.get("message") or ""))
     return _row(
-        readable(str(table)) if table else UNNAMED,
+        UNNAMED if table.startswith("<") else readable(table),
         "failed",
         error={"failure_kind": _text(error.get("failure_kind")), "message": _text(error.get("message"))},
     )
