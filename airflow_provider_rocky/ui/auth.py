@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AccessRefused", "authorize", "token_of"]
 
-#: Airflow's UI session cookie (``airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN``).
-COOKIE_NAME = "_token"
-
 
 class AccessRefused(Exception):
     """The request may not read the data: ``status`` (401 or 403) and a sentence for the page."""
@@ -39,10 +36,8 @@ def token_of(request: Request) -> str | None:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    try:
-        from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-    except ImportError:  # pragma: no cover - the name has not moved between 3.1 and 3.3
-        COOKIE_NAME_JWT_TOKEN = COOKIE_NAME  # noqa: N806
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN  # "_token"
+
     return request.cookies.get(COOKIE_NAME_JWT_TOKEN) or None
 
 

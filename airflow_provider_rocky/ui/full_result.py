@@ -1,4 +1,4 @@
-"""The full result (XCom ``rocky_result``, ``push_full_result=True``) read as plain JSON, shaped like the summary.
+"""The full result (XCom ``rocky_result``, from ``push_full_result=True``) read as plain JSON.
 
 It is ``RunResult.model_dump(mode="json")`` of whichever rocky-sdk the worker had (0.15 to 0.29), so
 it is read loosely here: a field missing or of another shape is skipped, never raised. The rows come
@@ -42,7 +42,7 @@ def _name(mat: Mapping[str, Any]) -> str:
 
 def materializations(result: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for mat in _dicts(result.get("materializations")):
-        meta = mat.get("metadata") if isinstance(mat.get("metadata"), dict) else {}
+        meta: dict[str, Any] = mat["metadata"] if isinstance(mat.get("metadata"), dict) else {}
         partition = mat.get("partition") if isinstance(mat.get("partition"), dict) else None
         volume = mat.get("volume") if isinstance(mat.get("volume"), dict) else None
         yield {
@@ -52,7 +52,9 @@ def materializations(result: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "partition_key": partition.get("key") if partition else None,
             "duration_ms": mat.get("duration_ms"),
             "volume_verdict": volume.get("verdict") if volume else None,
-            "notes": [str(n) for n in mat.get("notes") or [] if n] if isinstance(mat.get("notes"), list) else [],
+            "notes": [str(n) for n in mat.get("notes") or [] if n]
+            if isinstance(mat.get("notes"), list)
+            else [],
         }
 
 

@@ -115,12 +115,16 @@ def _tables(summary: Mapping[str, Any], record: TaskRecord) -> dict[str, Any]:
         if full_result.is_run_result(full)
         else from_summary(summary, record.asset_ids)
     )
-    pipes = summary.get("pipes") if isinstance(summary.get("pipes"), dict) else {}
+    pipes: dict[str, Any] = summary["pipes"] if isinstance(summary.get("pipes"), dict) else {}
     for check in pipes.get("checks") or []:
         if isinstance(check, dict):
             key = check.get("asset_key")
             table = ".".join(str(p) for p in key) if isinstance(key, list) else None
-            row = {"check": check.get("check"), "severity": check.get("severity"), "passed": check.get("passed")}
+            row = {
+                "check": check.get("check"),
+                "severity": check.get("severity"),
+                "passed": check.get("passed"),
+            }
             tables.checks.append({"table": table, "source": "pipes", **row})
     shown = {status: sum(r["status"] == status for r in tables.rows) for status in tables.totals}
     return {

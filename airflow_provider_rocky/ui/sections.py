@@ -112,7 +112,7 @@ def _ci(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _freshness(summary: Mapping[str, Any]) -> dict[str, Any]:
-    counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else {}
+    counts: dict[str, Any] = summary["counts"] if isinstance(summary.get("counts"), dict) else {}
     items = []
     for row in _dicts(summary.get("not_fresh")):
         age = row.get("age_seconds")
@@ -137,10 +137,7 @@ def gate_section(kind: str, summary: Mapping[str, Any]) -> dict[str, Any] | None
 
 
 def _approval(row: Approval) -> dict[str, Any]:
-    if row.chosen is not None:
-        answer = ", ".join(row.chosen) or "(no option)"
-    else:
-        answer = None
+    answer = None if row.chosen is None else (", ".join(row.chosen) or "(no option)")
     return {
         "task_id": row.task_id,
         "map_index": row.map_index,

@@ -135,7 +135,9 @@ def _uris(summary: Any) -> list[str]:
     """The asset URIs the summary lists (``assets``: at most 100, one per table and partition)."""
     if not isinstance(summary, dict) or not isinstance(summary.get("assets"), list):
         return []
-    return [row["uri"] for row in summary["assets"] if isinstance(row, dict) and isinstance(row.get("uri"), str)]
+    return [
+        row["uri"] for row in summary["assets"] if isinstance(row, dict) and isinstance(row.get("uri"), str)
+    ]
 
 
 def _asset_ids(session: Any, uris: Iterable[str]) -> dict[str, int]:

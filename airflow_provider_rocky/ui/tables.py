@@ -135,7 +135,9 @@ def _checks(tables: Tables, index: _Index, checks: Iterable[dict[str, Any]]) -> 
         _attach(tables, index, check.get("table"), "checks", item)
 
 
-def _assets(summary: Mapping[str, Any], asset_ids: Mapping[str, int]) -> dict[tuple[str, Any], dict[str, Any]]:
+def _assets(
+    summary: Mapping[str, Any], asset_ids: Mapping[str, int]
+) -> dict[tuple[str, Any], dict[str, Any]]:
     """(table, partition) -> {uri, id}: what the run emitted (only runs that emitted asset events)."""
     out: dict[tuple[str, Any], dict[str, Any]] = {}
     for row in _dicts(summary.get("assets")):
@@ -182,7 +184,9 @@ def _contained(row: Mapping[str, Any]) -> dict[str, Any]:
     message = f"blocked by {blocked}" if blocked else "blocked upstream"
     if row.get("unblock_hint"):
         message += f": {row['unblock_hint']}"
-    return _row(str(row.get("model") or UNNAMED), "contained", error={"failure_kind": None, "message": message})
+    return _row(
+        str(row.get("model") or UNNAMED), "contained", error={"failure_kind": None, "message": message}
+    )
 
 
 def _total(summary: Mapping[str, Any], key: str, fallback: int) -> int:

@@ -28,7 +28,9 @@ def engine(scenario: str, **env: str) -> dict[str, Any]:
 
 
 with DAG("rocky_view_partial", **COMMON) as rocky_view_partial:
-    RockyOperator(task_id="rocky_run", filter="source=orders", asset_namespace="rocky://view", **engine("partial"))
+    RockyOperator(
+        task_id="rocky_run", filter="source=orders", asset_namespace="rocky://view", **engine("partial")
+    )
 
 with DAG("rocky_view_failed", **COMMON) as rocky_view_failed:
     RockyOperator(

@@ -7,7 +7,7 @@ the one call the Rocky view asks. SimpleAuthManager itself grants every DAG to e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
 
@@ -21,7 +21,9 @@ class OneDagAuthManager(SimpleAuthManager):
         self.asked.append((method, getattr(access_entity, "name", None), getattr(details, "id", None)))
         if user.get_name() == "outsider" and (details is None or details.id != ALLOWED):
             return False
-        return bool(super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details))
+        return bool(
+            super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details)
+        )
 
     #: What the view asked, in order (the test reads it).
-    asked: list[tuple[Any, Any, Any]] = []
+    asked: ClassVar[list[tuple[Any, Any, Any]]] = []

@@ -60,7 +60,11 @@ def test_the_page_and_its_files_are_served_without_data_and_with_a_strict_policy
     page = api.get("/rocky/view/some_dag/some_run/some_task/%7BMAP_INDEX%7D")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "frame-ancestors 'self'" in policy and "connect-src 'self'" in policy
+    assert (
+        "script-src 'self'" in policy
+        and "frame-ancestors 'self'" in policy
+        and "connect-src 'self'" in policy
+    )
     assert page.headers["x-content-type-options"] == "nosniff"
     for name, kind in (("view.js", "javascript"), ("view.css", "text/css"), ("rocky.svg", "image/svg+xml")):
         asset = api.get(f"/rocky/static/{name}")
@@ -76,5 +80,7 @@ def test_loading_the_plugin_imports_no_web_framework() -> None:
         "import sys; import airflow_provider_rocky.ui.plugin as p; p.RockyViewPlugin.on_load(); "
         "print(sorted(m for m in ('fastapi', 'starlette') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"

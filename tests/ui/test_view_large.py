@@ -43,5 +43,5 @@ def test_from_the_full_result_every_table(large: tuple[Any, str]) -> None:
     assert tables["source"] == "full_result" and tables["truncated"] is False
     assert len(tables["rows"]) == 1000 and len({row["table"] for row in tables["rows"]}) == 1000
     assert all(row["status"] == "landed" and isinstance(row["duration_ms"], int) for row in tables["rows"])
-    print(f"view JSON for 1,000 tables: {size:,} bytes")  # noqa: T201 - a figure, not a bound
+    print(f"view JSON for 1,000 tables: {size:,} bytes")  # a figure, not a bound
     assert json.loads(json.dumps(view)) == view

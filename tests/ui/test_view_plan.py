@@ -17,7 +17,9 @@ from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
 pytestmark = [
     pytest.mark.usefixtures("airflow_db", "standin_bin"),
-    pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="dag.test() answers human-in-the-loop tasks on 3.3 only"),
+    pytest.mark.skipif(
+        not AIRFLOW_V_3_3_PLUS, reason="dag.test() answers human-in-the-loop tasks on 3.3 only"
+    ),
 ]
 
 

@@ -54,7 +54,8 @@ def bearer(value: str) -> dict[str, str]:
 def view_url(dag_id: str, run_id: str, task_id: str, map_index: str = "-1") -> str:
     from urllib.parse import quote
 
-    return f"/rocky/api/tasks/{quote(dag_id, safe='')}/{quote(run_id, safe='')}/{quote(task_id, safe='')}/{map_index}"
+    parts = "/".join(quote(part, safe="") for part in (dag_id, run_id, task_id))
+    return f"/rocky/api/tasks/{parts}/{map_index}"
 
 
 _RUNS: dict[str, str] = {}
