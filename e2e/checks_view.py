@@ -1,0 +1,118 @@
+"""The Rocky view on the real deployment: drawn in headless Chromium, and closed to strangers.
+
+* render: the task-instance page's "Rocky" tab (``/dags/<dag>/runs/<run>/tasks/rocky_run/plugin/rocky``)
+  of a partial run, opened in Chromium through chromedriver like a person opens it (the UI logs in
+  under ``simple_auth_manager_all_admins``, then shows the plugin's page in an iframe, whose data
+  request carries the UI's session cookie). Ground truth is Airflow's own REST API: every table the
+  XCom summary names, and the failed table's error, must be on the drawn page. It also follows the
+  UI into dark mode, and is saved as ``e2e/screenshot-rocky-view.png`` (and ``-dark.png``).
+* refusal: the data endpoint answers 401 without a token and 403 with a forged one, 200 with the
+  API's own token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from checks_runs import Ctx
+from report import CheckFailed
+from screenshot import task_log_url
+from webdriver import Browser
+
+E2E = Path(__file__).resolve().parent
+SCREENSHOT = E2E / "screenshot-rocky-view.png"
+SCREENSHOT_DARK = E2E / "screenshot-rocky-view-dark.png"
+DAG_ID = "rocky_e2e_view"
+TASK_ID = "rocky_run"
+#: The view's own data endpoint for a task instance (ui/app.py).
+DATA = "/rocky/api/tasks/{dag}/{run}/{task}/-1"
+
+
+def data_url(api_url: str, run_id: str) -> str:
+    return api_url + DATA.format(dag=quote(DAG_ID, safe=""), run=quote(run_id, safe=""), task=TASK_ID)
+
+
+def _expected(ctx: Ctx, run_id: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The tables and (failed table, error) pairs, as Airflow's REST API gives the XCom summary."""
+    summary = ctx.api.xcom(DAG_ID, run_id, TASK_ID)
+    if not isinstance(summary, dict):
+        raise CheckFailed(f"return_value is not a JSON object: {summary!r}")
+    tables = [str(m["table"]) for m in summary.get("materializations") or []]
+    errors = [(str(e["table"]), str(e["message"])) for e in summary.get("errors") or []]
+    if not tables or not errors:
+        raise CheckFailed(f"the partial run should have landed and failed tables: {summary!r}")
+    return tables, errors
+
+
+def _open_tab(browser: Browser, url: str) -> dict[str, str]:
+    """Open the Rocky tab and wait until its page has drawn; returns the iframe element."""
+    browser.get(url)
+    frame = browser.wait("the Rocky tab's iframe", lambda: browser.find('iframe[title="Rocky"]'), 120)
+    browser.frame(frame)
+    browser.wait(
+        "the Rocky view drawn",
+        lambda: browser.script("return document.documentElement.dataset.rendered === 'true'"),
+        60,
+    )
+    return frame
+
+
+def _set_ui_theme(browser: Browser, frame: dict[str, str], theme: str) -> str:
+    """Switch the Airflow UI's theme class (what its toggle does) and wait for the view to follow."""
+    browser.frame(None)
+    browser.script(
+        "const c = document.documentElement.classList; c.remove('light', 'dark'); c.add(arguments[0]);", theme
+    )
+    browser.frame(frame)
+    return str(
+        browser.wait(
+            f"the view in {theme} mode",
+            lambda: browser.script("return document.documentElement.dataset.theme") == theme and theme,
+            10,
+        )
+    )
+
+
+def check_view_render(ctx: Ctx, run_id: str) -> str:
+    tables, errors = _expected(ctx, run_id)
+    url = task_log_url(ctx.dep.api_url, DAG_ID, run_id, TASK_ID) + "/plugin/rocky"
+    with Browser(ctx.dep.env, width=1600, height=1250) as browser:
+        frame = _open_tab(browser, url)
+        text = str(browser.script("return document.getElementById('rocky-view').innerText"))
+        timing: dict[str, Any] = browser.script("return window.rockyTiming || {}") or {}
+        missing = [f"table {t}" for t in tables if t not in text]
+        missing += [f"failed table {t}" for t, _ in errors if t.split(".")[-1] not in text]
+        missing += [f"error {m[:60]!r}" for _, m in errors if m[:60] not in text]
+        if missing:
+            raise CheckFailed(f"not on the drawn page: {', '.join(missing)}", text[:2000])
+        _set_ui_theme(browser, frame, "dark")
+        browser.frame(None)
+        dark = browser.screenshot(SCREENSHOT_DARK)
+        _set_ui_theme(browser, frame, "light")
+        browser.frame(None)
+        width, height, size = browser.screenshot(SCREENSHOT)
+    drawn = f"{timing.get('total_ms', 0):.0f} ms from navigation, {timing.get('draw_ms', 0):.0f} ms to draw"
+    shots = (
+        f"{SCREENSHOT.name} {width}x{height} {size // 1024} KB, {SCREENSHOT_DARK.name} {dark[2] // 1024} KB"
+    )
+    found = f"{len(tables)} landed and {len(errors)} failed table(s) with the error on the page"
+    return f"{found}; follows dark mode; {drawn}; {shots}"
+
+
+def check_view_refuses_strangers(ctx: Ctx, run_id: str) -> str:
+    url = data_url(ctx.dep.api_url, run_id)
+    with httpx.Client(timeout=30) as client:
+        anonymous = client.get(url)
+        forged = client.get(url, headers={"Authorization": "Bearer forged.not-a.jwt"})
+        admin = client.get(url, headers={"Authorization": f"Bearer {ctx.api.token}"})
+    got = (anonymous.status_code, forged.status_code, admin.status_code)
+    if got != (401, 403, 200):
+        raise CheckFailed(
+            f"anonymous / forged / admin answered {got}, expected (401, 403, 200)", anonymous.text
+        )
+    if "rows" in anonymous.text or "tables" in anonymous.text or not admin.json().get("found"):
+        raise CheckFailed("the refusal carries data, or the admin's answer none", anonymous.text[:500])
+    return f"GET {DATA}: no token 401, forged token 403, the API's token 200"
