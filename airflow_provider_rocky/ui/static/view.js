@@ -5,7 +5,7 @@
 
 (function () {
   const PAGE_SIZE = 50;
-  const CHART_BARS = 20;
+  const CHART_BARS = 15;
   const STATUS_ORDER = ["failed", "contained", "skipped", "landed"];
   const STATUS_CLASS = { landed: "ok", failed: "bad", contained: "warn", skipped: "info" };
   const LEVEL_CLASS = { error: "bad", warning: "warn", ok: "ok", info: "info" };
@@ -146,8 +146,8 @@
     if (!timed.length) return el("p", { class: "muted", text: "No durations per table in this summary." });
     const top = timed.slice().sort((a, b) => b.duration_ms - a.duration_ms).slice(0, CHART_BARS);
     const max = Math.max(1, ...top.map((r) => r.duration_ms));
-    const rowH = 18, labelW = 260, barW = 420, width = labelW + barW + 90;
-    const body = svg("svg", { class: "chart", width: "100%", viewBox: `0 0 ${width} ${top.length * rowH + 4}`, role: "img",
+    const rowH = 17, labelW = 300, barW = 420, width = labelW + barW + 90, height = top.length * rowH + 4;
+    const body = svg("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
       "aria-label": `Duration per table, the ${top.length} slowest` });
     top.forEach((r, i) => {
       const y = i * rowH + 2;
@@ -158,7 +158,7 @@
       body.append(svg("text", { class: "val", x: labelW + barW + 6, y: y + 12 }, duration(r.duration_ms)));
     });
     const more = timed.length > top.length ? ` (the ${top.length} slowest of ${num(timed.length)})` : "";
-    return el("div", {}, el("h2", { text: `Duration per table${more}` }), body);
+    return el("details", { open: true, "data-section": "chart" }, el("summary", { text: `Duration per table${more}` }), body);
   }
 
   function tablesSection(view) {
@@ -196,7 +196,8 @@
     }
     function redraw() {
       const totals = data.totals;
-      tiles.replaceChildren(tile("all", "tables", rows.length),
+      const all = Object.values(totals).reduce((a, b) => a + b, 0);
+      tiles.replaceChildren(tile("all", "tables", Math.max(all, rows.length)),
         ...["failed", "landed", "skipped", "contained"].filter((s) => totals[s] || count(s))
           .map((s) => tile(s, s, Math.max(totals[s] || 0, count(s)))));
       const found = filtered();
@@ -215,7 +216,7 @@
       + "Set push_full_result=True on the task to see every table here." }) : null;
     const source = data.source === "full_result" ? el("p", { class: "muted", text: "Every table, from the full result (rocky_result)." }) : null;
     return el("section", { class: "card", "data-section": "tables" }, el("h2", { text: "Tables" }), tiles, notice, source,
-      chart(rows), toolbar, list);
+      toolbar, list, chart(rows));
   }
 
   function tableOf(view, rows) {
@@ -285,7 +286,8 @@
     if (!plan) return null;
     const purposes = Object.entries(plan.purposes || {}).sort((a, b) => b[1] - a[1]);
     const max = Math.max(1, ...purposes.map(([, n]) => n));
-    const bars = svg("svg", { class: "chart", width: "100%", viewBox: `0 0 520 ${purposes.length * 20 + 4}`, role: "img", "aria-label": "Statements by purpose" });
+    const barsH = purposes.length * 20 + 4;
+    const bars = svg("svg", { class: "chart", width: 520, height: barsH, viewBox: `0 0 520 ${barsH}`, role: "img", "aria-label": "Statements by purpose" });
     purposes.forEach(([p, n], i) => {
       bars.append(svg("text", { x: 150, y: i * 20 + 14, "text-anchor": "end" }, p));
       bars.append(svg("rect", { class: "bar", x: 156, y: i * 20 + 3, height: 14, width: Math.max(1, Math.round((300 * n) / max)) }));
