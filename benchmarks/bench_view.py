@@ -33,6 +33,14 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="rocky-bench-view-
 os.environ.setdefault("ROCKY_STANDIN_ALLOW_NO_CONFIG", "1")
 
 
+#: Click "Next" in the table list; how long the page took to draw it (ms), or null with one page only.
+NEXT_PAGE = (
+    "const b = [...document.querySelectorAll('button')].find((x) => x.textContent.startsWith('Next'));"
+    "if (!b || b.disabled) return null;"
+    "const t = performance.now(); b.click(); return performance.now() - t;"
+)
+
+
 class _TI(SimpleNamespace):
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
@@ -104,10 +112,7 @@ def measure(browser: Any, url: str, repeat: int) -> dict[str, float]:
         runs["total"].append(timing["total_ms"])
         runs["fetch"].append(timing["fetch_ms"])
         runs["draw"].append(timing["draw_ms"])
-        flip = browser.script(
-            "const b = [...document.querySelectorAll('button')].find((x) => x.textContent.startsWith('Next'));"
-            "if (!b || b.disabled) return null; const t = performance.now(); b.click(); return performance.now() - t;"
-        )
+        flip = browser.script(NEXT_PAGE)
         if flip is not None:
             runs["next_page"].append(flip)
     return {name: statistics.median(values) for name, values in runs.items() if values}
