@@ -37,7 +37,7 @@ from checks_runs import (
     wait_success,
 )
 from checks_view import DAG_ID as VIEW_DAG
-from checks_view import check_view_refuses_strangers, check_view_render
+from checks_view import check_view_refuses_strangers, check_view_render, secured_api_server
 from checks_watch import check_source_watch
 from deployment import MARKER_NAME, Deployment
 from report import Record, Reporter, indent
@@ -121,18 +121,24 @@ def view_checks(ctx: Ctx, run_id: str) -> None:
         ctx, "rocky view: the partial run reaches success", wait_success, VIEW_DAG, run_id, RUN_TIMEOUT
     ):
         return
-    run_check(
-        ctx,
-        "rocky view: the Rocky tab draws the run's tables and the failed table's error (Chromium)",
-        check_view_render,
-        run_id,
-    )
-    run_check(
-        ctx,
-        "rocky view: the data endpoint refuses an unauthenticated request",
-        check_view_refuses_strangers,
-        run_id,
-    )
+    try:
+        with secured_api_server(ctx.dep) as server:
+            run_check(
+                ctx,
+                "rocky view: the Rocky tab draws the run's tables and the failed table's error (Chromium)",
+                check_view_render,
+                run_id,
+                server,
+            )
+            run_check(
+                ctx,
+                "rocky view: the data endpoint refuses an unauthenticated request",
+                check_view_refuses_strangers,
+                run_id,
+                server,
+            )
+    except E2EError as err:
+        ctx.rep.fail("rocky view: an api-server with authentication", str(err))
 
 
 def scenario_checks(ctx: Ctx, began: float) -> None:

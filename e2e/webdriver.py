@@ -123,6 +123,10 @@ class Browser:
     def get(self, url: str) -> None:
         self._call("POST", self._s("/url"), {"url": url})
 
+    def add_cookie(self, name: str, value: str) -> None:
+        """A cookie for the current page's origin (navigate there first)."""
+        self._call("POST", self._s("/cookie"), {"cookie": {"name": name, "value": value, "path": "/"}})
+
     def script(self, code: str, *args: Any) -> Any:
         """Run ``code`` (a function body; ``arguments[i]`` are ``args``) in the current frame."""
         return self._call("POST", self._s("/execute/sync"), {"script": code, "args": list(args)})
