@@ -237,7 +237,7 @@
       body.append(el("tr", { class: detail.length ? "has-detail" : null, "data-table": r.table, "data-status": r.status },
         el("td", { class: "mono", text: r.table }), el("td", {}, pill(r.status, STATUS_CLASS[r.status])),
         el("td", { class: "num", text: num(r.rows) }), el("td", { class: "num", text: duration(r.duration_ms) }),
-        el("td", { text: r.strategy || "—" }), el("td", { class: "mono", text: r.partition || "—" }), el("td", {}, asset)));
+        el("td", { text: r.strategy || "—" }), el("td", { class: "mono", text: r.partition || "—" }), el("td", { class: "asset" }, asset)));
       if (detail.length) body.append(el("tr", { class: "detail" }, el("td", { colspan: 7 }, detail)));
     }
     return el("table", {}, el("thead", {}, head), body);
