@@ -86,7 +86,10 @@ def _row(table: str, status: str, **values: Any) -> dict[str, Any]:
 
 
 def _attach(tables: Tables, index: _Index, name: Any, key: str, item: dict[str, Any]) -> None:
-    """Put an observation or a check on its table's row, or at run level when no row has it."""
+    """Put an observation or a check on its table's row, or at run level when no row has it.
+
+    A run-level entry keeps the observation's own ``kind`` (drift, anomaly, volume); a check's is ``checks``.
+    """
     row = index.find(name)
     if row is not None:
         row[key].append(item)
