@@ -179,12 +179,12 @@ def check_view_refuses_strangers(ctx: Ctx, run_id: str, server: tuple[str, str])
     with httpx.Client(timeout=30) as client:
         anonymous = client.get(url)
         forged = client.get(url, headers={"Authorization": "Bearer forged.not-a.jwt"})
-        admin = client.get(url, headers={"Authorization": f"Bearer {jwt}"})
-    got = (anonymous.status_code, forged.status_code, admin.status_code)
+        signed_in = client.get(url, headers={"Authorization": f"Bearer {jwt}"})
+    got = (anonymous.status_code, forged.status_code, signed_in.status_code)
     if got != (401, 403, 200):
         raise CheckFailed(
-            f"anonymous / forged / admin answered {got}, expected (401, 403, 200)", anonymous.text
+            f"anonymous / forged / {USER} answered {got}, expected (401, 403, 200)", anonymous.text
         )
-    if "rows" in anonymous.text or "tables" in anonymous.text or not admin.json().get("found"):
-        raise CheckFailed("the refusal carries data, or the admin's answer none", anonymous.text[:500])
-    return f"GET {DATA}: no token 401, forged token 403, the API's token 200"
+    if "rows" in anonymous.text or "tables" in anonymous.text or not signed_in.json().get("found"):
+        raise CheckFailed(f"the refusal carries data, or {USER}'s answer none", anonymous.text[:500])
+    return f"GET {DATA} with authentication on: no token 401, a forged token 403, {USER}'s token 200"
