@@ -137,6 +137,21 @@ def _set_ui_theme(browser: Browser, frame: dict[str, str], theme: str) -> str:
     )
 
 
+def _follow_asset_link(browser: Browser, frame: dict[str, str]) -> str:
+    """Click the landed table's asset link: the UI around the iframe must open Airflow's asset page."""
+    browser.frame(frame)
+    if not browser.script("const a = document.querySelector('td.asset a'); if (a) a.click(); return !!a;"):
+        raise CheckFailed("no asset link on the landed table's row")
+    browser.frame(None)
+    return str(
+        browser.wait(
+            "Airflow's asset page",
+            lambda: (path := str(browser.script("return location.pathname"))).startswith("/assets/") and path,
+            30,
+        )
+    )
+
+
 def check_view_render(ctx: Ctx, run_id: str, server: tuple[str, str]) -> str:
     try:
         return _render(ctx, run_id, server)
@@ -165,12 +180,13 @@ def _render(ctx: Ctx, run_id: str, server: tuple[str, str]) -> str:
         _set_ui_theme(browser, frame, "light")
         browser.frame(None)
         width, height, size = browser.screenshot(SCREENSHOT)
+        asset_page = _follow_asset_link(browser, frame)
     drawn = f"{timing.get('total_ms', 0):.0f} ms from navigation, {timing.get('draw_ms', 0):.0f} ms to draw"
     shots = (
         f"{SCREENSHOT.name} {width}x{height} {size // 1024} KB, {SCREENSHOT_DARK.name} {dark[2] // 1024} KB"
     )
     found = f"{len(tables)} landed and {len(errors)} failed table(s) with the error on the page"
-    return f"{found}; follows dark mode; {drawn}; {shots}"
+    return f"{found}; follows dark mode; its asset link opens {asset_page}; {drawn}; {shots}"
 
 
 def check_view_refuses_strangers(ctx: Ctx, run_id: str, server: tuple[str, str]) -> str:
