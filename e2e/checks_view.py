@@ -31,7 +31,7 @@ from checks_runs import Ctx
 from deployment import Deployment, wait_until
 from report import CheckFailed
 from screenshot import task_log_url
-from system import E2EError, Service, free_port
+from system import E2EError, Service, api_server_argv, free_port
 from webdriver import Browser
 
 E2E = Path(__file__).resolve().parent
@@ -62,16 +62,7 @@ def secured_api_server(dep: Deployment) -> Iterator[tuple[str, str]]:
         "AIRFLOW__API__BASE_URL": url,
         "AIRFLOW__API__PORT": str(port),
     }
-    argv = [
-        str(dep.bindir / "airflow"),
-        "api-server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
+    argv = api_server_argv(dep.bindir / "airflow", port)
     service = Service("api-server-auth", argv, env, dep.logs / "api-server-auth.log")
     service.start()
     try:

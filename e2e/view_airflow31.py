@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from system import ROOT, E2EError, free_port, run, signal_group
+from system import ROOT, E2EError, api_server_argv, free_port, run, signal_group
 from webdriver import Browser
 
 LOWEST = ROOT / ".venv-lowest" / "bin"
@@ -72,16 +72,7 @@ def draw(env: dict[str, str], port: int, run_id: str) -> str:
     """Start the 3.1 api-server, open the Rocky tab in Chromium, check what is drawn."""
     api = f"http://127.0.0.1:{port}"
     log = open(Path(env["AIRFLOW_HOME"]) / "api-server.log", "w")  # noqa: SIM115 - closed in finally
-    argv = [
-        str(LOWEST / "airflow"),
-        "api-server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
+    argv = api_server_argv(LOWEST / "airflow", port)
     server = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
