@@ -104,9 +104,11 @@ def test_a_refusal_event_of_the_previous_release_fails_with_its_category(tmp_pat
     ti = RecordingTI()
     with pytest.raises(RockyUsageError, match="no-equals-sign"):
         RockyOperator(task_id="rocky_run", deferrable=True).execute_complete({"ti": ti}, event)  # type: ignore[arg-type]
-    assert ti.xcom["return_value"] == {
+    pushed = ti.xcom["return_value"]
+    assert {key: pushed[key] for key in ("outcome", "exit_code", "run_id", "category")} == {
         "outcome": "failed",
         "exit_code": None,
         "run_id": None,
         "category": "usage",
     }
+    assert pushed["failure"]["category"] == "usage" and "no-equals-sign" in pushed["failure"]["message"]

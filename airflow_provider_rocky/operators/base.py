@@ -28,6 +28,7 @@ from airflow_provider_rocky._task import secrets, wire
 from airflow_provider_rocky._task.commands import CommandSpec
 from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH, BuiltRun, RunRequest, build_run
 from airflow_provider_rocky._verdict import summary
+from airflow_provider_rocky._verdict.facts import facts
 from airflow_provider_rocky._verdict.interpret import Verdict
 from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.hooks.rocky import RockyHook, mask_secret
@@ -221,7 +222,7 @@ class RockyBaseOperator(BaseOperator):
         try:
             built = self.build(context, started)
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
-            self._push_summary(context, summary.refused(err))
+            self._push_summary(context, self._refused(err))
             raise _storable(err) from None
         self._naming = built.carry()
         command = built.command
@@ -271,10 +272,10 @@ class RockyBaseOperator(BaseOperator):
         try:
             unpacked = wire.unpack(event)
         except RockyError as err:
-            self._push_summary(context, summary.refused(err))
+            self._push_summary(context, self._refused(err))
             raise _storable(err) from None
         if isinstance(unpacked, wire.Refused):  # start_from_trigger: refused in the triggerer
-            self._push_summary(context, summary.refused(unpacked.error))
+            self._push_summary(context, self._refused(unpacked.error))
             raise _storable(unpacked.error)
         self._naming = dict(unpacked.carry)
         return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
@@ -296,7 +297,7 @@ class RockyBaseOperator(BaseOperator):
         )
         for text, is_warning in spec.report(verdict, record.pipes):
             (self.log.warning if is_warning else self.log.info)(text)
-        compact = spec.summarize(verdict, record.pipes)
+        compact = {**spec.summarize(verdict, record.pipes), **facts(spec.name, command, verdict.error)}
         if self.push_full_result and verdict.result is not None:
             full = verdict.result.model_dump(mode="json")
             context["ti"].xcom_push(key=FULL_RESULT_KEY, value=secrets.for_the_db(full))
@@ -305,6 +306,10 @@ class RockyBaseOperator(BaseOperator):
             raise _storable(verdict.error)
         added = self.on_success(context, verdict, record)
         return secrets.for_the_db({**compact, **added})
+
+    def _refused(self, error: RockyError) -> dict[str, Any]:
+        """The summary of a try refused before anything ran, with what the Rocky view shows of it."""
+        return {**summary.refused(error), **facts(self.command.name, None, error)}
 
     def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> dict[str, Any]:
         """A successful run's side effects beyond XCom (assets, for commands that materialize).
