@@ -137,6 +137,7 @@ class Runner:
         quiet = len(units) > 1000
         schemas_done: set[str] = set()
         for index, unit in enumerate(units):
+            self._signals_for(unit)
             if self._contain(unit):
                 continue
             started_at, t0 = utc_now(), time.monotonic()
@@ -160,6 +161,7 @@ class Runner:
             if fate.ok:
                 try:
                     result.rows = self.warehouse.materialize(unit) if self.warehouse else unit.rows
+                    self._record_write(unit)
                 except Exception as exc:  # a failing statement is a per-table failure, like the engine's
                     result.outcome, result.failure_kind, result.error = "failed", "query-rejected", str(exc)
             else:
@@ -190,8 +192,28 @@ class Runner:
                     self.blocker = unit.name
         if scenario.slow:
             self.run.interrupts.pause(max(0.0, SLOW_MINIMUM - (time.monotonic() - self.started)))
+        if self.plan.replication_path:
+            self.run.interrupts.install("drained")
         if self.run.interrupts.requested:
             self.report.interrupted = True
+
+    def _signals_for(self, unit: Unit) -> None:
+        """Handlers exist only while the replication fan-out copies tables (``signals.py``)."""
+        if self.plan.replication_path:
+            self.run.interrupts.install("drained" if unit.is_model else "graceful")
+
+    def _record_write(self, unit: Unit) -> None:
+        """The record's ``materialized`` event: what this process wrote (tests count writes by it)."""
+        self.run.recorder.append(
+            {
+                "event": "materialized",
+                "pid": os.getpid(),
+                "run_id": self.log.run_id,
+                "table": unit.full_name,
+                "partition": unit.partition.key if unit.partition is not None else None,
+                "warehouse": str(self.warehouse.path) if self.warehouse is not None else None,
+            }
+        )
 
     def _contain(self, unit: Unit) -> bool:
         """``[resilience] contain_failures``: a model after a failed one is not built, and says why."""
