@@ -148,3 +148,13 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Any]]:
             live.killpg()
             with contextlib.suppress(Exception):
                 live.proc.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def fresh_fernet_key() -> Iterator[None]:
+    """Each test is a fresh process as far as the cached Fernet key goes (tests change the key)."""
+    from airflow_provider_rocky._task.secrets import forget_fernet
+
+    forget_fernet()
+    yield
+    forget_fernet()

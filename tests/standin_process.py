@@ -189,3 +189,15 @@ def spawn_live(*args: str, scenario: str, cwd: Path, env: dict[str, str] | None 
 
 def error_line(result: Completed) -> str:
     return [line for line in result.stderr_lines if line.startswith("Error: ")][-1]
+
+
+def wait_until_caught(pid: int, sig: signal.Signals, timeout: float = 60) -> None:
+    """Until process ``pid`` has a handler for ``sig`` (``SigCgt`` in ``/proc/<pid>/status``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+        if caught & (1 << (sig - 1)):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} installed no {sig.name} handler within {timeout}s")

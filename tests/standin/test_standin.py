@@ -36,6 +36,7 @@ from standin_process import (
     rocky_run,
     run_standin,
     validate_schema,
+    wait_until_caught,
 )
 
 from airflow_provider_rocky.testing import (
@@ -606,7 +607,7 @@ def test_interruptible_before_any_table_is_a_failure(spawn: Callable[..., Live])
         scenario="interruptible",
         env={"ROCKY_STANDIN_SECONDS": "100"},
     )
-    live.wait_for(lambda line: "discovering" in line)
+    wait_until_caught(live.proc.pid, signal.SIGTERM)  # the fan-out started; no table finished yet
     live.proc.send_signal(signal.SIGTERM)
     result = live.finish()
     assert result.returncode == 130

@@ -129,7 +129,8 @@ async def test_cancellation_ends_the_process_group() -> None:
 
 @pytest.mark.asyncio
 async def test_a_second_copy_of_the_same_try_waits_for_the_first(tmp_path) -> None:
-    """Two copies with one idempotency key: the engine's work runs once, and both report success."""
+    """Two copies with one idempotency key: the second meets the first's state-file lock (the engine's
+    claim opens the store), waits, then the engine answers SkippedIdempotent; the work ran once."""
     record = tmp_path / "record.jsonl"
 
     def copy() -> RockyRunTrigger:
@@ -218,6 +219,7 @@ async def test_a_triggerer_without_the_workers_key_refuses_naming_the_key(
 
     kwargs, _ = secrets.seal_command(_leaky("tok-other-key-9f"))
     monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+    secrets.forget_fernet()  # the triggerer is another process: it reads its own key
     event = await anext(RockyRunTrigger(kwargs).run())
     refused = wire.unpack(event.payload)
     assert isinstance(refused, wire.Refused) and refused.error.category == "usage"

@@ -67,7 +67,7 @@ class Settings:
         if block is None:
             return cls()
         if not isinstance(block, dict):
-            raise _config_error(f"invalid type: expected struct IdempotencyConfig for key `state.idempotency`")
+            raise _config_error("invalid type: expected struct IdempotencyConfig for key `state.idempotency`")
         for name in block:
             if name not in DEFAULTS:
                 expected = ", ".join(f"`{field}`" for field in DEFAULTS)
@@ -173,12 +173,16 @@ class IdempotencyStore:
         if succeeded or self.settings.dedup_on == "any":
             now = utc_now()
             state = "Succeeded" if succeeded else "Failed"
-            keys[key] = self._entry(key, run_id, state, now, now + timedelta(days=self.settings.retention_days))
+            keys[key] = self._entry(
+                key, run_id, state, now, now + timedelta(days=self.settings.retention_days)
+            )
         else:
             del keys[key]
         self._save(keys)
 
-    def _entry(self, key: str, run_id: str, state: str, stamped: datetime, expires: datetime) -> dict[str, Any]:
+    def _entry(
+        self, key: str, run_id: str, state: str, stamped: datetime, expires: datetime
+    ) -> dict[str, Any]:
         return {
             "key": key,
             "run_id": run_id,

@@ -88,7 +88,9 @@ def _claim(
 ) -> Outcome | None:
     """``try_claim_idempotency`` (``commands/run.rs``): the short-circuit output, or ``None`` to run."""
     inv, log = run.inv, run.log
-    with state_lock.hold(state, shown, context=f"failed to open state store at {shown} for idempotency claim"):
+    with state_lock.hold(
+        state, shown, context=f"failed to open state store at {shown} for idempotency claim"
+    ):
         claim = store.claim(key, log.run_id)
     if claim.verdict == "claimed":
         log.info("idempotency key claimed — proceeding", idempotency_key=key, backend="local")
