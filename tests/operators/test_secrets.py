@@ -134,6 +134,23 @@ def test_no_secret_reaches_the_metadata_db_in_clear(mode: str) -> None:
     assert "***" in run.xcoms["rocky_result"]["errors"][0]["error"]
 
 
+@pytest.mark.usefixtures("leaky_deployment")
+def test_a_start_from_trigger_event_holds_nothing_decodable() -> None:
+    """The event as the triggerer fires it (what Airflow stores in ``next_kwargs`` until the task
+    resumes; ``dag.test()`` clears it after, so the DB scan above cannot see it). 0.1.0 sent the engine's
+    stdout zlib-compressed and base64-encoded only: the password it echoed was one decode away."""
+    import asyncio
+    import importlib
+
+    from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+
+    dag = importlib.import_module("rocky_face").face__leaky__start_from_trigger
+    args = dag.get_task("rocky_run").start_trigger_args
+    event = asyncio.run(anext(RockyRunTrigger(**args.trigger_kwargs).run()))
+    assert not leaks({"task_instance.next_kwargs": json.dumps(event.payload)})
+    assert event.payload.get("sealed") is True
+
+
 def _run_record_leaking(secret: str) -> object:
     from run_results import run_result
 

@@ -22,7 +22,7 @@ import pytest
 from airflow_helpers import run_dag
 
 from airflow_provider_rocky._engine.command import RockyCommand
-from airflow_provider_rocky._task import handoff, wire
+from airflow_provider_rocky._task import wire
 from airflow_provider_rocky._verdict.interpret import interpret
 from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.testing import read_record
@@ -142,6 +142,8 @@ def test_a_copy_that_meets_skipped_idempotent_reports_the_run_whose_event_was_lo
 
     async def handoff_between_triggerers() -> Any:
         import time
+
+        from airflow_provider_rocky._task import handoff
 
         first = RockyRunTrigger(command, hold_until=time.time() + 600)
         first.task_instance = ti  # type: ignore[assignment]
