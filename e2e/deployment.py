@@ -57,6 +57,7 @@ SCRATCH_PROJECTS = (
     "fanout",
     "triggerer-kill",
     "worker-kill",
+    "event-loss",
 )
 
 
