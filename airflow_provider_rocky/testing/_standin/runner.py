@@ -285,17 +285,21 @@ class Runner:
             return INTERRUPTED_EXIT
         failed_tables = [r for r in report.results if r.outcome == "failed" and not r.unit.is_model]
         code = {"Success": 0, "PartialFailure": 2}.get(output["status"], 1)
+        # A partial run's sentinel is mapped to exit 2 by ``std::process::exit(2)`` before ``main``
+        # returns it (``engine/rocky/src/main.rs`` ~4785): no ``Error:`` line; a total failure's is.
         if failed_tables:
-            self.log.plain(
-                f"Error: {output['tables_failed']} table(s) failed during parallel execution "
-                f"(run_id: {run_id}, use --resume {run_id} to retry)"
-            )
+            if code != 2:
+                self.log.plain(
+                    f"Error: {output['tables_failed']} table(s) failed during parallel execution "
+                    f"(run_id: {run_id}, use --resume {run_id} to retry)"
+                )
             return code
         if output["tables_failed"]:
-            self.log.plain(
-                f"Error: {output['tables_failed']} model(s) failed (run_id: {run_id}, see the `errors` "
-                "array in the JSON output)"
-            )
+            if code != 2:
+                self.log.plain(
+                    f"Error: {output['tables_failed']} model(s) failed (run_id: {run_id}, see the `errors` "
+                    "array in the JSON output)"
+                )
             return code
         for breach in report.budget_breaches:
             self.log.plain(
