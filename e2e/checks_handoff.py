@@ -47,6 +47,7 @@ def check_triggerer_sigkill_handoff(ctx: Ctx, run_id: str) -> str:
     fault = kill_under(ctx, first)
     asks_seen = _wait_start(ctx, lambda: ctx.record.starts_for_key(key1)[1:], f"the adopted {key1}", 120)
     final = ctx.api.wait_ti(dag_id, run_id, task_id, {"success", "failed"}, timeout=360)
+    ended = time.time() - fault.at
     tries = int(ctx.api.task_instance(dag_id, run_id, task_id).get("try_number") or 0)
     asks = ctx.record.starts_for_key(key1)[1:]
     ask_ends = _ends(ctx, asks)
@@ -68,8 +69,8 @@ def check_triggerer_sigkill_handoff(ctx: Ctx, run_id: str) -> str:
         f"{fault.shown(first)}; {service_of(asks_seen)} adopted it "
         f"{float(asks_seen['time']) - fault.at:.0f}s after the kill and asked {len(asks)}x over "
         f"{held_for:.0f}s (SkippedInFlight: the dead engine's claim), then try 1 failed as state; try 2 "
-        f"ran once on {service_of(second[0])}, task success at "
-        f"{float(second[0]['time']) - fault.at:.0f}s+; tables written once each across tries: "
+        f"started on {service_of(second[0])} {float(second[0]['time']) - fault.at:.0f}s after the kill and "
+        f"ran once; task success seen {ended:.0f}s after the kill; tables written once each across tries: "
         f"{', '.join(sorted(counted))} ({in_file})"
     )
 
@@ -107,6 +108,7 @@ def check_event_loss_handoff(ctx: Ctx, run_id: str) -> str:
     fault = sigkill_service(ctx, service_of(first))
     adopted = _wait_start(ctx, lambda: ctx.record.starts_for_key(key)[1:], f"the adopted {key}", 120)
     final = ctx.api.wait_ti(dag_id, run_id, task_id, {"success", "failed"}, timeout=240)
+    ended = time.time() - fault.at
     again = ctx.record.end_for(int(adopted["pid"])) or {}
     writes = _writes(ctx, [first, adopted])
     written = [str(e["table"]) for e in writes]
@@ -126,6 +128,7 @@ def check_event_loss_handoff(ctx: Ctx, run_id: str) -> str:
     return (
         f"engine pid {first['pid']} Success, then SIGKILLed {fault.service} holding its event; "
         f"{service_of(adopted)} adopted {float(adopted['time']) - fault.at:.0f}s later, its engine "
-        f"answered SkippedIdempotent; task success with {len(events)} asset events, one per table "
+        f"answered SkippedIdempotent; task success seen {ended:.0f}s after the kill, with {len(events)} "
+        "asset events, one per table "
         f"written ({', '.join(written)}), from run {summary.get('run_id')}"
     )

@@ -95,11 +95,10 @@ class Waiting:
         left = self.limit - (now - self.began)
         if self.deadline is not None:
             left = min(left, self.deadline - time.time())
-        pause = min(self.poll * 2.0**self.asks, MAX_POLL_SECONDS)
-        if left <= 0 or pause > left:
+        if left < min(self.poll, 1.0):  # the bound (or the deadline) is reached
             return None
         self.asks += 1
-        return pause
+        return min(self.poll * 2.0 ** (self.asks - 1), MAX_POLL_SECONDS, left)
 
     @property
     def waited(self) -> float:

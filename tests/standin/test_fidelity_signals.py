@@ -96,3 +96,13 @@ def test_a_keyed_copy_meets_the_lock_while_the_holder_runs(
         "Error: failed to open state store at models/.rocky-state.redb for idempotency claim"
     )
     assert "0: state store at models/.rocky-state.redb is locked by another process" in second.stderr
+
+
+def test_a_closed_stderr_kills_the_engine_at_its_next_line(spawn: Callable[..., Live]) -> None:
+    """``reset_sigpipe``: SIGPIPE keeps its default, so an engine whose supervisor died (its pipes
+    closed) dies at its next write, whatever its path, and finalizes nothing."""
+    live = spawn(*REPLICATION, scenario="success", env={"ROCKY_STANDIN_DELAY": "0.5"})
+    live.wait_for(lambda line: "rocky run starting" in line)
+    assert live.proc.stderr is not None
+    live.proc.stderr.close()  # the reader thread stops; the pipe's read end goes with it
+    assert live.proc.wait(timeout=60) == -signal.SIGPIPE
