@@ -26,17 +26,20 @@ with DAG("face__default_hold", schedule=None, start_date=START, catchup=False) a
 #: WAREHOUSE_PASSWORD from the connection's secret_env) to stderr, plain and inside tracing JSON, and
 #: into the error messages of its RunResult, with a NUL; written by tests/operators/test_secrets.py.
 LEAKY_ENGINE = os.path.join(WORK, "face_leaky_engine")
+LEAKY: dict[str, Any] = {
+    "task_id": "rocky_run",
+    "rocky_conn_id": "rocky_face",
+    "binary_path": LEAKY_ENGINE,
+    "project_dir": WORK,
+    "filter": "source=orders",
+    "push_full_result": True,
+}
 
 for _mode in ("sync", "deferrable"):
     with DAG(f"face__leaky__{_mode}", schedule=None, start_date=START, catchup=False) as _dag:
         RockyOperator(
-            task_id="rocky_run",
-            rocky_conn_id="rocky_face",
+            **LEAKY,
             deferrable=_mode == "deferrable",
-            binary_path=LEAKY_ENGINE,
-            project_dir=WORK,
-            filter="source=orders",
-            push_full_result=True,
             env_vars={"WAREHOUSE_CREDS": "{{ var.value.face_creds }}"},
         )
     globals()[_dag.dag_id] = _dag
@@ -55,14 +58,9 @@ class StartedInTheTriggerer(RockyOperator):
 
 with DAG("face__leaky__start_from_trigger", schedule=None, start_date=START, catchup=False) as _dag:
     StartedInTheTriggerer(
-        task_id="rocky_run",
-        rocky_conn_id="rocky_face",
+        **LEAKY,
         deferrable=True,
         start_from_trigger=True,
-        binary_path=LEAKY_ENGINE,
-        project_dir=WORK,
-        filter="source=orders",
-        push_full_result=True,
         # Not rendered in an inline trigger, and not a secret: the connection's value is the one here.
         env_vars={"WAREHOUSE_CREDS": "not-a-secret"},
     )
