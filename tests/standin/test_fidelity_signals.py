@@ -7,10 +7,13 @@ real process and gets real signals.
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from standin_process import SHUTDOWN_LINE, Live, error_line, rocky_run
+from standin_process import SHUTDOWN_LINE, Live, base_env, error_line, rocky_run
+
+from airflow_provider_rocky.testing import standin_command
 
 SECOND_SIGINT = "[rocky] second SIGINT — terminating"
 REPLICATION = ("--output", "json", "run", "--filter", "source=orders")
@@ -98,11 +101,25 @@ def test_a_keyed_copy_meets_the_lock_while_the_holder_runs(
     assert "0: state store at models/.rocky-state.redb is locked by another process" in second.stderr
 
 
-def test_a_closed_stderr_kills_the_engine_at_its_next_line(spawn: Callable[..., Live]) -> None:
+def test_a_closed_stderr_kills_the_engine_at_its_next_line(tmp_path: Path) -> None:
     """``reset_sigpipe``: SIGPIPE keeps its default, so an engine whose supervisor died (its pipes
     closed) dies at its next write, whatever its path, and finalizes nothing."""
-    live = spawn(*REPLICATION, scenario="success", env={"ROCKY_STANDIN_DELAY": "0.5"})
-    live.wait_for(lambda line: "rocky run starting" in line)
-    assert live.proc.stderr is not None
-    live.proc.stderr.close()  # the reader thread stops; the pipe's read end goes with it
-    assert live.proc.wait(timeout=60) == -signal.SIGPIPE
+    env = base_env(ROCKY_STANDIN_DELAY="0.5")
+    proc = subprocess.Popen(
+        [*standin_command(), *REPLICATION],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stderr is not None
+        for raw in proc.stderr:  # no other reader: closing it closes the pipe's only read end
+            if b"rocky run starting" in raw:
+                break
+        proc.stderr.close()
+        assert proc.wait(timeout=60) == -signal.SIGPIPE
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
