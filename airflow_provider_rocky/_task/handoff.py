@@ -11,11 +11,12 @@ the old triggerer's cancellation (``term_grace_seconds``) or by its reaper (5 s,
 The engine does not know that. Its idempotency claim (contract §3.6) is never checked for liveness: a
 claim whose run was killed (SIGKILL; a dead supervisor's closed pipes, SIGPIPE on the engine's next
 line; SIGTERM on every path but the replication fan-out) answers ``SkippedInFlight`` until
-``[state.idempotency] in_flight_ttl_hours`` (24 h by default) pass; and while the holder does run, a
-second copy of the key meets its state-file lock (``locked by another process``) before it meets
-the claim. So a copy meeting either on its own try's key asks again, with a growing pause, for a
-bounded time (``in_flight_wait_seconds``, 10 minutes by default, and never past the run's deadline),
-which covers an old copy that is still winding down. Then:
+``[state.idempotency] in_flight_ttl_hours`` (24 h by default) pass. (While the holder does run, a
+second copy of the key meets its state-file lock first, ``locked by another process``: that fails at
+once as ``state``, retryable, as any other writer's lock does, since nothing tells the two apart.) So a
+copy meeting ``SkippedInFlight`` on its own try's key asks again, with a growing pause, for a bounded
+time (``in_flight_wait_seconds``, 10 minutes by default, and never past the run's deadline), which
+covers an old copy that is still ending. Then:
 
 * the holder finished the work: the engine answers ``SkippedIdempotent``; the copy reports the
   holder's run as recorded before its event could be fired (:func:`remember` / :func:`recall`), so
@@ -48,21 +49,12 @@ IN_FLIGHT_WAIT_SECONDS = 600.0
 MAX_POLL_SECONDS = 60.0
 #: The XCom of the task instance holding its last finished keyed run's event.
 LANDED_XCOM_KEY = "rocky_landed"
-_CONTENDED = ("locked by another process", "is busy")
 
 
 def in_flight(record: RunRecord) -> bool:
     """The engine answered ``SkippedInFlight`` (``status`` is among the first keys it prints)."""
     outcome = record.outcome
     return outcome.exit_code == 0 and b'"SkippedInFlight"' in outcome.stdout[:4096]
-
-
-def contended(record: RunRecord) -> bool:
-    """The claim met another writer's state-file lock (the holder is running): no JSON, exit 1."""
-    outcome = record.outcome
-    if outcome.exit_code != 1 or outcome.stdout.strip():
-        return False
-    return any(marker in line for line in outcome.stderr_tail for marker in _CONTENDED)
 
 
 def skipped_by(record: RunRecord) -> str | None:
@@ -102,7 +94,7 @@ class Waiting:
 
     @property
     def waited(self) -> float:
-        """Seconds since the first contended answer."""
+        """Seconds since the first ``SkippedInFlight`` answer."""
         return 0.0 if self.began is None else time.monotonic() - self.began
 
 

@@ -6,7 +6,7 @@ must guarantee, because Airflow may cancel, move or duplicate a trigger at any t
 * whenever ``run()`` stops early (user kill, triggerer shutdown, hand-off to another triggerer) the
   engine run ends the whole process group (SIGTERM first, so the engine records the interruption);
 * a second copy of the same try is deflected by the engine's idempotency key; while the key is held
-  (``SkippedInFlight``, or the holder's state-file lock) this copy asks again, for a bounded time
+  by a run that is not running (``SkippedInFlight``) this copy asks again, for a bounded time
   (``in_flight_wait_seconds``), then reports it: the task fails as ``state``, retryable, and the next
   try (a key of its own) runs. When the engine says the try's work is done (``SkippedIdempotent``), the
   copy reports the run that did it, as the copy that ran it recorded it before firing its event
@@ -182,8 +182,7 @@ class RockyRunTrigger(BaseTrigger):
         while True:
             self._run = EngineRun(command, self.limits, log_sink(self.log))
             record = await self._run.run()
-            held = reask and (handoff.in_flight(record) or handoff.contended(record))
-            if not held:
+            if not (reask and handoff.in_flight(record)):
                 return record
             pause = waiting.next_pause()
             if pause is None:
@@ -196,9 +195,8 @@ class RockyRunTrigger(BaseTrigger):
                 )
                 return record
             self.log.warning(
-                "The idempotency key of this try is held (%s): a copy of this try that another triggerer "
-                "ran, or is still ending; asking again in %.0fs (at most %gs in all)",
-                "SkippedInFlight" if handoff.in_flight(record) else "the state file is locked",
+                "The idempotency key of this try is held (SkippedInFlight): a copy of this try that another "
+                "triggerer ran; asking again in %.0fs (at most %gs in all)",
                 pause,
                 self.in_flight_wait_seconds,
             )
