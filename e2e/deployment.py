@@ -58,6 +58,7 @@ SCRATCH_PROJECTS = (
     "fanout",
     "triggerer-kill",
     "worker-kill",
+    "event-loss",
 )
 
 

@@ -105,8 +105,12 @@ def decide_run(
         return make.verdict("skipped", result, None)
     if status == "SkippedInFlight":
         message = (
-            f"another run holds idempotency key {result.idempotency_key!r} (in flight: "
-            f"{result.skipped_by_run_id}); retry once it has finished"
+            f"idempotency key {result.idempotency_key!r} is held by rocky run {result.skipped_by_run_id}, "
+            "which has not finished (SkippedInFlight). The engine never checks whether that run still "
+            "lives: a run killed without a handler (a dead triggerer or worker, SIGTERM outside the "
+            "replication fan-out) keeps its claim until [state.idempotency] in_flight_ttl_hours (24 h by "
+            "default). A retry runs under a key of its own (deferrable tasks: the try number is in it); "
+            "if that run really is still going, let it finish first (rocky history shows it)"
         )
         return make.failed(make(exc.RockyStateBusyError, message, result), result)
     if status is not None and status not in KNOWN_STATUSES:

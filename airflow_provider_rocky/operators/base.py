@@ -23,8 +23,8 @@ from airflow_provider_rocky._engine.command import RockyCommand
 from airflow_provider_rocky._engine.logsink import log_sink
 from airflow_provider_rocky._engine.process import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
 from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
+from airflow_provider_rocky._task import bundles, secrets, wire
 from airflow_provider_rocky._task import context as task_context
-from airflow_provider_rocky._task import secrets, wire
 from airflow_provider_rocky._task.commands import CommandSpec
 from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH, BuiltRun, RunRequest, build_run
 from airflow_provider_rocky._verdict import summary
@@ -32,7 +32,7 @@ from airflow_provider_rocky._verdict.facts import facts
 from airflow_provider_rocky._verdict.interpret import Verdict
 from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.hooks.rocky import RockyHook, mask_secret
-from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+from airflow_provider_rocky.triggers.rocky import IN_FLIGHT_WAIT_SECONDS, RockyRunTrigger
 from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
 if TYPE_CHECKING:
@@ -70,6 +70,9 @@ class RockyBaseOperator(BaseOperator):
         Never under ``dag.test()`` (one process, in order: no race), nor when the engine failed to start.
     :param auto_idempotency_key: in deferrable mode, when the command takes an ``idempotency_key`` and
         none is given, pass a key made of the task instance and its try number.
+    :param in_flight_wait_seconds: deferrable mode: how long a trigger that finds its try's key held
+        (a copy of the try that another triggerer ran) keeps asking before the try fails as ``state``,
+        retryable (README, Deferrable mode; ``_task/handoff.py``). Default 10 minutes.
     :param pipes: give the engine a Dagster Pipes channel (README, Pipes).
     Connection overrides for this task: ``binary_path``, ``project_dir``, ``config_path``,
     ``state_path``, ``state_namespace``, ``models_dir``.
@@ -102,9 +105,11 @@ class RockyBaseOperator(BaseOperator):
         pipes: bool = False,
         start_from_trigger: bool = False,
         event_hold_seconds: float | None = None,
+        in_flight_wait_seconds: float = IN_FLIGHT_WAIT_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.in_flight_wait_seconds = in_flight_wait_seconds
         self.env_vars = dict(env_vars) if env_vars else {}
         self.rocky_conn_id = rocky_conn_id
         self.binary_path = binary_path
@@ -136,6 +141,8 @@ class RockyBaseOperator(BaseOperator):
             raise ValueError(f"{self.task_id}: timeout_seconds={self.timeout_seconds!r} must be > 0")
         if self.stderr_tail_lines < 0:
             raise ValueError(f"{self.task_id}: stderr_tail_lines must be >= 0")
+        if not self.in_flight_wait_seconds >= 0:
+            raise ValueError(f"{self.task_id}: in_flight_wait_seconds must be >= 0")
         request = self.run_request()
         try:
             self.command.args.check_shape(**from_operator(self.command.args, dict(request.values)))
@@ -188,6 +195,8 @@ class RockyBaseOperator(BaseOperator):
         limits = self._limits().as_kwargs()
         names = ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds", "min_engine_version")
         kwargs = {name: limits[name] for name in names}
+        if self.in_flight_wait_seconds != IN_FLIGHT_WAIT_SECONDS:  # a previous triggerer refuses it
+            kwargs["in_flight_wait_seconds"] = self.in_flight_wait_seconds
         return StartTriggerArgs(
             trigger_cls=TRIGGER_CLASSPATH,
             trigger_kwargs={
@@ -221,6 +230,10 @@ class RockyBaseOperator(BaseOperator):
         started = time.time()  # execution_timeout counts from here, in both modes
         try:
             built = self.build(context, started)
+            if self.deferrable and built.command.cwd:
+                refused = bundles.refusal(built.command.cwd, context.get("ti"))
+                if refused is not None:
+                    raise refused
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
             self._push_summary(context, self._refused(err))
             raise _storable(err) from None
@@ -253,6 +266,7 @@ class RockyBaseOperator(BaseOperator):
             carry=self._naming,
             hold_until=self._hold_until(),
             command_name=self.command.name,
+            in_flight_wait_seconds=self.in_flight_wait_seconds,
         )
         backstop = None
         if limits.deadline is not None:

@@ -110,8 +110,16 @@ class RockyMaterializingOperator(RockyBaseOperator):
         Each event's URI is logged and listed in the summary (``assets``): the URI a downstream DAG
         schedules on, next to the table name the engine printed, so a mismatch is visible at once.
         """
+        if verdict.outcome == "skipped":
+            self._say_skipped(verdict)
         if self.asset_alias is None or verdict.result is None:
             return {}
+        if self._naming.get("reported_for"):
+            self.log.info(
+                "These are the tables of rocky run %s: a copy of this try ran it, and its event was lost in "
+                "a triggerer hand-off (README, Triggerer HA)",
+                self._naming["reported_for"],
+            )
         try:
             specs = self._specs(verdict, record)
         except ValueError as err:  # a namespace that cannot name these tables: say so, keep the run
@@ -126,6 +134,30 @@ class RockyMaterializingOperator(RockyBaseOperator):
         self._asset_specs = specs
         self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)
         return self._report_assets(specs)
+
+    def _say_skipped(self, verdict: Verdict) -> None:
+        """``SkippedIdempotent`` with no record of the run that did the work: never a silent green.
+
+        The engine's skipped result lists no materializations, and ``rocky history`` names a run's
+        models by their last asset-key part only (no catalog, schema or partition), so the tables that
+        run landed cannot be named here; the deferred path reports them when the copy that ran them
+        recorded them first (``_task/handoff.py``).
+        """
+        result = verdict.result
+        run_id = getattr(result, "skipped_by_run_id", None) or "?"
+        alias = f" through AssetAlias {self.asset_alias.name!r}" if self.asset_alias is not None else ""
+        declared = [o.uri for o in self.outlets if isinstance(o, Asset)]
+        self.log.warning(
+            "rocky did not run: the work of idempotency key %r was done by rocky run %s "
+            "(SkippedIdempotent), and which tables that run landed is not known here (the engine's result "
+            "of a skipped run lists none; rocky history names models, not tables): no asset event is "
+            "recorded%s for them%s. See `rocky history` for run %s and trigger what waits on its tables.",
+            getattr(result, "idempotency_key", None),
+            run_id,
+            alias,
+            f"; the declared outlets {declared} get theirs" if declared else "",
+            run_id,
+        )
 
     def _drop_failed_outlets(self, verdict: Verdict, specs: list[events.AssetEventSpec]) -> None:
         """In a run where tables failed, a declared outlet that did not land gets no event.

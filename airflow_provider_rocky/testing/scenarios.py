@@ -49,7 +49,8 @@ drift                  0     JSON    Success             ``drift.actions_taken``
 governance_refused     1     none    -                   governance refusal ``Error:`` line
 slow                   0     JSON    Success             ~10 progress lines over >= 3 s (ignores DELAY)
 hang                   130   JSON    PartialFailure      hangs in the 2nd table (PartialFailure: the 1st
-                                                         landed); SIGTERM/SIGINT = graceful interrupt
+                                                         landed); SIGTERM/SIGINT = graceful interrupt on
+                                                         the replication path, a kill on the others
 hang_ignore_term       -9    none    -                   hangs and ignores SIGTERM/SIGINT (SIGKILL only)
 grandchild             130   JSON    PartialFailure      spawns a grandchild in its process group
                                                          (pid on stderr and in the record), then hangs
@@ -175,10 +176,10 @@ _ALL = (
     Scenario("drift", drift=True),
     Scenario("governance_refused", early="governance_refused"),
     Scenario("slow", slow=True),
-    Scenario("hang", signals="graceful", hang=True),
+    Scenario("hang", hang=True),
     Scenario("hang_ignore_term", signals="ignore", hang=True),
-    Scenario("grandchild", signals="graceful", hang=True, grandchild=True),
-    Scenario("interruptible", signals="graceful", long_running=True),
+    Scenario("grandchild", hang=True, grandchild=True),
+    Scenario("interruptible", long_running=True),
     Scenario("garbage_stdout", stress="garbage_stdout"),
     Scenario("huge_stdout", kind="replication", stress="huge_stdout"),
     Scenario("non_utf8_stderr", stress="non_utf8_stderr"),

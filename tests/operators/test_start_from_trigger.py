@@ -80,7 +80,7 @@ async def test_the_triggerer_renders_builds_and_runs_the_same_command(
     )
     trigger = trigger_of(op, ds="2026-04-07", params={"tenant": "acme"})
     event = await anext(trigger.run())
-    argv = next(r for r in read_record(record) if r["event"] == "start")["argv"]
+    argv = next(r for r in read_record(record) if r["event"] == "start" and "run" in r["argv"])["argv"]
     assert "--filter=tenant=acme" in argv and "--partition=2026-04-07" in argv
     assert "--idempotency-key=airflow:d:manual__1:t:-1:try3" in argv
     ti = RecordingTI()

@@ -1,4 +1,5 @@
-"""The parts of ``rocky.toml`` the stand-in honours: adapter (DuckDB path), pipelines, budget, state.
+"""The parts of ``rocky.toml`` the stand-in honours: adapter (DuckDB path), pipelines, budget, state
+(its backend and ``[state.idempotency]``).
 
 The real engine refuses to start without its config, and so does the stand-in (exit 1, ``Error:
 failed to load config from rocky.toml``): a DAG whose ``project_dir`` holds no project must fail in a
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_rocky.testing._standin.errors import CommandError
+from airflow_provider_rocky.testing._standin.idempotency import Settings
 
 PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot", "load")
 #: Environment knob: ``1`` lets the stand-in run without a config file (the real engine never does).
@@ -37,6 +39,8 @@ class ProjectConfig:
     budget_max_usd: float | None = None
     budget_on_breach: str = "warn"
     state_backend: str = "local"
+    #: ``[state.idempotency]`` (engine defaults when absent).
+    idempotency: Settings = field(default_factory=Settings)
 
     @property
     def catalog(self) -> str:
@@ -113,6 +117,7 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
         budget_max_usd=float(max_usd) if isinstance(max_usd, int | float) else None,
         budget_on_breach=str(budget.get("on_breach", "warn")),
         state_backend=str(state.get("backend", "local")),
+        idempotency=Settings.from_toml(state.get("idempotency")),
     )
 
 
