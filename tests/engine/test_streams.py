@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from airflow_provider_rocky._engine import streams
 
 
@@ -195,7 +193,7 @@ def test_a_busy_pipe_is_read_in_batches_not_line_by_line() -> None:
         resumed = list(transport.calls)
         now[0] += 10 * streams.BUSY_GAP_SECONDS
         reader.data_received(b"d\n")
-        return got, first, busy, still, resumed + ["|"] + transport.calls[len(resumed) :]
+        return got, first, busy, still, [*resumed, "|", *transport.calls[len(resumed) :]]
 
     got, first, busy, still, later = asyncio.run(main())
     assert got == [b"a", b"b", b"c", b"d"]

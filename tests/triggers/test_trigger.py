@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import json
 import os
 import sys
+import time
 
 import psutil
 import pytest
