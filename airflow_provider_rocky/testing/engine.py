@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import gates, plans, project, sources
+from airflow_provider_rocky.testing._standin import doctor, gates, plans, project, sources
 from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
@@ -46,7 +46,7 @@ def _output_format(inv: Invocation) -> str:
 def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
     version = run.knobs.engine.version
     if inv.command == "doctor":
-        return Outcome(gates.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
+        return Outcome(doctor.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
     if inv.command in _GATES:
         return Outcome(_GATES[inv.command](inv, run.scenario, run.cwd, run.log, run.output_format, version))
     if inv.command in _OTHERS:

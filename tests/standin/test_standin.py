@@ -1036,7 +1036,7 @@ def test_doctor_and_compile(tmp_path: Path) -> None:
     healthy = run_standin("--output", "json", "doctor", cwd=tmp_path)
     assert healthy.returncode == 0 and healthy.json is not None and healthy.json["overall"] == "healthy"
     validate_schema(healthy.json, DOCTOR_SCHEMA)
-    critical = run_standin("--output", "json", "doctor", cwd=tmp_path, scenario="state_locked")
+    critical = run_standin("--output", "json", "doctor", cwd=tmp_path, scenario="doctor_critical")
     assert critical.returncode == 3 and critical.json is not None and critical.json["overall"] == "critical"
     clean = run_standin("--output", "json", "compile", cwd=tmp_path)
     assert clean.returncode == 0 and clean.json is not None and clean.json["has_errors"] is False

@@ -34,6 +34,8 @@ class ProjectConfig:
     budget_max_usd: float | None = None
     budget_on_breach: str = "warn"
     state_backend: str = "local"
+    #: ``(name, type, kind)`` of every adapter: ``[adapter]`` is named ``default``, ``[adapter.x]`` ``x``.
+    adapters: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def catalog(self) -> str:
@@ -47,16 +49,22 @@ def table(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _adapters(data: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def _named_adapters(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
     for section in ("adapter", "adapters"):
         block = data.get(section)
         if not isinstance(block, dict):
             continue
         if "type" in block:
-            found.append(block)
-        found.extend(value for value in block.values() if isinstance(value, dict) and "type" in value)
+            found.append(("default", block))
+        found.extend(
+            (str(name), value) for name, value in block.items() if isinstance(value, dict) and "type" in value
+        )
     return found
+
+
+def _adapters(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [block for _name, block in _named_adapters(data)]
 
 
 def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConfig:
@@ -106,6 +114,10 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
         budget_max_usd=float(max_usd) if isinstance(max_usd, int | float) else None,
         budget_on_breach=str(budget.get("on_breach", "warn")),
         state_backend=str(state.get("backend", "local")),
+        adapters=tuple(
+            (name, str(block.get("type")), str(block.get("kind", "warehouse")))
+            for name, block in _named_adapters(data)
+        ),
     )
 
 
