@@ -15,8 +15,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import doctor, gates, plans, project, sources
+from airflow_provider_rocky.testing._standin import doctor, gates, init, plans, project, sources
 from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
+from airflow_provider_rocky.testing._standin.config import load_config
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
 from airflow_provider_rocky.testing._standin.flags import EarlyExit, UsageError
@@ -55,10 +56,16 @@ def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
 
 
 def _dag(run: RunEnv) -> Outcome:
-    """``rocky dag`` (``_standin/project.py``): the demo project's graph."""
+    """``rocky dag`` (``_standin/project.py``): the demo project's graph, in a project only."""
+    load_config(run.inv.config, run.cwd)  # dag.rs loads the config first: no rocky.toml, exit 1
     return Outcome(
         project.dag_command(run.inv, run.scenario, run.log, run.output_format, run.knobs.engine.version)
     )
+
+
+def _init(run: RunEnv) -> Outcome:
+    """``rocky init`` (``_standin/init.py``)."""
+    return Outcome(init.init(run.inv, run.cwd))
 
 
 #: The gate commands (``_standin/gates.py``), and the commands that take the whole run environment.
@@ -69,6 +76,7 @@ _OTHERS: dict[str, Callable[[RunEnv], Outcome]] = {
     "discover": sources.discover,
     "freshness": sources.freshness,
     "dag": _dag,
+    "init": _init,
 }
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from airflow_provider_rocky.testing._standin.errors import CommandError
 
 PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot")
+#: Keys that make a bare ``[pipeline]`` one pipeline named ``default`` (config.rs ``is_bare_pipeline``).
+_BARE_PIPELINE_KEYS = ("source", "type", "models", "tables", "unique_key", "source_dir")
 #: Environment knob: ``1`` lets the stand-in run without a config file (the real engine never does).
 ALLOW_NO_CONFIG = "ROCKY_STANDIN_ALLOW_NO_CONFIG"
 
@@ -97,6 +99,8 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
             break
     pipelines: dict[str, str] = {}
     block = data.get("pipeline", data.get("pipelines", {}))
+    if isinstance(block, dict) and any(key in block for key in _BARE_PIPELINE_KEYS):
+        block = {"default": block}  # config.rs normalize_toml_shorthands: [pipeline] → [pipeline.default]
     if isinstance(block, dict):
         for name, body in block.items():
             if isinstance(body, dict):

@@ -173,6 +173,8 @@ DISCOVER = (
 )
 FRESHNESS = (Opt("pipeline", None, "PIPELINE"),)
 DAG = (Opt("models", None, "MODELS"), Opt("column-lineage"))
+#: ``rocky init [PATH] [--template TEMPLATE]`` (main.rs ``Command::Init``: ``path`` defaults to ".").
+INIT = (Opt("template", None, "TEMPLATE"),)
 SUBCOMMAND_OPTS = {
     "run": RUN,
     "doctor": DOCTOR,
@@ -184,9 +186,12 @@ SUBCOMMAND_OPTS = {
     "discover": DISCOVER,
     "freshness": FRESHNESS,
     "dag": DAG,
+    "init": INIT,
 }
 #: Required positional arguments, by subcommand (clap value names).
 POSITIONALS = {"apply": ("PLAN_ID",)}
+#: Optional positional arguments (clap ``default_value``), by subcommand: (value name, default).
+OPTIONAL_POSITIONALS = {"init": (("PATH", "."),)}
 #: Subcommands newer engines added: the engine version they first appear in.
 SINCE = {"freshness": (1, 74, 0)}
 #: Subcommands the stand-in emulates; any other word is a clap "unrecognized subcommand" (exit 2).
