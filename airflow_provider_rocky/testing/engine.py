@@ -108,7 +108,13 @@ def run_engine(argv: Sequence[str]) -> int:
     )
     outcome = _run(argv, knobs, recorder)
     recorder.append(
-        {"event": "end", "pid": os.getpid(), "exit_code": outcome.exit_code, "status": outcome.status}
+        {
+            "event": "end",
+            "pid": os.getpid(),
+            "exit_code": outcome.exit_code,
+            "status": outcome.status,
+            "time": time.time(),  # with the start's: how long the engine held what it opened
+        }
     )
     return outcome.exit_code
 

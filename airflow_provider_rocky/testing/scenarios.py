@@ -97,7 +97,7 @@ Knobs (environment):
   today's engine); shapes as above.
 * ``ROCKY_STANDIN_DELAY``: seconds before each progress line (default 0.02; 0 for fast tests).
 * ``ROCKY_STANDIN_RECORD``: JSON-lines file receiving ``start`` (argv, env, cwd, pid, pgid, scenario,
-  time), ``grandchild`` and ``end`` (pid, exit_code, status) events.
+  time), ``grandchild`` and ``end`` (pid, exit_code, status, time) events.
 * ``ROCKY_STANDIN_TABLES``: number of replicated tables to synthesize (default: from ``--filter``).
 * ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
   durations of ``many_lines``, ``stream_rate`` and ``interruptible``.

@@ -5,7 +5,10 @@
   its ``fct_daily_orders`` is not the asset ``rocky_downstream`` schedules on);
 * ``rocky_e2e_project_unguarded``: the same project with ``state_isolation="none"`` in another
   scratch project: its parallel branches open one state file at once (the collision the pool
-  prevents; reported as a NOTE, it depends on the scheduler's timing).
+  prevents; reported as a NOTE, it depends on the scheduler's timing);
+* ``rocky_e2e_project_deferred``: the group as the README shows it, every node deferrable, under
+  its pool created exactly as the README says (``airflow pools set <pool> 1 "rocky state"
+  --include-deferred``): a deferred task keeps its slot, so no two engines open the state file.
 
 The manifest is the example's (``rocky_project_manifest.json``, copied beside this file by the e2e).
 """
@@ -23,14 +26,24 @@ from airflow_provider_rocky import RockyTaskGroup
 SCRATCH = os.environ.get("ROCKY_E2E_SCRATCH", "/tmp/rocky-e2e-scratch")  # noqa: S108 (a default only)
 MANIFEST = str(Path(__file__).with_name("rocky_project_manifest.json"))
 #: The e2e's project directories, and the namespace of each one's assets.
-PROJECTS = {"rocky_e2e_project": "project-graph", "rocky_e2e_project_unguarded": "project-graph-unguarded"}
+PROJECTS = {
+    "rocky_e2e_project": "project-graph",
+    "rocky_e2e_project_unguarded": "project-graph-unguarded",
+    "rocky_e2e_project_deferred": "project-graph-deferred",
+}
 
 
 def namespace(dag_id: str) -> str:
     return f"duckdb://{SCRATCH}/{PROJECTS[dag_id]}/warehouse.duckdb"
 
 
-for _dag_id, _isolation in (("rocky_e2e_project", "pool"), ("rocky_e2e_project_unguarded", "none")):
+GROUPS = (
+    ("rocky_e2e_project", "pool", False),
+    ("rocky_e2e_project_unguarded", "none", False),
+    ("rocky_e2e_project_deferred", "pool", True),
+)
+
+for _dag_id, _isolation, _deferrable in GROUPS:
     with DAG(
         dag_id=_dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["rocky", "e2e"]
     ) as _dag:
@@ -43,6 +56,7 @@ for _dag_id, _isolation in (("rocky_e2e_project", "pool"), ("rocky_e2e_project_u
                 "rocky_conn_id": "rocky_e2e_scratch",
                 "project_dir": f"{SCRATCH}/{PROJECTS[_dag_id]}",
                 "retries": 0,  # a collision must show, not be retried away
+                "deferrable": _deferrable,
             },
         )
     globals()[_dag_id] = _dag
