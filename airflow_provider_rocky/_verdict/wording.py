@@ -6,6 +6,9 @@ failure, so the category follows the engine rather than a guess:
 
 * the state store: ``state store at P is locked by another process`` / ``is busy`` (retryable), a
   schema mismatch or corruption (not retryable) (contract §3.4);
+* a project that cannot be loaded (``failed to load config from P``, main.rs ~3759, over
+  ``ConfigError`` in ``engine/crates/rocky-core/src/config.rs``: no rocky.toml, unparsable TOML, an
+  environment variable the config references that is not set): ``usage``, not retryable;
 * the warehouse refusing the credentials (``401``/``403``, ``FailureKind::AuthFailed`` in
   ``engine/crates/rocky-cli/src/output.rs``): not retryable;
 * the network and the warehouse's transient conditions: connection resets and refusals, DNS
@@ -28,6 +31,7 @@ STATE_BUSY = ("locked by another process", "is busy")
 STATE_BROKEN = ("state schema version mismatch", "corrupt", "refusing to exit 0: the state ledger")
 GOVERNANCE = ("governance", "workspace_ids", "grant", "policy")
 USAGE = ("invalid filter", "not allowed with", "cannot be used with", "requires a remote", "invalid value")
+CONFIG = ("failed to load config", "no rocky.toml found", "failed to parse toml", "(referenced in config)")
 #: Exit code of a Rust panic (the default panic hook, ``panic = "unwind"``).
 PANIC_EXIT = 101
 PANIC = re.compile(r"thread '[^']*' panicked at")
@@ -72,6 +76,8 @@ def classify(text: str) -> tuple[type[exc.RockyError], str]:
         return exc.RockyStateBusyError, "the state store is held by another writer: "
     if any(marker in lowered for marker in STATE_BROKEN):
         return exc.RockyStateError, "the state store is unusable: "
+    if any(marker in lowered for marker in CONFIG):
+        return exc.RockyUsageError, "the project's configuration cannot be loaded: "
     if any(marker in lowered for marker in USAGE):
         return exc.RockyUsageError, ""
     if any(marker in lowered for marker in GOVERNANCE):

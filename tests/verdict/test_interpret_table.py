@@ -314,6 +314,19 @@ ROWS = [
         category="engine",
         retryable=True,
     ),
+    Row(  # main.rs ~3759 over ConfigError: the folder holds no loadable project
+        "config_not_loadable_without_json",
+        1,
+        b"",
+        (
+            "Error: failed to load config from rocky.toml",
+            "",
+            "Caused by:",
+            "    0: No rocky.toml found at 'x'",
+        ),
+        category="usage",
+        retryable=False,
+    ),
     Row(
         "unrecognised_error_without_json",
         1,
