@@ -29,7 +29,15 @@ from airflow_provider_rocky import exceptions as exc
 
 STATE_BUSY = ("locked by another process", "is busy")
 STATE_BROKEN = ("state schema version mismatch", "corrupt", "refusing to exit 0: the state ledger")
-GOVERNANCE = ("governance", "workspace_ids", "grant", "policy")
+#: Phrases, not words: "policy" alone is also a retry policy, "grant" a granted lock, "governance" a name.
+GOVERNANCE = (
+    "refusing governance",
+    "governance override",
+    "governance refused",
+    "governance reconcil",
+    "workspace_ids",
+    "failed to apply grant",
+)
 USAGE = ("invalid filter", "not allowed with", "cannot be used with", "requires a remote", "invalid value")
 CONFIG = ("failed to load config", "no rocky.toml found", "failed to parse toml", "(referenced in config)")
 #: Exit code of a Rust panic (the default panic hook, ``panic = "unwind"``).

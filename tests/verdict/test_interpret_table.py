@@ -327,6 +327,14 @@ ROWS = [
         category="usage",
         retryable=False,
     ),
+    Row(  # "governance" as a word in a list of names is no governance refusal
+        "governance_as_a_name_without_json",
+        1,
+        b"",
+        ("Error: unknown scenario 'x' (known: success, governance_refused, slow)",),
+        category="engine",
+        retryable=True,
+    ),
     Row(
         "unrecognised_error_without_json",
         1,
