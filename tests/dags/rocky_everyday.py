@@ -46,100 +46,76 @@ def common(dag_id: str, mode: str, scenario: str, **env: str) -> dict[str, Any]:
     }
 
 
-def dag(dag_id: str) -> DAG:
-    return DAG(dag_id, schedule=None, start_date=START, catchup=False)
+def declare(name: str, mode: str, scenario: str, operator: Any = RockyOperator, **kwargs: Any) -> None:
+    """One DAG ``everyday__<name>__<mode>`` holding one task ``rocky_run``; ``env`` joins env_vars."""
+    dag_id = f"everyday__{name}__{mode}"
+    env = kwargs.pop("env", {})
+    with DAG(dag_id, schedule=None, start_date=START, catchup=False) as made:
+        operator(task_id="rocky_run", **kwargs, **common(dag_id, mode, scenario, **env))
+    globals()[dag_id] = made
 
 
 #: Item 1: failures not known to be permanent honour ``retries`` (and the policy, on 3.3).
 RETRIED = ("network_failure", "hard_failure")
 #: Item 3: with ``stderr_tail_lines=0`` the verdict still reads the engine's last lines.
 UNSHOWN = ("state_locked", "quality_gate")
+ORDERS = {"filter": "source=orders"}
+NO_DELAY = {"retries": 1, "retry_delay": timedelta(0)}
 
 for _mode in MODES:
     for _scenario in RETRIED:
-        with dag(f"everyday__retried__{_scenario}__{_mode}") as _dag:
-            RockyOperator(
-                task_id="rocky_run",
-                filter="source=orders",
-                retries=1,
-                retry_delay=timedelta(0),
-                **common(_dag.dag_id, _mode, then_success(_scenario)),
-            )
-        globals()[_dag.dag_id] = _dag
+        declare(f"retried__{_scenario}", _mode, then_success(_scenario), **ORDERS, **NO_DELAY)
     if AIRFLOW_V_3_3_PLUS:
         from airflow_provider_rocky.retry import RockyRetryPolicy
 
-        with dag(f"everyday__policy__network_failure__{_mode}") as _dag:
-            RockyOperator(
-                task_id="rocky_run",
-                filter="source=orders",
-                retries=1,
-                retry_delay=timedelta(hours=1),  # the policy decides: the transient fallback, 1 s here
-                retry_policy=RockyRetryPolicy(cooldown_fallback=timedelta(seconds=1)),
-                **common(_dag.dag_id, _mode, then_success("network_failure")),
-            )
-        globals()[_dag.dag_id] = _dag
-
-    # Item 2: a stale source fails the try as retryable; the next try finds it fresh.
-    with dag(f"everyday__freshness_wait__{_mode}") as _dag:
-        RockyFreshnessOperator(
-            task_id="rocky_run",
+        declare(
+            "policy__network_failure",
+            _mode,
+            then_success("network_failure"),
+            **ORDERS,
             retries=1,
-            retry_delay=timedelta(0),
-            **common(
-                _dag.dag_id, _mode, then_success("freshness_error"), ROCKY_STANDIN_ENGINE_VERSION="1.77.0"
-            ),
+            retry_delay=timedelta(hours=1),  # the policy decides: the transient fallback, 1 s here
+            retry_policy=RockyRetryPolicy(cooldown_fallback=timedelta(seconds=1)),
         )
-    globals()[_dag.dag_id] = _dag
-
+    # Item 2: a stale source fails the try as retryable; the next try finds it fresh.
+    declare(
+        "freshness_wait",
+        _mode,
+        then_success("freshness_error"),
+        RockyFreshnessOperator,
+        **NO_DELAY,
+        env={"ROCKY_STANDIN_ENGINE_VERSION": "1.77.0"},
+    )
     for _scenario in UNSHOWN:
-        with dag(f"everyday__unshown__{_scenario}__{_mode}") as _dag:
-            RockyOperator(
-                task_id="rocky_run",
-                filter="source=orders",
-                stderr_tail_lines=0,
-                **common(_dag.dag_id, _mode, _scenario),
-            )
-        globals()[_dag.dag_id] = _dag
-
+        declare(f"unshown__{_scenario}", _mode, _scenario, **ORDERS, stderr_tail_lines=0)
     # Item 4: configuration in env_vars is not a secret; a sensitive-named value is.
-    with dag(f"everyday__config_env__{_mode}") as _dag:
-        RockyOperator(
-            task_id="rocky_run",
-            filter="source=orders",
-            asset_namespace=NAMESPACE,
-            **common(
-                _dag.dag_id,
-                _mode,
-                "success",
-                ROCKY_CATALOG="warehouse",
-                WAREHOUSE_TOKEN="everyday-t0ken-5d1e",
-            ),
-        )
-    globals()[_dag.dag_id] = _dag
-
+    declare(
+        "config_env",
+        _mode,
+        "success",
+        **ORDERS,
+        asset_namespace=NAMESPACE,
+        env={"ROCKY_CATALOG": "warehouse", "WAREHOUSE_TOKEN": "everyday-t0ken-5d1e"},
+    )
     # Item 5: a declared table that failed gets no event, with emit_assets=False too.
-    with dag(f"everyday__declared_partial__{_mode}") as _dag:
-        RockyOperator(
-            task_id="rocky_run",
-            filter="source=orders",
-            asset_namespace=NAMESPACE,
-            emit_assets=False,
-            outlets=[
-                rocky_asset("warehouse.staging__orders.orders", namespace=NAMESPACE),
-                rocky_asset("warehouse.staging__orders.order_items", namespace=NAMESPACE),
-            ],
-            **common(_dag.dag_id, _mode, "partial"),
-        )
-    globals()[_dag.dag_id] = _dag
-
+    declare(
+        "declared_partial",
+        _mode,
+        "partial",
+        **ORDERS,
+        asset_namespace=NAMESPACE,
+        emit_assets=False,
+        outlets=[
+            rocky_asset("warehouse.staging__orders.orders", namespace=NAMESPACE),
+            rocky_asset("warehouse.staging__orders.order_items", namespace=NAMESPACE),
+        ],
+    )
     # Item 9: a plain green run, one table declared, the rest through the alias.
-    with dag(f"everyday__green__{_mode}") as _dag:
-        RockyOperator(
-            task_id="rocky_run",
-            filter="source=orders",
-            asset_namespace=NAMESPACE,
-            outlets=[rocky_asset("warehouse.staging__orders.orders", namespace=NAMESPACE)],
-            **common(_dag.dag_id, _mode, "success"),
-        )
-    globals()[_dag.dag_id] = _dag
+    declare(
+        "green",
+        _mode,
+        "success",
+        **ORDERS,
+        asset_namespace=NAMESPACE,
+        outlets=[rocky_asset("warehouse.staging__orders.orders", namespace=NAMESPACE)],
+    )
