@@ -251,6 +251,7 @@ FINITE = {
     "adapter_transient": Expect(1, "Failure"),
     "adapter_auth": Expect(1, "Failure"),
     "hard_failure": Expect(1, None),
+    "network_failure": Expect(1, None),
     "usage": Expect(2, None),
     "state_locked": Expect(1, None),
     "state_busy": Expect(1, None),
@@ -378,6 +379,7 @@ def test_total_failures_land_nothing(scenario_results: dict[str, Completed], nam
             "Error: state schema version mismatch: database has v23, binary expects v22",
         ),
         ("governance_refused", "workspace_ids is empty"),
+        ("network_failure", "connection reset by peer (os error 104)"),
     ],
 )
 def test_hard_failures_write_an_error_line(
@@ -942,6 +944,8 @@ def test_record_file(tmp_path: Path) -> None:
     ]
     assert start["env"]["MY_SECRET_TOKEN"] == "s3cr3t" and start["cwd"] == str(tmp_path)
     assert start["scenario"] == "partial" and start["pgid"] > 0
+    assert end["time"] >= start["time"]
+    del end["time"]
     assert end == {"event": "end", "pid": start["pid"], "exit_code": 2, "status": "PartialFailure"}
     assert usage_start["argv"] == ["run", "--bogus"] and usage_end["exit_code"] == 2
     assert read_record(tmp_path / "absent.jsonl") == []
