@@ -58,3 +58,10 @@ def asset_events(dag_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
             .order_by(AssetEvent.id)
         ).all()
         return [(event.asset.uri, dict(event.extra or {})) for event in events]
+
+
+def outlet_events() -> Any:
+    """An empty ``context["outlet_events"]``, as the task runner gives ``execute`` (for direct calls)."""
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    return OutletEventAccessors()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_helpers import outlet_events
 
 from airflow_provider_rocky.exceptions import RockyUsageError
 from airflow_provider_rocky.operators.rocky import RockyOperator
@@ -55,12 +56,6 @@ def stored_and_loaded(classpath: str, kwargs: dict[str, Any]) -> Any:
         assert row is not None
         module, _, name = row.classpath.rpartition(".")
         return getattr(importlib.import_module(module), name)(**row.kwargs)
-
-
-def outlet_events() -> Any:
-    from airflow.sdk.execution_time.context import OutletEventAccessors
-
-    return OutletEventAccessors()
 
 
 def test_a_deferred_run_row_of_the_previous_release_runs(standin_bin: Path, tmp_path: Path) -> None:

@@ -82,7 +82,8 @@ class RockyCommand:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     unset_env_prefixes: tuple[str, ...] = (PIPES_ENV_PREFIX,)
-    #: Keys of ``env`` whose values are secrets: every process that runs the command masks them.
+    #: Keys of ``env`` whose values are secrets: every process that runs the command masks them, and a
+    #: deferred command seals them (the other values are configuration, stored as they are).
     secret_keys: tuple[str, ...] = ()
 
     def redacted(self) -> list[str]:
@@ -166,6 +167,9 @@ class RockySettings:
     asset_namespace: str | None = None
     default_catalog: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Keys of ``env`` whose values are secrets (the connection's ``secret_env``, and ``env`` keys that
+    #: look sensitive by Airflow's rule); the other values are configuration.
+    secret_names: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Refuse settings the engine would refuse, naming them."""
@@ -207,18 +211,22 @@ def build_command(
     args: CommandArgs,
     extra_env: Mapping[str, str] | None = None,
     public_env: Mapping[str, str] | None = None,
+    extra_secret_names: tuple[str, ...] = (),
 ) -> RockyCommand:
-    """Validate both halves and assemble the command: argv, environment (secrets only here), cwd.
+    """Validate both halves and assemble the command: argv, environment (secrets only there), cwd.
 
-    The connection's ``env`` and ``extra_env`` are secrets; ``public_env`` (audit values such as
-    ``ROCKY_RUN_TRIGGER``) is not, and must not be masked.
+    ``secret_keys`` are ``settings.secret_names`` and ``extra_secret_names`` (the task's ``env_vars``
+    keys that look sensitive) that the environment holds; every other value (the connection's
+    ``env``, ``env_vars``, the audit values such as ``ROCKY_RUN_TRIGGER``) is configuration and is
+    never masked.
     """
     settings.validate()
     args.validate()
-    secret = {**settings.env, **(extra_env or {})}
+    env = {**(public_env or {}), **settings.env, **(extra_env or {})}
+    secret = {*settings.secret_names, *extra_secret_names} & set(env)
     return RockyCommand(
         argv=(*settings.global_argv(), *args.argv(settings)),
-        env={**(public_env or {}), **secret},
+        env=env,
         cwd=settings.project_dir,
         secret_keys=tuple(sorted(secret)),
     )

@@ -44,7 +44,14 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
 class EngineManifestError(RuntimeError):
-    """``rocky dag`` could not give a manifest (missing binary, failure, timeout, not a DAG)."""
+    """``rocky dag`` could not give a manifest (missing binary, failure, timeout, not a DAG).
+
+    ``kind``: why the engine did not start (``_engine.spawn.KINDS``), ``None`` when it ran.
+    """
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,8 @@ def ask_engine(engine: EngineManifest) -> bytes:
     shown = " ".join(command.argv)
     tail = "; ".join(outcome.stderr_tail[-5:]) or "no stderr"
     if outcome.spawn_error is not None:
-        raise EngineManifestError(f"`{shown}` could not start: {outcome.spawn_error}")
+        problem = f"`{shown}` could not start: {outcome.spawn_error}"
+        raise EngineManifestError(problem, outcome.spawn_error_kind)
     if outcome.timed_out:
         raise EngineManifestError(f"`{shown}` took longer than {engine.timeout_seconds:g}s ({tail})")
     if outcome.exit_code != 0:
@@ -104,10 +112,20 @@ def write_manifest(engine: EngineManifest, output: str) -> Manifest:
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the DAG processor may run as another user
     with os.fdopen(fd, "wb") as handle:
         handle.write(stdout if stdout.endswith(b"\n") else stdout + b"\n")
     os.replace(tmp, target)
     return manifest
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (``os.umask`` sets it process-wide): 022 if unknown."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def fingerprint(engine: EngineManifest) -> str:

@@ -1,8 +1,9 @@
 """Secrets on their way through Airflow's metadata DB: sealed while deferred, redacted where stored.
 
 **Deferral.** The command is built and validated once, on the worker, and the trigger runs exactly
-that command. The secret part of its environment (the connection's ``env`` and ``secret_env``, the
-task's ``env_vars``) therefore travels in the trigger's kwargs, but *sealed*: encrypted with
+that command. The secret part of its environment (``RockyCommand.secret_keys``: the connection's
+``secret_env``, and ``env``/``env_vars`` values under a name Airflow deems sensitive; the rest is
+configuration) therefore travels in the trigger's kwargs, but *sealed*: encrypted with
 Airflow's own Fernet key (``[core] fernet_key``, the key that already protects the connection
 table) and opened only in the triggerer's memory. Resolving the values again in the triggerer was
 the alternative; it cannot work for ``env_vars``, which the worker rendered and no deferred

@@ -4,9 +4,7 @@ Read with rocky-sdk's own models (``DoctorResult``, ``CompileResult``, ``TestRes
 ``FreshnessOutput``; freshness with a loose model of our own on SDKs before 0.29, which lack it),
 through the shared pipeline (:mod:`~airflow_provider_rocky._verdict.verdict`). The verdicts:
 
-* doctor: a ``critical`` check (exit 3) fails as ``health``, naming every critical check, its message
-  and the engine's suggestions; warnings succeed (the report logs them at WARNING). A check status
-  this provider does not know is read as critical (as dagster-rocky's ``strict_doctor`` does).
+* doctor: :mod:`.doctor` (the checks that gate, what the engine did not report, contradictions).
 * compile / ci: Error diagnostics fail; E010-E013 only: ``contract``, any other code: ``compile``;
   neither is retried. ``ci`` failing tests: ``test``; exit 4 (warnings only) succeeds.
 * test: failed tests fail as ``test``, naming each.
@@ -46,7 +44,7 @@ def enum_fallback(rows: str, key: str, allowed: Iterable[str], fallback: str) ->
     return repair
 
 
-def _sdk(name: str) -> Callable[[], type[BaseModel]]:
+def sdk_model(name: str) -> Callable[[], type[BaseModel]]:
     def model() -> type[BaseModel]:
         from rocky_sdk import types
 
@@ -81,7 +79,7 @@ def warnings_of(diagnostics: Sequence[Any]) -> list[Any]:
 ITEM_CHARS = 300
 
 
-def _listed(items: Sequence[str]) -> str:
+def listed(items: Sequence[str]) -> str:
     """The first :data:`SHOWN` items, each cut to :data:`ITEM_CHARS`: an error message stays bounded."""
     cut = [item if len(item) <= ITEM_CHARS else item[:ITEM_CHARS] + " ..." for item in items[:SHOWN]]
     return "; ".join(cut) + (f"; and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
@@ -90,7 +88,7 @@ def _listed(items: Sequence[str]) -> str:
 def compile_error(diagnostics: Sequence[Any], make: ErrorFactory, result: Any) -> exc.RockyError:
     """Error diagnostics: ``contract`` when every code is E010-E013, else ``compile``."""
     errors = errors_of(diagnostics)
-    rendered = _listed([render_diagnostic(d) for d in errors]) or (
+    rendered = listed([render_diagnostic(d) for d in errors]) or (
         "the engine named no Error diagnostic (has_errors); its stderr tail says why"
     )
     if errors and all(_CONTRACT_CODE.match(str(d.code)) for d in errors):
@@ -106,63 +104,18 @@ def _gated(outcome: ProcessOutcome, reading: Reading, decide: Any, **kwargs: Any
     return interpret_with(outcome, reading, decide, **kwargs)
 
 
-# -- doctor ---------------------------------------------------------------------------------------
-
-DOCTOR_READING = Reading(
-    _sdk("DoctorResult"),
-    "DoctorResult",
-    Tolerance(repairs=(enum_fallback("checks", "status", ("healthy", "warning", "critical"), "critical"),)),
-)
-
-
-def _critical_overall(ended: ProcessOutcome, result: Any) -> bool:
-    """The engine's own verdict: ``overall: critical`` or exit 3, whatever the rows say."""
-    return ended.exit_code == 3 or str(getattr(result.overall, "value", result.overall)) == "critical"
-
-
-def interpret_doctor(outcome: ProcessOutcome, *, checks: Sequence[str] = (), **kwargs: Any) -> Verdict:
-    """``rocky doctor``: critical checks (those named in ``checks``, or every one) fail the task."""
-
-    def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
-        critical = [
-            c
-            for c in result.checks
-            if str(getattr(c.status, "value", c.status)) == "critical" and (not checks or c.name in checks)
-        ]
-        advice = f"; the engine suggests: {_listed(list(result.suggestions))}" if result.suggestions else ""
-        if critical:
-            named = _listed([f"{c.name}: {c.message}" for c in critical])
-            message = f"rocky doctor: {len(critical)} critical check(s): {named}{advice}"
-            return make.failed(make(exc.RockyHealthError, message, result), result)
-        if not checks and _critical_overall(ended, result):  # fail closed, as the engine said critical
-            message = (
-                f"rocky doctor: overall critical (exit {ended.exit_code}) without a critical check{advice}"
-            )
-            return make.failed(make(exc.RockyHealthError, message, result), result)
-        if ended.exit_code not in (0, 3):
-            return make.failed(
-                make(
-                    exc.RockyEngineError, make.error_text or f"rocky doctor exited {ended.exit_code}", result
-                ),
-                result,
-            )
-        return make.verdict("success", result, None)
-
-    return _gated(outcome, DOCTOR_READING, decide, **kwargs)
-
-
 # -- compile, test, ci ----------------------------------------------------------------------------
 
 #: An unknown severity is read as a warning (noted): the engine's own verdict (``has_errors``, its exit code)
 #: still decides whether the command failed, so a newer engine's "Hint" cannot fail a clean compile.
 _DIAGNOSTICS = enum_fallback("diagnostics", "severity", SEVERITIES, "Warning")
 COMPILE_READING = Reading(
-    _sdk("CompileResult"),
+    sdk_model("CompileResult"),
     "CompileResult",
     Tolerance(rows=frozenset({"models_detail"}), repairs=(_DIAGNOSTICS,)),
 )
-TEST_READING = Reading(_sdk("TestResult"), "TestResult", Tolerance(repairs=(_DIAGNOSTICS,)))
-CI_READING = Reading(_sdk("CiResult"), "CiResult", Tolerance(repairs=(_DIAGNOSTICS,)))
+TEST_READING = Reading(sdk_model("TestResult"), "TestResult", Tolerance(repairs=(_DIAGNOSTICS,)))
+CI_READING = Reading(sdk_model("CiResult"), "CiResult", Tolerance(repairs=(_DIAGNOSTICS,)))
 
 
 def interpret_compile(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
@@ -171,7 +124,7 @@ def interpret_compile(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
         if result.has_errors or errors_of(result.diagnostics):
             return make.failed(compile_error(result.diagnostics, make, result), result)
-        return _clean_exit(ended, result, make, ok=(0,))
+        return clean_exit(ended, result, make, ok=(0,))
 
     return _gated(outcome, COMPILE_READING, decide, **kwargs)
 
@@ -214,9 +167,9 @@ def interpret_test(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
         failing = _failures(result)
         if result.failed or failing:
-            message = f"{max(len(failing), result.failed)} test(s) failed: {_listed(failing)}"
+            message = f"{max(len(failing), result.failed)} test(s) failed: {listed(failing)}"
             return make.failed(make(exc.RockyTestFailure, message, result), result)
-        return _clean_exit(ended, result, make, ok=(0,))
+        return clean_exit(ended, result, make, ok=(0,))
 
     return _gated(outcome, TEST_READING, decide, **kwargs)
 
@@ -228,14 +181,14 @@ def interpret_ci(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
         if not result.compile_ok or errors_of(result.diagnostics):
             return make.failed(compile_error(result.diagnostics, make, result), result)
         if not result.tests_ok or result.tests_failed or result.failures:
-            message = f"{result.tests_failed} test(s) failed: {_listed(_failures(result))}"
+            message = f"{result.tests_failed} test(s) failed: {listed(_failures(result))}"
             return make.failed(make(exc.RockyTestFailure, message, result), result)
-        return _clean_exit(ended, result, make, ok=(0, 4))
+        return clean_exit(ended, result, make, ok=(0, 4))
 
     return _gated(outcome, CI_READING, decide, **kwargs)
 
 
-def _clean_exit(ended: ProcessOutcome, result: Any, make: ErrorFactory, ok: Sequence[int]) -> Verdict:
+def clean_exit(ended: ProcessOutcome, result: Any, make: ErrorFactory, ok: Sequence[int]) -> Verdict:
     """A clean result with an exit code the command does not use for success: the engine's word wins."""
     if ended.exit_code in ok:
         return make.verdict("success", result, None)
@@ -305,12 +258,12 @@ def interpret_freshness(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
         # Anything but pass/warn fails: error, runtime_error, and a status this provider does not know.
         stale = [(kind, e) for kind, e in freshness_rows(result) if status_of(e) not in ("pass", "warn")]
         if stale:
-            named = _listed([f"{kind} {e.name}: {status_of(e)} ({_age(e)})" for kind, e in stale])
+            named = listed([f"{kind} {e.name}: {status_of(e)} ({_age(e)})" for kind, e in stale])
             return make.failed(
                 make(exc.RockyFreshnessError, f"{len(stale)} freshness check(s) failed: {named}", result),
                 result,
             )
-        return _clean_exit(ended, result, make, ok=(0,))
+        return clean_exit(ended, result, make, ok=(0,))
 
     return _gated(outcome, FRESHNESS_READING, decide, **kwargs)
 

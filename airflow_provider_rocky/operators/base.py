@@ -31,7 +31,7 @@ from airflow_provider_rocky._verdict import summary
 from airflow_provider_rocky._verdict.facts import facts
 from airflow_provider_rocky._verdict.interpret import Verdict
 from airflow_provider_rocky.exceptions import RockyError
-from airflow_provider_rocky.hooks.rocky import RockyHook, mask_secret
+from airflow_provider_rocky.hooks.rocky import RockyHook, mask_secret, sensitive_names
 from airflow_provider_rocky.triggers.rocky import IN_FLIGHT_WAIT_SECONDS, RockyRunTrigger
 from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
@@ -53,7 +53,9 @@ class RockyBaseOperator(BaseOperator):
     """The shared task face of every Rocky command; subclasses set :attr:`command`.
 
     :param rocky_conn_id: the ``rocky`` connection (``rocky_default`` may be left undefined).
-    :param env_vars: extra environment of the engine only (never argv); every value is masked.
+    :param env_vars: extra environment of the engine only (never argv); a value is a secret (masked)
+        when its name looks sensitive by Airflow's rule (``*_TOKEN``, ``*_PASSWORD``...), else
+        configuration, shown as it is.
     :param timeout_seconds: the run's own time budget; the task's ``execution_timeout`` also applies,
         in both modes (Airflow does not enforce it while deferred, so the trigger does), counted from
         when ``execute()`` started, not from ``ti.start_date``.
@@ -340,15 +342,19 @@ class RockyBaseOperator(BaseOperator):
     # -- secrets ----------------------------------------------------------------------------------
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render, then register the rendered ``env_vars`` values with the masker at once.
+        """Render, then register the rendered secret ``env_vars`` values with the masker at once.
 
         Airflow serializes the rendered fields (and redacts what the masker knows) right after this,
         before ``execute()``: registered there, a templated secret would be stored in clear.
         """
         super().render_template_fields(context, jinja_env)
+        self._mask_env_vars()
+
+    def _mask_env_vars(self) -> None:
+        """Register the ``env_vars`` values whose names look sensitive (the others are configuration)."""
         if isinstance(self.env_vars, Mapping):
-            for value in self.env_vars.values():
-                mask_secret(str(value))
+            for name in sensitive_names(self.env_vars):
+                mask_secret(str(self.env_vars[name]))
 
     def _register_secrets(self) -> None:
         """A resumed task is a new process: teach its masker the secrets again, before any output.
@@ -356,8 +362,7 @@ class RockyBaseOperator(BaseOperator):
         The connection's ``env``/``secret_env`` are read again for that (a connection that no longer
         reads is ignored here: the run is over, only its report remains).
         """
-        for value in (self.env_vars or {}).values() if isinstance(self.env_vars, Mapping) else ():
-            mask_secret(str(value))
+        self._mask_env_vars()
         try:
             self.run_request().hook().get_settings()
         except RockyError as err:

@@ -47,7 +47,8 @@ class RockyMaterializingOperator(RockyBaseOperator):
     :param default_catalog: the catalog of tables the engine names without one (``.schema.table``);
         default: the connection's, else what the namespace implies (DuckDB: the file's database).
     :param asset_alias: the ``AssetAlias`` the events go through (default ``rocky__<dag>__<task>``).
-    :param emit_assets: ``False`` records no asset event (thousands of tables: README, Assets).
+    :param emit_assets: ``False`` records no asset event through the alias (thousands of tables:
+        README, Assets); declared ``outlets`` still get theirs, and one whose table failed none.
     """
 
     def __init__(
@@ -109,10 +110,11 @@ class RockyMaterializingOperator(RockyBaseOperator):
 
         Each event's URI is logged and listed in the summary (``assets``): the URI a downstream DAG
         schedules on, next to the table name the engine printed, so a mismatch is visible at once.
+        A declared outlet whose table failed gets no event, whatever ``emit_assets`` says.
         """
         if verdict.outcome == "skipped":
             self._say_skipped(verdict)
-        if self.asset_alias is None or verdict.result is None:
+        if verdict.result is None:
             return {}
         if self._naming.get("reported_for"):
             self.log.info(
@@ -123,16 +125,29 @@ class RockyMaterializingOperator(RockyBaseOperator):
         try:
             specs = self._specs(verdict, record)
         except ValueError as err:  # a namespace that cannot name these tables: say so, keep the run
+            self._drop_failed_outlets(verdict, None)
             self.log.error(
                 "No asset events: %s (set asset_namespace or default_catalog on the operator or connection)",
                 err,
             )
             return {"assets": [], "assets_total": 0, "assets_error": str(err)}
-        specs = [dataclasses.replace(spec, extra=secrets.storable(spec.extra)) for spec in specs]  # JSONB
+        # JSONB refuses NUL; a secret the engine printed into a table's extra is redacted like XCom.
+        specs = [dataclasses.replace(spec, extra=secrets.for_the_db(spec.extra)) for spec in specs]
         self._drop_failed_outlets(verdict, specs)
+        declared = len(events.match_outlets(self.outlets, specs))
+        if self.asset_alias is None:  # emit_assets=False: only the declared outlets, with their extra
+            events.emit_declared(context["outlet_events"], self.outlets, specs)
+            self.log.info("Recorded %d asset event(s) for declared outlets (emit_assets=False)", declared)
+            return {}
         count = events.emit(context["outlet_events"], self.asset_alias, self.outlets, specs)
         self._asset_specs = specs
-        self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)
+        self.log.info(
+            "Recorded %d asset event(s): %d through AssetAlias %r, %d for declared outlets",
+            count + declared,
+            count,
+            self.asset_alias.name,
+            declared,
+        )
         return self._report_assets(specs)
 
     def _say_skipped(self, verdict: Verdict) -> None:
@@ -159,7 +174,7 @@ class RockyMaterializingOperator(RockyBaseOperator):
             run_id,
         )
 
-    def _drop_failed_outlets(self, verdict: Verdict, specs: list[events.AssetEventSpec]) -> None:
+    def _drop_failed_outlets(self, verdict: Verdict, specs: list[events.AssetEventSpec] | None) -> None:
         """In a run where tables failed, a declared outlet that did not land gets no event.
 
         Airflow records an event for every declared ``Asset`` of a task that succeeds, and a partial
@@ -167,11 +182,12 @@ class RockyMaterializingOperator(RockyBaseOperator):
         ``[pipeline]``, ``["<compile>"]``: contract §3.4), so, as the contract advises, failed means
         declared minus materialized: this runtime copy of the task (Airflow copies it to execute)
         drops those outlets. A run without failures keeps every declared event, unchanged tables too.
+        ``specs=None`` (what landed cannot be named): every declared outlet is dropped, failing closed.
         """
         result = verdict.result
         if not (getattr(result, "tables_failed", 0) or getattr(result, "errors", None)):
             return
-        landed = {spec.uri for spec in specs}
+        landed = {spec.uri for spec in specs or ()}
         dropped = [o for o in self.outlets if isinstance(o, Asset) and o.uri not in landed]
         for outlet in dropped:
             self.log.warning(

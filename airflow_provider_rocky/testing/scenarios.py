@@ -23,6 +23,10 @@ total_failure          1     JSON    Failure             every unit fails ``quer
 adapter_transient      1     JSON    Failure             every unit fails ``transient`` (+ cooldown)
 adapter_auth           1     JSON    Failure             every unit fails ``auth-failed``
 hard_failure           1     none    -                   ``Error: ...`` + ``Caused by:`` chain mid-run
+network_failure        1     none    -                   discovery fails on the network: ``Error: failed to
+                                                         discover sources ...`` caused by ``HTTP error:
+                                                         ... connection reset by peer (os error 104)``
+                                                         (rocky-fivetran ``FivetranError::Http``)
 usage                  2     none    -                   forced clap usage error
 state_locked           1     none    -                   ``state store at P is locked by another process``
 state_busy             1     none    -                   ``state store at P is busy — ... Retry in a moment.``
@@ -94,7 +98,7 @@ Knobs (environment):
   today's engine); shapes as above.
 * ``ROCKY_STANDIN_DELAY``: seconds before each progress line (default 0.02; 0 for fast tests).
 * ``ROCKY_STANDIN_RECORD``: JSON-lines file receiving ``start`` (argv, env, cwd, pid, pgid, scenario,
-  time), ``grandchild`` and ``end`` (pid, exit_code, status) events.
+  time), ``grandchild`` and ``end`` (pid, exit_code, status, time) events.
 * ``ROCKY_STANDIN_TABLES``: number of replicated tables to synthesize (default: from ``--filter``).
 * ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
   durations of ``many_lines``, ``stream_rate`` and ``interruptible``.
@@ -152,6 +156,7 @@ _ALL = (
     Scenario("adapter_transient", fates="transient"),
     Scenario("adapter_auth", fates="auth"),
     Scenario("hard_failure", hard_failure=True),
+    Scenario("network_failure", early="network_failure"),
     Scenario("usage", early="usage"),
     Scenario("state_locked", early="state_locked"),
     Scenario("state_busy", early="state_busy"),

@@ -22,7 +22,7 @@ with DAG("face__default_hold", schedule=None, start_date=START, catchup=False) a
         task_id="rocky_run", deferrable=True, binary_path=STANDIN, project_dir=WORK, filter="source=orders"
     )
 
-#: An engine that leaks: it prints the secrets of its environment (WAREHOUSE_CREDS from env_vars,
+#: An engine that leaks: it prints the secrets of its environment (WAREHOUSE_ACCESS_TOKEN from env_vars,
 #: WAREHOUSE_PASSWORD from the connection's secret_env) to stderr, plain and inside tracing JSON, and
 #: into the error messages of its RunResult, with a NUL; written by tests/operators/test_secrets.py.
 LEAKY_ENGINE = os.path.join(WORK, "face_leaky_engine")
@@ -40,7 +40,7 @@ for _mode in ("sync", "deferrable"):
         RockyOperator(
             **LEAKY,
             deferrable=_mode == "deferrable",
-            env_vars={"WAREHOUSE_CREDS": "{{ var.value.face_creds }}"},
+            env_vars={"WAREHOUSE_ACCESS_TOKEN": "{{ var.value.face_creds }}"},
         )
     globals()[_dag.dag_id] = _dag
 
@@ -62,6 +62,6 @@ with DAG("face__leaky__start_from_trigger", schedule=None, start_date=START, cat
         deferrable=True,
         start_from_trigger=True,
         # Not rendered in an inline trigger, and not a secret: the connection's value is the one here.
-        env_vars={"WAREHOUSE_CREDS": "not-a-secret"},
+        env_vars={"WAREHOUSE_ACCESS_TOKEN": "not-a-secret"},
     )
 globals()[_dag.dag_id] = _dag

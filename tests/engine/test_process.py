@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from airflow_provider_rocky._engine.command import RockyCommand
-from airflow_provider_rocky._engine.process import ProcessOutcome, ProcessRunner
+from airflow_provider_rocky._engine.process import VERDICT_WINDOW_LINES, ProcessOutcome, ProcessRunner
 from airflow_provider_rocky._engine.stderr import LogLine
 
 
@@ -87,7 +87,9 @@ def test_stdout_is_kept_and_stderr_tail_is_bounded() -> None:
     )
     assert outcome.exit_code == 0 and outcome.stdout == b'{"ok": true}'
     assert len(lines) == 5000 and outcome.stderr_lines == 5000
-    assert outcome.stderr_tail == [f"line {i}" for i in range(4993, 5000)]
+    assert outcome.shown_tail == [f"line {i}" for i in range(4993, 5000)], "what an error shows"
+    window = [f"line {i}" for i in range(5000 - VERDICT_WINDOW_LINES, 5000)]
+    assert outcome.stderr_tail == window, "what the verdict reads: its own window, whatever is shown"
 
 
 def test_bad_bytes_huge_line_and_missing_final_newline_do_not_break_the_stream() -> None:

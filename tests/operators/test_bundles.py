@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow_helpers import outlet_events
 
 from airflow_provider_rocky.exceptions import RockyUsageError
 from airflow_provider_rocky.operators.rocky import RockyOperator
@@ -102,7 +103,8 @@ def test_the_same_task_runs_in_sync_mode_from_the_checkout(
         env_vars={"ROCKY_STANDIN_RECORD": str(record)},
         emit_assets=False,
     )
-    summary = op.execute({"ti": RecordingTI(**vars(_ti(bundle)))})  # type: ignore[arg-type]
+    context = {"ti": RecordingTI(**vars(_ti(bundle))), "outlet_events": outlet_events()}
+    summary = op.execute(context)  # type: ignore[arg-type]
     assert summary["outcome"] == "success"
     assert any(e["event"] == "end" and e["status"] == "Success" for e in read_record(record))
 

@@ -31,7 +31,7 @@ PASSWORD = "pw\\face-8d2e7b"
 
 _ENGINE = """#!{python}
 import json, os, sys
-creds, password = os.environ["WAREHOUSE_CREDS"], os.environ["WAREHOUSE_PASSWORD"]
+creds, password = os.environ["WAREHOUSE_ACCESS_TOKEN"], os.environ["WAREHOUSE_PASSWORD"]
 line = {{"timestamp": "2026-01-01T00:00:00Z", "level": "ERROR", "target": "rocky::adapter",
          "fields": {{"message": "auth failed", "dsn": "user:" + password + "@host", "creds": creds}}}}
 sys.stderr.write(json.dumps(line) + "\\n")
@@ -223,10 +223,10 @@ def test_without_a_fernet_key_the_task_log_says_the_secrets_are_stored_unencrypt
     class TI:
         dag_id, run_id, task_id, map_index, try_number = "d", "r", "t", -1, 1
 
-    op = RockyOperator(task_id="t", deferrable=True, env_vars={"WAREHOUSE_CREDS": "no-key-creds-31"})
+    op = RockyOperator(task_id="t", deferrable=True, env_vars={"WAREHOUSE_ACCESS_TOKEN": "no-key-creds-31"})
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": TI()})  # type: ignore[arg-type]
-    assert deferred.value.trigger.command["env"]["WAREHOUSE_CREDS"] == "no-key-creds-31"  # type: ignore[attr-defined]
+    assert deferred.value.trigger.command["env"]["WAREHOUSE_ACCESS_TOKEN"] == "no-key-creds-31"  # type: ignore[attr-defined]
     assert "fernet_key is not set: the engine's 1 secret environment value(s) are stored unencrypted" in (
         capfd.readouterr().out
     )

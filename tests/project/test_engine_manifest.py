@@ -20,10 +20,12 @@ pytestmark = pytest.mark.usefixtures("standin_bin")
 
 
 @pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+def _quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in [k for k in os.environ if k.startswith("ROCKY_STANDIN_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("ROCKY_STANDIN_DELAY", "0")
+    # A project: `rocky dag` loads the config first, as the engine does (dag.rs), and refuses without one.
+    (tmp_path / "rocky.toml").write_text('[adapter]\ntype = "duckdb"\n')
 
 
 def _write(standin_bin: Path, tmp_path: Path, *extra: str) -> tuple[int, Path]:

@@ -74,6 +74,7 @@ FINITE = {
     "adapter_transient": Expect(1, "Failure"),
     "adapter_auth": Expect(1, "Failure"),
     "hard_failure": Expect(1, None),
+    "network_failure": Expect(1, None),
     "usage": Expect(2, None),
     "state_locked": Expect(1, None),
     "state_busy": Expect(1, None),
@@ -197,6 +198,7 @@ def test_total_failures_land_nothing(scenario_results: dict[str, Completed], nam
             "Error: state schema version mismatch: database has v23, binary expects v22",
         ),
         ("governance_refused", "workspace_ids is empty"),
+        ("network_failure", "connection reset by peer (os error 104)"),
     ],
 )
 def test_hard_failures_write_an_error_line(
@@ -809,6 +811,8 @@ def test_record_file(tmp_path: Path) -> None:
     ]
     assert start["env"]["MY_SECRET_TOKEN"] == "s3cr3t" and start["cwd"] == str(tmp_path)
     assert start["scenario"] == "partial" and start["pgid"] > 0
+    assert end["time"] >= start["time"]
+    del end["time"]
     assert end == {"event": "end", "pid": start["pid"], "exit_code": 2, "status": "PartialFailure"}
     assert usage_start["argv"] == ["run", "--bogus"] and usage_end["exit_code"] == 2
     assert read_record(tmp_path / "absent.jsonl") == []
@@ -903,7 +907,7 @@ def test_doctor_and_compile(tmp_path: Path) -> None:
     healthy = run_standin("--output", "json", "doctor", cwd=tmp_path)
     assert healthy.returncode == 0 and healthy.json is not None and healthy.json["overall"] == "healthy"
     validate_schema(healthy.json, DOCTOR_SCHEMA)
-    critical = run_standin("--output", "json", "doctor", cwd=tmp_path, scenario="state_locked")
+    critical = run_standin("--output", "json", "doctor", cwd=tmp_path, scenario="doctor_critical")
     assert critical.returncode == 3 and critical.json is not None and critical.json["overall"] == "critical"
     clean = run_standin("--output", "json", "compile", cwd=tmp_path)
     assert clean.returncode == 0 and clean.json is not None and clean.json["has_errors"] is False

@@ -158,7 +158,7 @@ def test_a_gate_shows_its_findings_with_file_and_line(api: Any) -> None:
     assert any("E001" in item["title"] for item in errors)
     doctor = get_view(api, "rocky_view_gates", task_id="doctor")
     assert doctor["kind"] == "doctor" and doctor["failure"]["category"] == "health"
-    levels = {
-        item["title"]: item["level"] for item in doctor["gate"]["items"] if item["title"] != "suggestion"
-    }
-    assert levels["state"] == "error" and levels["auth"] == "error"
+    # The engine's doctor (doctor.rs): state_schema is the critical state check, and auth is checked per
+    # adapter (the stand-in's project pings a warehouse and a discovery adapter, both named "default").
+    errors = {item["title"] for item in doctor["gate"]["items"] if item["level"] == "error"}
+    assert {"state_schema", "auth/default"} <= errors

@@ -41,6 +41,15 @@ def _early_error(run: RunEnv, state: Path) -> None:
         )
     if early == "governance_refused":
         raise CommandError(refusal_message())
+    if early == "network_failure":  # rocky-fivetran client.rs:80 (FivetranError::Http, a reqwest error)
+        raise CommandError(
+            f"failed to discover sources for pipeline {run.inv.get('pipeline') or 'default'}",
+            [
+                "HTTP error: error sending request for url (https://api.fivetran.com/v1/groups/grp/"
+                "connectors): connection closed before message completed",
+                "connection reset by peer (os error 104)",
+            ],
+        )
 
 
 def _refuse_unsupported_shadow(inv: Invocation, pipeline: str, pipeline_type: str) -> None:
