@@ -1,0 +1,53 @@
+"""A project whose model names look like Jinja templates, run by tests/project/test_hostile_manifest.py.
+
+The manifest and the project (a ``models/`` folder the stand-in reads) are written beside the other
+project DAGs' the first time this file is parsed. ``a49`` and ``v<secret>`` exist too: what the
+names would render to, so a rendered name would run (the wrong model) instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from airflow_provider_rocky import RockyDAG
+from airflow_provider_rocky.testing._standin.project import dag_document
+
+WORK = Path(os.environ.get("ROCKY_TEST_WORKDIR", "/tmp")) / "hostile"
+STANDIN = os.path.join(os.environ.get("AIRFLOW_HOME", "/tmp"), "bin", "rocky")
+#: Model names that are templates to Jinja; the secret is an Airflow Variable the test sets.
+JINJA_NAMES = ["a{{ 7 * 7 }}", "v{{ var.value.get('rt_secret') }}", "b{{ unclosed", "c{% if true %}x{% endif %}"]
+SECRET = "rt-secret-value-4711"
+PROJECT = WORK / "project"
+MANIFEST = WORK / "jinja.json"
+
+
+def _node(index: int, name: str) -> dict[str, object]:
+    return {
+        "id": f"transformation:{name}",
+        "kind": "transformation",
+        "label": f"label {name}",
+        "target": {"catalog": "", "schema": "marts", "table": f"jinja_{index}"},
+        "strategy": {"type": "full_refresh"},
+    }
+
+
+if not MANIFEST.exists():
+    (PROJECT / "models").mkdir(parents=True, exist_ok=True)
+    for _name in [*JINJA_NAMES, "a49", f"v{SECRET}"]:
+        (PROJECT / "models" / f"{_name}.sql").write_text("select 1 as id\n")
+    MANIFEST.write_text(json.dumps(dag_document([_node(i, n) for i, n in enumerate(JINJA_NAMES)], "1.71.0")))
+
+for _mode in ("sync", "deferrable"):
+    _extra = {"deferrable": True, "event_hold_seconds": 0} if _mode == "deferrable" else {}
+    _env = {"ROCKY_STANDIN_RECORD": str(WORK / f"jinja_names_{_mode}.jsonl"), "ROCKY_STANDIN_DELAY": "0"}
+    globals()[f"jinja_names_{_mode}"] = RockyDAG(
+        f"jinja_names_{_mode}",
+        manifest=MANIFEST,
+        operator_args={"binary_path": STANDIN, "project_dir": str(PROJECT), "env_vars": _env, **_extra},
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        tags=["rocky", "project"],
+    )
