@@ -15,7 +15,7 @@ The mapping (README, "Rocky's project as a task group"):
   upstream tasks (fan-in) times its consumers (fan-out) passes :data:`HUB_EDGES` becomes a join
   (:class:`Hub`, an ``EmptyOperator``), so ``k`` seeds feeding one ephemeral model feeding ``k``
   models cost ``2k`` edges, not ``k²``. Every other resolved set that reaches two consumers holds at
-  most ``HUB_EDGES / 2`` tasks, so the graph has at most (manifest edges + ``HUB_EDGES`` × task-less
+  most ``HUB_EDGES / 2`` tasks, so the graph has at most (manifest edges + ``HUB_EDGES`` x task-less
   nodes) edges.
 
 Task ids are readable and stable: the model's name for a transformation, ``<kind>__<name>`` for
@@ -40,7 +40,7 @@ RUN_BY_PIPELINE = frozenset({"load", "replication", "quality", "snapshot"})
 #: Kinds whose task writes the node's ``target`` table (a quality pipeline only checks).
 WRITES_TARGET = frozenset({"transformation", "seed", "snapshot", "load", "replication"})
 MAX_TASK_ID = 200
-#: A task-less node becomes a join when fan-in × fan-out passes this (README, "Rocky's project as a
+#: A task-less node becomes a join when fan-in x fan-out passes this (README, "Rocky's project as a
 #: task group"): joins stay rare in ordinary projects, and no resolved set shared by two consumers
 #: exceeds half of it. benchmarks/bench_manifest.py measures the hostile shapes.
 HUB_EDGES = 64
@@ -159,7 +159,7 @@ def resolved_upstream(
 
     Returns ``(resolved, hubs)``: ``resolved[task node]`` and ``hubs[task-less node]``, each the ids
     it waits for. A task-less node read by one consumer hands its set over (no copy: a chain stays
-    linear); one read by several becomes a join when its fan-in × fan-out passes :data:`HUB_EDGES`.
+    linear); one read by several becomes a join when its fan-in x fan-out passes :data:`HUB_EDGES`.
     """
     fan = fan_out or {}
     sets: dict[str, dict[str, None]] = {}

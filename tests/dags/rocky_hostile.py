@@ -1,4 +1,5 @@
-"""A project whose model names look like Jinja templates, run by tests/project/test_hostile_manifest.py.
+"""Hostile projects run by tests/project/: model names that look like Jinja templates, a shared
+ephemeral model that renders as a join.
 
 The manifest and the project (a ``models/`` folder the stand-in reads) are written beside the other
 project DAGs' the first time this file is parsed. ``a49`` and ``v<secret>`` exist too: what the
@@ -13,15 +14,22 @@ from datetime import datetime
 from pathlib import Path
 
 from airflow_provider_rocky import RockyDAG
-from airflow_provider_rocky.testing._standin.project import dag_document
+from airflow_provider_rocky.testing._standin.project import dag_document, shaped_nodes
 
 WORK = Path(os.environ.get("ROCKY_TEST_WORKDIR", "/tmp")) / "hostile"
 STANDIN = os.path.join(os.environ.get("AIRFLOW_HOME", "/tmp"), "bin", "rocky")
 #: Model names that are templates to Jinja; the secret is an Airflow Variable the test sets.
-JINJA_NAMES = ["a{{ 7 * 7 }}", "v{{ var.value.get('rt_secret') }}", "b{{ unclosed", "c{% if true %}x{% endif %}"]
+JINJA_NAMES = [
+    "a{{ 7 * 7 }}",
+    "v{{ var.value.get('rt_secret') }}",
+    "b{{ unclosed",
+    "c{% if true %}x{% endif %}",
+]
 SECRET = "rt-secret-value-4711"
 PROJECT = WORK / "project"
 MANIFEST = WORK / "jinja.json"
+#: 12 seeds -> one ephemeral model -> 12 models: 144 edges pairwise, a join (24 edges) instead.
+JOINED = WORK / "joined.json"
 
 
 def _node(index: int, name: str) -> dict[str, object]:
@@ -39,6 +47,7 @@ if not MANIFEST.exists():
     for _name in [*JINJA_NAMES, "a49", f"v{SECRET}"]:
         (PROJECT / "models" / f"{_name}.sql").write_text("select 1 as id\n")
     MANIFEST.write_text(json.dumps(dag_document([_node(i, n) for i, n in enumerate(JINJA_NAMES)], "1.71.0")))
+    JOINED.write_text(json.dumps(dag_document(shaped_nodes("hub", 25), "1.71.0")))
 
 for _mode in ("sync", "deferrable"):
     _extra = {"deferrable": True, "event_hold_seconds": 0} if _mode == "deferrable" else {}
@@ -51,3 +60,17 @@ for _mode in ("sync", "deferrable"):
         start_date=datetime(2026, 1, 1),
         tags=["rocky", "project"],
     )
+
+(WORK / "joined").mkdir(parents=True, exist_ok=True)
+joined = RockyDAG(
+    "joined",
+    manifest=JOINED,
+    operator_args={
+        "binary_path": STANDIN,
+        "project_dir": str(WORK / "joined"),
+        "env_vars": {"ROCKY_STANDIN_RECORD": str(WORK / "joined.jsonl"), "ROCKY_STANDIN_DELAY": "0"},
+    },
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    tags=["rocky", "project"],
+)

@@ -20,8 +20,7 @@ from project_helpers import START, demo_manifest, runs, starts, write_manifest
 
 from airflow_provider_rocky import RockyTaskGroup
 from airflow_provider_rocky._project.manifest import ManifestError, parse_manifest
-from airflow_provider_rocky.assets import resolve_namespace, rocky_asset
-from airflow_provider_rocky.assets import TableRef
+from airflow_provider_rocky.assets import TableRef, resolve_namespace, rocky_asset
 
 #: One more than ``_project.rules.MAX_NAME_CHARS`` (1,024).
 NUL, SURROGATE, LONG = "\x00", "\ud800", "x" * 1025
@@ -44,9 +43,8 @@ def _load(name: str, pipeline: str) -> dict[str, Any]:
 
 def _refused(tmp_path: Path, nodes: list[dict[str, Any]]) -> str:
     path = write_manifest(tmp_path, nodes, name="hostile.json")
-    with pytest.raises(ManifestError) as caught:
-        with DAG("hostile", schedule=None, start_date=START):
-            RockyTaskGroup("p", manifest=path, asset_namespace="duckdb:///wh.duckdb")
+    with pytest.raises(ManifestError) as caught, DAG("hostile", schedule=None, start_date=START):
+        RockyTaskGroup("p", manifest=path, asset_namespace="duckdb:///wh.duckdb")
     message = str(caught.value)
     assert str(path) in message, "the refusal names the manifest"
     assert NUL not in message and SURROGATE not in message, "the refusal itself is storable"
@@ -118,7 +116,7 @@ def test_a_refusal_quotes_an_over_long_value_cut() -> None:
 
 def test_a_dot_segment_table_gets_no_asset_uri() -> None:
     ns = resolve_namespace("rocky://default")
-    with pytest.raises(ValueError, match="'.' or '..' part"):
+    with pytest.raises(ValueError, match=r"'\.' or '\.\.' part"):
         ns.locate(TableRef("x", "..", "b"))
     assert rocky_asset("x.a.b").uri == "rocky://default/x/a/b"
 
@@ -139,7 +137,9 @@ def test_hostile_dags_fail_alone_in_a_real_dagbag(tmp_path: Path) -> None:
     demo = demo_manifest(tmp_path)
     (folder / "good.py").write_text(_dag_file("good", demo))
     for name, nodes, _where, _rule in CASES:
-        (folder / f"{name}.py").write_text(_dag_file(name, write_manifest(tmp_path, nodes, name=f"{name}.json")))
+        (folder / f"{name}.py").write_text(
+            _dag_file(name, write_manifest(tmp_path, nodes, name=f"{name}.json"))
+        )
     bag = DagBag(dag_folder=str(folder))
     assert set(bag.dag_ids) == {"good"}, "every hostile DAG fails, the good one loads"
     errors = {Path(file).stem: text for file, text in bag.import_errors.items()}
