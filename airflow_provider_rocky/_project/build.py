@@ -198,7 +198,9 @@ def _join(hub: Hub, **placement: Any) -> BaseOperator:
         f"{len(hub.upstream)} task(s) it depends on, before its consumers (one edge each way instead "
         "of one per pair)"
     )
-    display = {} if _SAFE_NAME.fullmatch(node.name) else {"task_display_name": f"join {node.name}"}
+    display: dict[str, Any] = (
+        {} if _SAFE_NAME.fullmatch(node.name) else {"task_display_name": f"join {node.name}"}
+    )
     return EmptyOperator(task_id=hub.task_id, doc_md=doc, **display, **placement)
 
 
@@ -212,7 +214,8 @@ def wire(graph: ProjectGraph, made: Mapping[str, BaseOperator]) -> None:
     was just created in the one DAG, so the sets are filled directly (``tests/project`` checks the
     result equals ``set_upstream``'s).
     """
-    for task in (*graph.tasks, *graph.hubs):
+    steps: tuple[NodeTask | Hub, ...] = (*graph.tasks, *graph.hubs)
+    for task in steps:
         me = made[task.node.id]
         for node_id in task.upstream:
             upstream = made[node_id]

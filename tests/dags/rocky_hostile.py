@@ -1,5 +1,5 @@
-"""Hostile projects run by tests/project/: model names that look like Jinja templates, a shared
-ephemeral model that renders as a join.
+"""Hostile inputs run by tests/project/ and tests/operators/: model names that look like Jinja
+templates, a shared ephemeral model that renders as a join, a NUL from ``dag_run.conf``.
 
 The manifest and the project (a ``models/`` folder the stand-in reads) are written beside the other
 project DAGs' the first time this file is parsed. ``a49`` and ``v<secret>`` exist too: what the
@@ -13,7 +13,10 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from airflow.sdk import DAG
+
 from airflow_provider_rocky import RockyDAG
+from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.testing._standin.project import dag_document, shaped_nodes
 
 WORK = Path(os.environ.get("ROCKY_TEST_WORKDIR", "/tmp")) / "hostile"
@@ -74,3 +77,22 @@ joined = RockyDAG(
     start_date=datetime(2026, 1, 1),
     tags=["rocky", "project"],
 )
+
+# A NUL from dag_run.conf, in a templated argument or a templated env_vars value: refused as usage
+# before anything is spawned (on main, ``Popen`` raised ``ValueError: embedded null byte``).
+for _mode in ("sync", "deferrable"):
+    with DAG(f"nul_conf_{_mode}", schedule=None, start_date=datetime(2026, 1, 1), tags=["rocky"]) as _d:
+        RockyOperator(
+            task_id="rocky_run",
+            binary_path=STANDIN,
+            project_dir=str(WORK),
+            model="{{ dag_run.conf['model'] }}",
+            env_vars={
+                "ROCKY_STANDIN_RECORD": str(WORK / f"nul_conf_{_mode}.jsonl"),
+                "ROCKY_STANDIN_DELAY": "0",
+                "CONF_VALUE": "{{ dag_run.conf['env'] }}",
+            },
+            deferrable=_mode == "deferrable",
+            event_hold_seconds=0,
+        )
+    globals()[_d.dag_id] = _d
