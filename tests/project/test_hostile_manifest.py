@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 import rocky_hostile as hostile
 from airflow.sdk import DAG
+from airflow_helpers import trigger_of
 from project_helpers import START, demo_manifest, runs, starts, write_manifest
 
 from airflow_provider_rocky import RockyTaskGroup
 from airflow_provider_rocky._project.manifest import ManifestError, parse_manifest
 from airflow_provider_rocky.assets import TableRef, resolve_namespace, rocky_asset
+from airflow_provider_rocky.testing import read_record
 
 #: One more than ``_project.rules.MAX_NAME_CHARS`` (1,024).
 NUL, SURROGATE, LONG = "\x00", "\ud800", "x" * 1025
@@ -197,3 +199,26 @@ def test_start_from_trigger_carries_literal_names_past_the_triggerers_rendering(
         assert kwargs["model"] is None and not any(n in rendered_by_airflow for n in hostile.JINJA_NAMES)
         request = RunRequest.from_spec("run", kwargs["spec"], {"model": None, "pipeline": None})
         assert request.values["model"] == runs(task)[0]
+
+
+@pytest.mark.asyncio
+async def test_the_triggerer_runs_a_literal_name_as_it_is(standin_bin: Path, tmp_path: Path) -> None:
+    """start_from_trigger through the triggerer's own rendering (Airflow 3.3+; none before)."""
+    record = tmp_path / "record.jsonl"
+    env = {"ROCKY_STANDIN_RECORD": str(record), "ROCKY_STANDIN_DELAY": "0"}
+    with DAG("jinja_trigger", schedule=None, start_date=START):
+        group = RockyTaskGroup(
+            "p",
+            manifest=hostile.MANIFEST,
+            operator_args={
+                "deferrable": True,
+                "start_from_trigger": True,
+                "binary_path": str(standin_bin),
+                "project_dir": str(hostile.PROJECT),
+                "env_vars": env,
+            },
+        )
+    (task,) = [t for t in group.rocky_tasks if runs(t)[0] == "a{{ 7 * 7 }}"]
+    await anext(trigger_of(task).run())
+    (argv,) = [e["argv"] for e in read_record(record) if e["event"] == "start" and "run" in e["argv"]]
+    assert "--model=a{{ 7 * 7 }}" in argv
