@@ -21,6 +21,13 @@ from airflow_provider_rocky.exceptions import RockyUsageError
 _HEX = re.compile(r"^[0-9a-fA-F]{8,128}$")
 
 
+def _shown(value: str | None, limit: int = 130) -> str:
+    """A refused value quoted, cut when long (a templated XCom may hold megabytes)."""
+    if value is None or len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
+
+
 @dataclass(frozen=True)
 class PlanArgs(RunSelection):
     """The arguments of one ``rocky plan``, after templating: a run's selection, plus ``env``."""
@@ -77,11 +84,11 @@ class ApplyArgs:
     def validate(self) -> None:
         if not self.plan_id or not _HEX.match(self.plan_id):
             raise RockyUsageError(
-                f"plan_id={self.plan_id!r} is not a plan id (the hex id `rocky plan` prints); did the plan "
-                "task push one? (its XCom return_value['plan_id'])"
+                f"plan_id={_shown(self.plan_id)} is not a plan id (the hex id `rocky plan` prints); did the "
+                "plan task push one? (its XCom return_value['plan_id'])"
             )
         if self.expect_spec_digest is not None and not _HEX.match(self.expect_spec_digest):
-            raise RockyUsageError(f"expect_spec_digest={self.expect_spec_digest!r} is not a hex digest")
+            raise RockyUsageError(f"expect_spec_digest={_shown(self.expect_spec_digest)} is not a hex digest")
 
     def argv(self, settings: RockySettings) -> list[str]:
         args = ["apply", str(self.plan_id)]
