@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests
+.PHONY: demo test test-newest test-lowest lint e2e e2e-hostile e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -101,6 +101,11 @@ clean:
 
 e2e: .venv/.synced
 	.venv/bin/python e2e/run.py
+
+# A hostile manifest (a NUL, a lone surrogate) beside good DAGs under a real dag-processor on
+# PostgreSQL: it keeps running, the good DAGs are saved, the hostile files are import errors.
+e2e-hostile: .venv/.synced
+	.venv/bin/python e2e/run_hostile.py $(HOSTILE_ARGS)
 
 # CeleryExecutor (Redis broker), two workers, two triggerers, SIGKILL faults (e2e/README.md)
 e2e-distributed: .venv/.synced

@@ -11,13 +11,12 @@ serialized (``DagSerialization.to_dict`` + ``json.dumps``, what the processor st
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import median
+from bench_common import json_of, median
 
 #: The shapes: two hostile ones and the ordinary synthetic project (up to 3 readers per model).
 SHAPES = ("hub", "ladder", "synthetic")
@@ -68,17 +67,7 @@ def write(directory: Path, shape: str, nodes: int) -> Path:
 
 def _parse_once(path: Path) -> dict[str, float]:
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _PARSE, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        start_new_session=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"parsing {path} failed:\n{done.stderr[-3000:]}")
-    data: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    data: dict[str, float] = json_of([sys.executable, "-c", _PARSE, str(path)], 600, f"parsing {path}")
     return {**data, "wall_s": time.perf_counter() - started}
 
 
