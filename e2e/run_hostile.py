@@ -3,7 +3,7 @@
 Issue 25.1: a NUL in a manifest's node text went into ``task_display_name``/``doc_md``; PostgreSQL
 refused the serialized DAG and Airflow 3.3's dag-processor exited 1 within seconds on every start,
 the folder's other DAGs never saved and no import error recorded. Here the DAGs folder holds a
-``RockyDAG`` over a manifest with a NUL in a label, one over a lone surrogate in a table name, a
+``RockyDAG`` over a manifest with a NUL in a node id, one over a lone surrogate in a table name, a
 ``RockyDAG`` over the demo manifest and a plain DAG. Checks (one line each, as ``make e2e``):
 
 * the dag-processor is still running after several parse loops;
@@ -36,9 +36,10 @@ from airflow_provider_rocky.testing._standin.project import dag_document, demo_n
 #: Seconds the dag-processor must stay up while re-parsing the folder (a parse loop every ~5 s).
 OBSERVE_SECONDS = 45.0
 GOOD_DAGS = ("hostile_good_project", "hostile_good_plain")
-#: DAG file -> (the manifest's hostile node, what the import error must name).
+#: DAG file -> (the field made hostile, the value, what the import error must name). A NUL in the
+#: node's id reaches ``task_display_name`` and ``doc_md`` (the issue's crash); in the table, the Asset.
 HOSTILE = {
-    "hostile_nul": ("label", "\x00", ("nul.json", "transformation:a", "'label'", "U+0000")),
+    "hostile_nul": ("id", "\x00", ("nul.json", "nodes[0]: 'id'", "U+0000")),
     "hostile_surrogate": ("table", "\ud800", ("surrogate.json", "target table", "lone surrogate U+D800")),
 }
 
@@ -64,8 +65,8 @@ def _hostile_node(field: str, value: str) -> dict[str, object]:
         "target": {"catalog": "", "schema": "marts", "table": "a"},
         "strategy": {"type": "full_refresh"},
     }
-    if field == "label":
-        node["label"] = f"a{value}b"
+    if field == "id":
+        node["id"] = f"transformation:a{value}b"
     else:
         node["target"] = {"catalog": "", "schema": "marts", "table": f"a{value}"}
     return node

@@ -31,7 +31,7 @@ JINJA_NAMES = [
 SECRET = "rt-secret-value-4711"
 PROJECT = WORK / "project"
 MANIFEST = WORK / "jinja.json"
-#: 12 seeds -> one ephemeral model -> 12 models: 144 edges pairwise, a join (24 edges) instead.
+#: 12 models -> one ephemeral model -> 12 models: 144 edges pairwise, a join (24 edges) instead.
 JOINED = WORK / "joined.json"
 
 
@@ -45,12 +45,23 @@ def _node(index: int, name: str) -> dict[str, object]:
     }
 
 
+def _as_models(nodes: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The hub shape with its seeds as models: the join is the point here, not how seeds run."""
+    renamed = {str(n["id"]): str(n["id"]).replace("seed:", "transformation:") for n in nodes}
+    out = []
+    for node in nodes:
+        kind = "transformation" if node["kind"] == "seed" else node["kind"]
+        deps = [renamed[d] for d in node.get("depends_on", [])]  # type: ignore[attr-defined]
+        out.append({**node, "id": renamed[str(node["id"])], "kind": kind, "depends_on": deps})
+    return out
+
+
 if not MANIFEST.exists():
     (PROJECT / "models").mkdir(parents=True, exist_ok=True)
     for _name in [*JINJA_NAMES, "a49", f"v{SECRET}"]:
         (PROJECT / "models" / f"{_name}.sql").write_text("select 1 as id\n")
     MANIFEST.write_text(json.dumps(dag_document([_node(i, n) for i, n in enumerate(JINJA_NAMES)], "1.71.0")))
-    JOINED.write_text(json.dumps(dag_document(shaped_nodes("hub", 25), "1.71.0")))
+    JOINED.write_text(json.dumps(dag_document(_as_models(shaped_nodes("hub", 25)), "1.71.0")))
 
 for _mode in ("sync", "deferrable"):
     _extra = {"deferrable": True, "event_hold_seconds": 0} if _mode == "deferrable" else {}

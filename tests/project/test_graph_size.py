@@ -100,8 +100,8 @@ def test_joins_keep_exactly_the_manifests_order(tmp_path: Any, shape: str, count
 
 @pytest.mark.usefixtures("airflow_db", "standin_bin")
 def test_a_join_runs_as_a_step_of_the_dag_and_keeps_the_order() -> None:
-    """dag.test(): the join succeeds (the scheduler marks an EmptyOperator done), every model's run
-    starts after every seed's, each node ran once."""
+    """dag.test(): the join succeeds (the scheduler marks an EmptyOperator done), every model after
+    the join starts after every model before it (``s*``), each node ran once."""
     import rocky_hostile as hostile
     from airflow_helpers import read_run
 
