@@ -7,7 +7,7 @@ the folder's other DAGs never saved and no import error recorded. Here the DAGs 
 ``RockyDAG`` over the demo manifest and a plain DAG. Checks (one line each, as ``make e2e``):
 
 * the dag-processor is still running after several parse loops;
-* every good DAG is serialized in PostgreSQL;
+* every good DAG is serialized in PostgreSQL, and no serialized DAG carries a NUL;
 * each hostile file has an import error naming its manifest, the node and the rule.
 
 ``--code DIR`` runs the dag-processor on the provider in ``DIR`` instead (``PYTHONPATH``), e.g. a
@@ -42,6 +42,9 @@ HOSTILE = {
     "hostile_nul": ("id", "\x00", ("nul.json", "nodes[0]: 'id'", "U+0000")),
     "hostile_surrogate": ("table", "\ud800", ("surrogate.json", "target table", "lone surrogate U+D800")),
 }
+
+#: Serialized DAGs whose JSON holds an escaped NUL (``standard_conforming_strings``: a literal backslash).
+NUL_QUERY = "SELECT dag_id FROM serialized_dag WHERE strpos(data::text, '\\u0000') > 0"
 
 _ROCKY_DAG = (
     "from datetime import datetime\n"
@@ -135,6 +138,13 @@ def checks(dep: Deployment, rep: Reporter, began: float) -> None:
         set(GOOD_DAGS) <= found and not found & set(HOSTILE),
         f"serialized: {sorted(found)}",
         info=", ".join(sorted(found)),
+    )
+    carrying = [row[0] for row in _sql(dep, NUL_QUERY)]
+    rep.verdict(
+        "no serialized DAG carries a NUL",
+        not carrying,
+        f"serialized with a NUL (escaped \\u0000) inside: {carrying}",
+        info="task_display_name and doc_md hold only what the rules let through",
     )
     errors = {Path(row[0]).stem: row[1] for row in _sql(dep, "SELECT filename, stacktrace FROM import_error")}
     for dag_id, (_field, _value, named) in HOSTILE.items():
