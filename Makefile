@@ -16,7 +16,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?= -q -n $(PYTEST_WORKERS)
 
-.PHONY: demo test test-fast test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests test-fab bench-view e2e-view-31
+.PHONY: demo test test-fast test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests test-fab bench-view e2e-view-31 e2e-hostile
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -130,6 +130,11 @@ e2e: .venv/.synced
 # The Rocky view drawn by Airflow 3.1.8's own UI (the lowest supported; `make e2e` runs 3.3)
 e2e-view-31: .venv/.synced .venv-lowest/.synced
 	.venv/bin/python e2e/view_airflow31.py
+
+# A hostile manifest (a NUL, a lone surrogate) beside good DAGs under a real dag-processor on
+# PostgreSQL: it keeps running, the good DAGs are saved, the hostile files are import errors.
+e2e-hostile: .venv/.synced
+	.venv/bin/python e2e/run_hostile.py $(HOSTILE_ARGS)
 
 # CeleryExecutor (Redis broker), two workers, two triggerers, SIGKILL faults (e2e/README.md)
 e2e-distributed: .venv/.synced

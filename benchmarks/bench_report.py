@@ -224,6 +224,22 @@ def _taskgroup(t: Table, sec: Results) -> None:
         )
 
 
+def _manifest(t: Table, sec: Results) -> None:
+    from bench_manifest import IMPORT_TIMEOUT_S, SHAPES
+
+    for nodes, d in _by_size(sec):
+        for shape in SHAPES:
+            m = d[shape]
+            split = f"exec {fmt(m['exec_s'])} s, serialize {fmt(m['serialize_s'])} s"
+            t.add(
+                f"7. RockyDAG, {shape} manifest: exec+serialize (s; {nodes:,} nodes, median of {d['reps']})",
+                m["parse_s"],
+                IMPORT_TIMEOUT_S,
+                f"baseline: [core] dagbag_import_timeout; {m['tasks']:,} tasks, {m['edges']:,} edges, "
+                f"serialized {m['bytes'] / 1e6:.2f} MB ({split})",
+            )
+
+
 ROWS: dict[str, Callable[[Table, Results], None]] = {
     "throughput": _throughput,
     "latency": _latency,
@@ -233,6 +249,7 @@ ROWS: dict[str, Callable[[Table, Results], None]] = {
     "interpret": _interpret,
     "parse": _parse,
     "taskgroup": _taskgroup,
+    "manifest": _manifest,
 }
 
 
@@ -277,7 +294,24 @@ def goals(results: Results) -> list[Goal]:
         d = _largest(results["taskgroup"])
         parse = ratio(d["rocky"]["exec_median_s"], d["cosmos"]["exec_median_s"])
         out.append(Goal("taskgroup_parse_vs_cosmos", parse, "<=", 1.0))
+    if "manifest" in results:
+        out += _manifest_goals(results["manifest"])
     return out
+
+
+def _manifest_goals(sec: Results) -> list[Goal]:
+    """Linear growth (per-node cost at the larger size ÷ at the smaller, worst shape) and the larger
+    size's parse inside the import timeout (worst shape ÷ 30 s)."""
+    from bench_manifest import IMPORT_TIMEOUT_S, SHAPES, growth
+
+    large = _largest(sec)
+    worst = max(large[shape]["parse_s"] for shape in SHAPES)
+    return [
+        Goal("manifest_parse_growth_per_node", growth(sec, "parse_s"), "<=", 1.5),
+        Goal("manifest_size_growth_per_node", growth(sec, "bytes"), "<=", 1.5),
+        Goal("manifest_edges_growth_per_node", growth(sec, "edges"), "<=", 1.5),
+        Goal("manifest_large_parse_per_import_timeout", worst / IMPORT_TIMEOUT_S, "<=", 1.0),
+    ]
 
 
 def _fleet_goals(sec: Results) -> list[Goal]:
@@ -326,7 +360,7 @@ def report(results: Results, argv: list[str], took: float, load_before: str) -> 
             f"- Goals: {passed} of {len(found)} pass",
             "",
             "Baselines: rocky_sdk `RockyClient.run_cli` (rows 1-4), rocky_sdk's own parse (row 5), "
-            "`BashOperator` and cosmos's `DbtTaskGroup` (row 6).",
+            "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), `[core] dagbag_import_timeout` (row 7).",
             "",
             table(results),
             "",

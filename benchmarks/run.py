@@ -22,12 +22,23 @@ from typing import Any, NoReturn
 
 import bench_common as common
 import bench_fleet
+import bench_manifest
 import bench_report
 import bench_result
 import bench_stream
 
 README = common.HERE / "README.md"
-SECTIONS = ("throughput", "latency", "rss", "fleet", "fairness", "interpret", "parse", "taskgroup")
+SECTIONS = (
+    "throughput",
+    "latency",
+    "rss",
+    "fleet",
+    "fairness",
+    "interpret",
+    "parse",
+    "taskgroup",
+    "manifest",
+)
 Pair = tuple[int, int]
 
 
@@ -49,6 +60,8 @@ class Config:
     dag_reps: int = 7
     group_nodes: Pair = (100, 1000)
     group_reps: int = 7
+    manifest_nodes: Pair = (1_000, 10_000)
+    manifest_reps: int = 3
     sections: tuple[str, ...] = SECTIONS
     results: dict[str, Any] = field(default_factory=dict)
 
@@ -63,6 +76,7 @@ QUICK: dict[str, Any] = {
     "fairness_lines": 5_000,
     "interp_reps": 3,
     "group_reps": 1,
+    "manifest_reps": 1,
     "sections": tuple(s for s in SECTIONS if s not in ("rss", "parse")),
 }
 
@@ -143,6 +157,9 @@ def steps(cfg: Config, ctx: common.Ctx, log: Any) -> dict[str, Any]:
         "parse": lambda: bench_result.dag_parse(ctx, cfg.dag_operators, cfg.dag_reps),
         "taskgroup": lambda: sized(
             cfg.group_nodes, lambda n: bench_result.taskgroup_parse(n, cfg.group_reps)
+        ),
+        "manifest": lambda: sized(
+            cfg.manifest_nodes, lambda n: bench_manifest.manifest_parse(ctx.workdir, n, cfg.manifest_reps)
         ),
     }
 

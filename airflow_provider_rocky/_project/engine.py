@@ -40,7 +40,11 @@ log = logging.getLogger(__name__)
 
 #: Folders of a project whose files the graph is made from (besides the config file).
 PROJECT_FOLDERS = ("models", "seeds", "snapshots", "contracts")
+#: ``rocky-airflow-manifest``'s default, and the parse-time one when Airflow sets no import timeout.
 DEFAULT_TIMEOUT_SECONDS = 60.0
+#: The engine's share of ``[core] dagbag_import_timeout`` at DAG parse time: the other half is for
+#: reading its answer and building the tasks (a 10,000-node project: benchmarks/bench_manifest.py).
+IMPORT_TIMEOUT_SHARE = 0.5
 
 
 class EngineManifestError(RuntimeError):
@@ -59,6 +63,8 @@ class EngineManifest:
     """How to ask the engine for the project's graph (``rocky --config C --output json dag``).
 
     :param cache_path: where the answer is kept (default: ``<project_dir>/.rocky/airflow-dag.json``).
+    :param timeout_seconds: how long ``rocky dag`` may take; at DAG parse time never more than
+        :data:`IMPORT_TIMEOUT_SHARE` of ``[core] dagbag_import_timeout`` (the default: that share).
     """
 
     project_dir: str
@@ -66,7 +72,7 @@ class EngineManifest:
     config_path: str = "rocky.toml"
     models_dir: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    timeout_seconds: float | None = None
     cache_path: str | None = None
 
     def command(self) -> RockyCommand:
@@ -82,12 +88,40 @@ class EngineManifest:
         return self.cache_path or os.path.join(self.project_dir, ".rocky", "airflow-dag.json")
 
 
-def ask_engine(engine: EngineManifest) -> bytes:
-    """Run ``rocky dag`` to the end (or its deadline) and return its stdout."""
+def _import_timeout() -> float | None:
+    """``[core] dagbag_import_timeout`` in seconds; ``None`` when disabled (0) or Airflow is absent."""
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # the manifest command may run where Airflow is not configured
+        return None
+    value = conf.getfloat("core", "dagbag_import_timeout", fallback=30.0)
+    return value if value > 0 else None
+
+
+def parse_time_budget(given: float | None) -> float:
+    """Seconds ``rocky dag`` may take while a DAG file is imported: below Airflow's import timeout."""
+    limit = _import_timeout()
+    if limit is None:
+        return given if given is not None else DEFAULT_TIMEOUT_SECONDS
+    cap = limit * IMPORT_TIMEOUT_SHARE
+    if given is not None and given > cap:
+        log.warning(
+            "Rocky: EngineManifest timeout_seconds=%g exceeds half of [core] dagbag_import_timeout=%g: "
+            "using %g s, so a hanging engine leaves the import time to keep the previous manifest",
+            given,
+            limit,
+            cap,
+        )
+    return cap if given is None else min(given, cap)
+
+
+def ask_engine(engine: EngineManifest, timeout: float | None = None) -> bytes:
+    """Run ``rocky dag`` to the end (or ``timeout``, default the engine's) and return its stdout."""
     command = engine.command()
     lines: list[str] = []
+    seconds = timeout if timeout is not None else engine.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
     runner = ProcessRunner(
-        command, on_line=lambda line: lines.append(line.text), deadline=time.time() + engine.timeout_seconds
+        command, on_line=lambda line: lines.append(line.text), deadline=time.time() + seconds
     )
     outcome = asyncio.run(runner.run())
     shown = " ".join(command.argv)
@@ -96,15 +130,15 @@ def ask_engine(engine: EngineManifest) -> bytes:
         problem = f"`{shown}` could not start: {outcome.spawn_error}"
         raise EngineManifestError(problem, outcome.spawn_error_kind)
     if outcome.timed_out:
-        raise EngineManifestError(f"`{shown}` took longer than {engine.timeout_seconds:g}s ({tail})")
+        raise EngineManifestError(f"`{shown}` took longer than {seconds:g}s ({tail})")
     if outcome.exit_code != 0:
         raise EngineManifestError(f"`{shown}` exited {outcome.exit_code} ({tail})")
     return outcome.stdout
 
 
-def write_manifest(engine: EngineManifest, output: str) -> Manifest:
+def write_manifest(engine: EngineManifest, output: str, timeout: float | None = None) -> Manifest:
     """Ask the engine, check the answer, and replace ``output`` atomically only if it is a manifest."""
-    stdout = ask_engine(engine)
+    stdout = ask_engine(engine, timeout)
     try:
         manifest = parse_manifest(stdout, output)
     except ManifestError as err:
@@ -158,7 +192,7 @@ def cached_manifest(engine: EngineManifest) -> Manifest:
         if stamp_file.read_text().strip() == now and os.path.exists(path):
             return load_manifest(path)
     try:
-        manifest = write_manifest(engine, path)
+        manifest = write_manifest(engine, path, parse_time_budget(engine.timeout_seconds))
     except EngineManifestError as err:
         if os.path.exists(path):
             log.warning("Rocky: %s; using the previous manifest %s", err, path)

@@ -247,7 +247,11 @@ def merge_materializations(
         if ref is None:
             log.warning("rocky pipes: cannot name the table of %r; ignored", report.asset_key)
             continue
-        name, uri = ns.locate(ref)
+        try:
+            name, uri = ns.locate(ref)
+        except ValueError as err:  # as asset_events: this table gets no event, the others still do
+            log.warning("rocky pipes: no asset event for %s: %s", ref.dotted[:200], err)
+            continue
         extra = _report_extra(report, report.target_table or ref.dotted)
         key = (uri, report.partition_key)
         if key in index:

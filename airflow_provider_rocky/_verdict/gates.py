@@ -9,6 +9,15 @@ through the shared pipeline (:mod:`~airflow_provider_rocky._verdict.verdict`). T
   neither is retried. ``ci`` failing tests: ``test``; exit 4 (warnings only) succeeds.
 * test: failed tests fail as ``test``, naming each.
 * freshness: an ``error`` or ``runtime_error`` entry fails as ``freshness``; ``warn`` succeeds loudly.
+
+A result that contradicts itself fails closed, naming the contradiction: a ``test`` block counting
+failures its rows do not show (``declarative: {failed: 5, results: []}``), a freshness ``summary``
+counting errors no entry shows, a ``ci`` result whose own ``exit_code`` says failure while its flags
+say success. The counts are the engine's own tally (``rocky test``: ``failed`` = rows failing at error
+severity, ``errored`` = rows that could not run, and either fails the command:
+``engine/crates/rocky-cli/src/commands/test.rs``; ``rocky ci``: ``exit_code`` 1 exactly when compile
+or tests failed: ``engine/crates/rocky-engine/src/ci.rs``, ``CiResult::exit_code``), so a count
+above the rows means rows went missing, never that the gate passed.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict.parse import Repair, Tolerance
+from airflow_provider_rocky._verdict.tally import count, disagreements, failing_closed
 from airflow_provider_rocky._verdict.verdict import ErrorFactory, Reading, Verdict, interpret_with
 
 if TYPE_CHECKING:
@@ -133,14 +143,26 @@ def _failures(result: Any) -> list[str]:
     return [f"{name}: {error}" for name, error in failing_tests(result)]
 
 
+def _declarative_rows(result: Any, *, warning: bool) -> list[Any]:
+    """Declarative rows that fail (``error``: any severity, ``fail``: error severity), or that warn.
+
+    The engine's own tally (``engine/crates/rocky-cli/src/commands/test.rs``): ``failed`` counts
+    ``fail`` at ``error`` severity, ``warned`` ``fail`` at ``warning``, ``errored`` every ``error``.
+    """
+    block = getattr(result, "declarative", None)
+    rows = getattr(block, "results", None) or []
+    warns = [r for r in rows if str(r.status) == "fail" and str(r.severity) in ("warn", "warning")]
+    if warning:
+        return warns
+    warned = {id(r) for r in warns}  # identity: comparing rows by value would be quadratic
+    return [r for r in rows if str(r.status) in ("fail", "error") and id(r) not in warned]
+
+
 def _declarative(result: Any, *, warning: bool) -> list[tuple[str, str]]:
     """Declarative tests (``--declarative``) that failed or errored, at error or at warning severity."""
-    block = getattr(result, "declarative", None)
-    rows = [r for r in getattr(block, "results", None) or [] if str(r.status) in ("fail", "error")]
-    rows = [r for r in rows if (str(r.severity) in ("warn", "warning")) == warning]
     return [
         (f"{r.model}{'.' + r.column if r.column else ''} {r.test_type}", str(r.detail or r.status))
-        for r in rows
+        for r in _declarative_rows(result, warning=warning)
     ]
 
 
@@ -161,13 +183,34 @@ def warned_tests(result: Any) -> list[tuple[str, str]]:
     return _declarative(result, warning=True)
 
 
+def rocky_test_contradictions(result: Any) -> list[str]:
+    """Where a ``rocky test`` result counts more failures than its rows show."""
+    declarative, unit = getattr(result, "declarative", None), getattr(result, "unit_tests", None)
+    return disagreements(
+        [
+            ("model tests: failed", count(result, "failed"), len(getattr(result, "failures", None) or [])),
+            (
+                "declarative: failed+errored",
+                count(declarative, "failed", "errored"),
+                len(_declarative(result, warning=False)),
+            ),
+            ("unit_tests: failed", count(unit, "failed"), len(_unit(result))),
+        ]
+    )
+
+
 def interpret_test(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
-    """``rocky test``: a failed test fails the task, naming each failure (declarative and unit too)."""
+    """``rocky test``: a failed test fails the task, naming each failure (declarative and unit too).
+
+    A block whose count says failed while its rows show fewer failures fails too, naming that.
+    """
 
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
-        failing = _failures(result)
-        if result.failed or failing:
-            message = f"{max(len(failing), result.failed)} test(s) failed: {listed(failing)}"
+        failing, contradictions = _failures(result), rocky_test_contradictions(result)
+        if result.failed or failing or contradictions:
+            failed = max(len(failing), count(result, "failed"))
+            named = listed(failing) or "none named"
+            message = f"{failed} test(s) failed: {named}{failing_closed(contradictions)}"
             return make.failed(make(exc.RockyTestFailure, message, result), result)
         return clean_exit(ended, result, make, ok=(0,))
 
@@ -181,8 +224,14 @@ def interpret_ci(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
         if not result.compile_ok or errors_of(result.diagnostics):
             return make.failed(compile_error(result.diagnostics, make, result), result)
         if not result.tests_ok or result.tests_failed or result.failures:
-            message = f"{result.tests_failed} test(s) failed: {listed(_failures(result))}"
+            message = f"{result.tests_failed} test(s) failed: {listed(_failures(result)) or 'none named'}"
             return make.failed(make(exc.RockyTestFailure, message, result), result)
+        if count(result, "exit_code") not in (0, 4):  # the engine's own verdict says failure
+            message = (
+                f"rocky ci: the result's exit_code is {result.exit_code} while compile_ok and tests_ok "
+                "are true and nothing failed; the result contradicts itself: failing closed"
+            )
+            return make.failed(make(exc.RockyEngineError, message, result), result)
         return clean_exit(ended, result, make, ok=(0, 4))
 
     return _gated(outcome, CI_READING, decide, **kwargs)
@@ -226,6 +275,7 @@ def _loose_freshness() -> type[BaseModel]:
         command: str
         sources: list[Entry] = []
         models: list[Entry] = []
+        summary: dict[str, Any] | None = None
 
     return LooseFreshness
 
@@ -251,18 +301,32 @@ def status_of(entry: Any) -> str:
     return str(getattr(entry.status, "value", entry.status))
 
 
+def freshness_contradiction(result: Any) -> list[str]:
+    """The result's own ``summary`` counting more errors than its entries show.
+
+    ``summary`` (``error``, ``runtime_error``, ``warn``, ``pass``) is the engine's tally of the
+    entries (rocky-sdk 0.29's ``FreshnessOutput``; the command is newer than engine 1.71's source).
+    """
+    shown = sum(1 for _kind, e in freshness_rows(result) if status_of(e) in ("error", "runtime_error"))
+    counted = count(getattr(result, "summary", None), "error", "runtime_error")
+    return disagreements([("summary: error+runtime_error", counted, shown)])
+
+
 def interpret_freshness(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
-    """``rocky freshness``: data past ``error_after`` (or not evaluable) fails; ``warn`` succeeds loudly."""
+    """``rocky freshness``: data past ``error_after`` (or not evaluable) fails; ``warn`` succeeds loudly.
+
+    A ``summary`` counting errors that no entry shows fails too, naming the contradiction.
+    """
 
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
         # Anything but pass/warn fails: error, runtime_error, and a status this provider does not know.
         stale = [(kind, e) for kind, e in freshness_rows(result) if status_of(e) not in ("pass", "warn")]
-        if stale:
+        contradiction = freshness_contradiction(result)
+        if stale or contradiction:
             named = listed([f"{kind} {e.name}: {status_of(e)} ({_age(e)})" for kind, e in stale])
-            return make.failed(
-                make(exc.RockyFreshnessError, f"{len(stale)} freshness check(s) failed: {named}", result),
-                result,
-            )
+            message = f"{len(stale)} freshness check(s) failed: {named or 'none named'}"
+            message += failing_closed(contradiction)
+            return make.failed(make(exc.RockyFreshnessError, message, result), result)
         return clean_exit(ended, result, make, ok=(0,))
 
     return _gated(outcome, FRESHNESS_READING, decide, **kwargs)

@@ -181,7 +181,7 @@ def _not_started(outcome: ProcessOutcome, make: ErrorFactory, binary: str) -> ex
     kind, problem = outcome.spawn_error_kind, str(outcome.spawn_error)
     if kind == "engine_version":
         return make(exc.RockyEngineVersionError, problem)
-    if kind in spawn.WORKING_DIR_ERRORS:  # the message names the directory and the host
+    if kind in spawn.USAGE_ERRORS:  # the message names the directory and the host, or the value
         return make(exc.RockyUsageError, problem)
     hint = f" {exc.INSTALL_HINT}" if kind in (None, spawn.BINARY_MISSING) else ""
     return make(exc.RockyBinaryNotFoundError, f"could not start rocky binary {binary!r} ({problem}).{hint}")

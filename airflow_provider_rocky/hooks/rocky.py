@@ -38,6 +38,7 @@ from airflow_provider_rocky._engine.command import (
     RockySettings,
     build_command,
     secret_forms,
+    unspawnable,
 )
 from airflow_provider_rocky.assets import resolve_namespace
 from airflow_provider_rocky.exceptions import (
@@ -269,6 +270,8 @@ class RockyHook(RockyCommandMethods, BaseHook):
     def version(self, timeout: float = 30.0) -> str:
         """``rocky --version`` → ``"1.71.0"``: a cheap check that the worker can run the engine."""
         settings = self.get_settings()
+        if (problem := unspawnable([settings.binary_path], {}, settings.project_dir)) is not None:
+            raise RockyUsageError(f"{problem}: no program can be given it")
         try:
             done = subprocess.run(
                 [settings.binary_path, "--version"],

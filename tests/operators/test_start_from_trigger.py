@@ -7,12 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow_helpers import RecordingTI, trigger_of
 
 from airflow_provider_rocky._task.commands import RUN
 from airflow_provider_rocky.exceptions import RockyUsageError
 from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.testing import read_record
-from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
 from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
 TEMPLATED = RUN.templated
@@ -23,26 +23,6 @@ def renders_in_triggerer() -> bool:
 
 
 needs_rendering = pytest.mark.skipif(not renders_in_triggerer(), reason="Airflow < 3.3 renders nothing there")
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
-def trigger_of(op: RockyOperator, **context: Any) -> RockyRunTrigger:
-    """Build and render the trigger the way the triggerer does for a start-from-trigger task."""
-    args = op.start_trigger_args
-    assert op.start_from_trigger and args is not None
-    trigger = RockyRunTrigger(**args.trigger_kwargs)
-    ti = SimpleNamespace(dag_id="d", run_id="manual__1", task_id="t", map_index=-1, try_number=3, task=op)
-    trigger.task_instance = ti  # type: ignore[assignment]  # Airflow then picks the fields to render
-    if renders_in_triggerer():
-        trigger.render_template_fields(context=context)
-    return trigger
 
 
 def test_the_trigger_kwargs_are_the_operators_template_fields() -> None:
@@ -104,7 +84,7 @@ async def test_the_triggerer_tells_rocky_who_started_the_run(standin_bin: Path, 
         env_vars={"ROCKY_STANDIN_RECORD": str(record), "ROCKY_STANDIN_DELAY": "0"},
     )
     await anext(trigger_of(op).run())
-    env = next(r for r in read_record(record) if r["event"] == "start")["env"]
+    env = next(r for r in read_record(record) if r["event"] == "start" and "run" in r["argv"])["env"]
     assert env["ROCKY_RUN_TRIGGER"] == "manual"  # the run id says manual__1
     assert env["ROCKY_SUBMISSION_ID"] == "d/manual__1/t/-1"
 

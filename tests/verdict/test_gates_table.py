@@ -67,7 +67,9 @@ def rocky_test_json(failures: int, *, declarative: str | None = None, unit_faile
     if declarative is not None:
         result = {"model": "m", "table": "c.s.m", "test_type": "not_null", "column": "id", "sql": "select 1"}
         doc["declarative"] = {
-            "total": 1, "passed": 0, "failed": 1, "errored": 0, "warned": int(declarative == "warning"),
+            # The engine's tally (rocky-cli commands/test.rs): failed = fail at error severity only.
+            "total": 1, "passed": 0, "failed": int(declarative == "error"), "errored": 0,
+            "warned": int(declarative == "warning"),
             "results": [{**result, "status": "fail", "severity": declarative, "detail": "3 NULL rows"}],
         }  # fmt: skip
     if unit_failed:
