@@ -28,9 +28,12 @@ $(UV):
 	touch $@
 
 # The lowest supported Airflow and rocky-sdk: same project and dev group, both pinned, the rest resolved by uv.
+# cryptography 51 made MultiFernet a Rust class that takes no attribute, and Airflow 3.1's get_fernet()
+# sets one (`is_encrypted`): with any [core] fernet_key, 3.1.8 then fails every deferral and Variable
+# write (Airflow 3.3 wraps it). A 3.1 deployment needs cryptography<51, so the lowest environment pins it.
 .venv-lowest/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) venv --quiet --allow-existing .venv-lowest
-	$(UV) pip install --quiet --python .venv-lowest/bin/python -e ".[duckdb,openlineage]" --group dev "apache-airflow==$(AIRFLOW_LOWEST)" "rocky-sdk==$(ROCKY_SDK_LOWEST)"
+	$(UV) pip install --quiet --python .venv-lowest/bin/python -e ".[duckdb,openlineage]" --group dev "apache-airflow==$(AIRFLOW_LOWEST)" "rocky-sdk==$(ROCKY_SDK_LOWEST)" "cryptography<51"
 	touch $@
 
 demo: .venv/.synced
