@@ -46,6 +46,25 @@ REWRITTEN: dict[str, str] = {
     "path now a link to docs/triggerer-handoff.md ('the hand-off in depth')",
     "The lowest pair is Airflow 3.1.8": "docs/testing.md: the same sentence, '(Compatibility)' now "
     "'(Compatibility, in README.md)', where that table stays",
+    "Before this release they read as engine.": "docs/results.md, Failures: 'Before 0.2.0 they read as "
+    "engine.' ('this release' named, now that the text outlives it); docs/upgrading.md, Retries",
+    "This holds with emit_assets=False too": "docs/assets.md: the same sentence, 'before this release' "
+    "now 'before 0.2.0'; docs/upgrading.md, What the task log, XCom and asset events hold",
+    "On main the hub had 249,001 edges": "docs/task-group.md, Linear size, with joins: 'Before the "
+    "joins, the hub had ...' (the same figures; 'main' meant the code before the joins)",
+    "Upgrades, in both orders: a trigger row written by a newer release": "docs/deferrable.md: 'its "
+    "kwargs the running release does not know are ignored ...'; docs/upgrading.md, the order",
+    "The other way round needs an order once": "docs/deferrable.md: the same sentence, 'rows of this "
+    "release' now 'rows of 0.2.0'; docs/upgrading.md, Before you upgrade",
+    "From this release on, either order works.": "docs/deferrable.md: 'From 0.2.0 on, either order "
+    "works.', with a link to docs/upgrading.md",
+    "Upgrade note. Release 0.1.0 and the releases before this one": "docs/security.md, Upgrade note: "
+    "'Release 0.1.0 registered every env/env_vars value ...' (0.1.0 was the first release); "
+    "docs/upgrading.md, Only secrets are masked",
+    "Rows written before (XCom, trigger rows) keep what they stored": "docs/security.md, Upgrade note: "
+    "'a deferred trigger row of 0.1.0' for 'of the previous release'; docs/upgrading.md",
+    "Run arguments mirror rocky_sdk.RockyClient.run()": "docs/operators.md, RockyOperator: the same "
+    "sentence with the parity test's path corrected (tests/unit/ is now tests/engine/test_command.py)",
     "docs/architecture.md explains the choices": "docs/architecture.md, Layout (the README's Layout, "
     "moved there): 'The sections after this one explain the choices behind the shape.'",
 }
