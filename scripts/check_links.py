@@ -1,4 +1,4 @@
-"""Relative links in README.md, CHANGELOG.md and docs/*.md point at files and headings that exist.
+"""Relative links in README.md, CHANGELOG.md, docs/*.md (and e2e/, benchmarks/ READMEs) resolve.
 
 ``make docs`` runs it beside ``mkdocs build --strict``. mkdocs checks the links between the docs/
 pages as the site renders them, but it never reads README.md or CHANGELOG.md, and a link that leaves
@@ -15,7 +15,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+FILES = [
+    ROOT / "README.md",
+    ROOT / "CHANGELOG.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "e2e" / "README.md",
+    ROOT / "benchmarks" / "README.md",
+]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 EXTERNAL = ("http://", "https://", "mailto:")
