@@ -16,7 +16,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?= -q -n $(PYTEST_WORKERS)
 
-.PHONY: demo test test-fast test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests test-fab bench-view e2e-view-31 e2e-hostile
+.PHONY: demo test test-fast docs test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests test-fab bench-view e2e-view-31 e2e-hostile
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -58,6 +58,13 @@ lint: .venv/.synced
 # The inner loop: everything but the dag.test() runs (which need the metadata DB), newest Airflow only.
 test-fast: .venv/.synced
 	.venv/bin/python -m pytest $(PYTEST_ARGS) -m "not dag_test"
+
+# The docs/ pages as a site in site/: mkdocs --strict fails on a broken link, anchor or nav entry
+# between the pages (mkdocs.yml); scripts/check_links.py checks what mkdocs cannot see: README.md's and
+# CHANGELOG.md's links, and every anchor as the repository's web view names it.
+docs: .venv/.synced
+	.venv/bin/python scripts/check_links.py
+	.venv/bin/mkdocs build --strict
 
 test-newest: .venv/.synced
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
@@ -125,7 +132,7 @@ bench-view: .venv/.synced
 	.venv/bin/python benchmarks/bench_view.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .tools .venv .venv-lowest .venv-coinstall .venv-bench .venv-fab .demo
+	rm -rf .tools .venv .venv-lowest .venv-coinstall .venv-bench .venv-fab .demo site
 
 e2e: .venv/.synced
 	.venv/bin/python e2e/run.py

@@ -136,7 +136,7 @@ def main() -> int:
     print(
         "The WARNING lines above are Airflow's own: `AssetModel ... not found` / `inactive AssetModel` "
         "for the replicated staging__* tables no DAG declares yet, and `Could not import graphviz` "
-        "(README, Troubleshooting, says what each means and how to act on it)",
+        "(docs/troubleshooting.md says what each means and how to act on it)",
         flush=True,
     )
     return code

@@ -4,7 +4,7 @@ Airflow releases a deferred task's pool slot by default, and the engine runs whi
 deferred: a pool created without ``--include-deferred`` lets two deferrable nodes run two engines on
 one state file. Every pool command the docs show counts deferred tasks, and names the pool the
 example next to it really uses. (``dag.test()`` ignores pools; ``make e2e`` runs a deferrable group
-under the pool created with the README's command and checks the engines never overlap.)
+under the pool created with the docs' command and checks the engines never overlap.)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from airflow_provider_rocky._project.state import pool_name
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [
     ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
     ROOT / "e2e" / "README.md",
     *sorted((ROOT / "example_dags").glob("*.py")),
     *sorted((ROOT / "airflow_provider_rocky").rglob("*.py")),
@@ -31,15 +32,14 @@ def test_every_pool_command_in_the_docs_counts_deferred_tasks() -> None:
     assert [c for c in commands if "--include-deferred" not in c[1]] == []
 
 
-def test_the_readme_group_example_and_its_pool_command_agree() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Rocky's project as a task group") :]
+def test_the_task_group_page_example_and_its_pool_command_agree() -> None:
+    section = (ROOT / "docs" / "task-group.md").read_text()
     example = section[section.index("```python") : section.index("```\n", section.index("```python") + 9)]
     operator_args = ast.literal_eval(re.search(r"operator_args=(\{.*?\})", example).group(1))  # type: ignore[union-attr]
     pool = pool_name(operator_args)
     assert pool == "rocky_state__rocky_prod"
     (first, *_rest) = POOL_COMMAND.findall(section)
-    assert first.split()[0] == pool, f"the README creates {first.split()[0]}, the example uses {pool}"
+    assert first.split()[0] == pool, f"the docs create {first.split()[0]}, the example uses {pool}"
 
 
 def test_the_example_dag_names_its_own_pool() -> None:

@@ -1,6 +1,6 @@
 """Which node of the manifest becomes which task, what it runs, and which tasks come before it.
 
-The mapping (README, "Rocky's project as a task group"):
+The mapping (docs/task-group.md):
 
 * ``transformation`` nodes run that model by name: ``rocky run --model <name>`` (with ``--pipeline
   <p>`` when the node names its pipeline, as every 1.71 manifest does, else ``--models <models_dir>``);
@@ -44,8 +44,8 @@ RUN_BY_PIPELINE = frozenset({"load", "replication", "quality", "snapshot"})
 #: Kinds whose task writes the node's ``target`` table (a quality pipeline only checks).
 WRITES_TARGET = frozenset({"transformation", "seed", "snapshot", "load", "replication"})
 MAX_TASK_ID = 200
-#: A task-less node becomes a join when fan-in x fan-out passes this (README, "Rocky's project as a
-#: task group"): joins stay rare in ordinary projects, and no resolved set shared by two consumers
+#: A task-less node becomes a join when fan-in x fan-out passes this (docs/task-group.md,
+#: Linear size, with joins): joins stay rare in ordinary projects, and no resolved set shared by two consumers
 #: exceeds half of it. benchmarks/bench_manifest.py measures the hostile shapes.
 HUB_EDGES = 64
 #: The join task's id prefix (``join__<the node's task id>``).

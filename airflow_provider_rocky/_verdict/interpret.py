@@ -169,7 +169,7 @@ def _gate(result: RunResult, error_text: str) -> str | None:
 
 
 def _table_errors(result: RunResult, make: ErrorFactory) -> exc.RockyError:
-    """Classify a failed run by its ``errors[].failure_kind`` values (README, Failures)."""
+    """Classify a failed run by its ``errors[].failure_kind`` values (docs/results.md, Failures)."""
     kinds = {err.failure_kind for err in result.errors}
     first = result.errors[0]
     where = error_table(first.asset_key, first.error)

@@ -9,7 +9,7 @@ takes an exclusive lock, a read-only open a shared one, and each refuses while t
 enough to stay out of a run's way. So the hook holds the file only while one call runs: every
 common-sql call (``run``, ``get_records``, ``get_first``, ``get_df``, the SQL check operators)
 connects, executes, fetches and closes; nothing is kept between calls. In that window a ``rocky
-run`` that starts cannot open the file and fails; that failure is retryable (``engine``, README:
+run`` that starts cannot open the file and fails; that failure is retryable (``engine``, docs/results.md:
 Failures), so the run's ``retries`` absorb it. The other way round, a call made while a run holds
 the file waits for it (``lock_wait_seconds``, default 300, polling with a growing pause up to 1 s)
 instead of failing the check. ``get_conn()`` and ``get_cursor()`` hand you the connection itself:

@@ -68,14 +68,14 @@ class RockyBaseOperator(BaseOperator):
     :param start_from_trigger: with ``deferrable``, start the task in the triggerer itself.
     :param event_hold_seconds: deferrable mode: the trigger fires no sooner than this after the
         deferral (default: ``[workers] min_heartbeat_interval`` + 5 s; 0: at once), so a run that
-        ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (README, Deferrable mode).
+        ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (docs/deferrable.md).
         Never under ``dag.test()`` (one process, in order: no race), nor when the engine failed to start.
     :param auto_idempotency_key: in deferrable mode, when the command takes an ``idempotency_key`` and
         none is given, pass a key made of the task instance and its try number.
     :param in_flight_wait_seconds: deferrable mode: how long a trigger that finds its try's key held
         (a copy of the try that another triggerer ran) keeps asking before the try fails as ``state``,
-        retryable (README, Deferrable mode; ``_task/handoff.py``). Default 10 minutes.
-    :param pipes: give the engine a Dagster Pipes channel (README, Pipes).
+        retryable (docs/deferrable.md; ``_task/handoff.py``). Default 10 minutes.
+    :param pipes: give the engine a Dagster Pipes channel (docs/results.md, Pipes).
     Connection overrides for this task: ``binary_path``, ``project_dir``, ``config_path``,
     ``state_path``, ``state_namespace``, ``models_dir``.
     """
@@ -259,7 +259,7 @@ class RockyBaseOperator(BaseOperator):
             self.log.warning(
                 "[core] fernet_key is not set: the engine's %d secret environment value(s) are stored "
                 "unencrypted in the trigger table while the task is deferred; set the same fernet_key "
-                "on workers and triggerers (README, Security)",
+                "on workers and triggerers (docs/security.md)",
                 len(command.secret_keys),
             )
         trigger = RockyRunTrigger(

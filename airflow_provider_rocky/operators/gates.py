@@ -3,9 +3,9 @@
 Each is a declaration over :class:`~airflow_provider_rocky.operators.base.RockyBaseOperator`: the same
 connection, overrides, ``env_vars``, ``timeout_seconds`` and ``deferrable`` arguments as
 ``RockyOperator``, the engine's lines streamed live, the JSON read with rocky-sdk's models, a compact
-XCom summary, the taxonomy's errors with the stderr tail (README, Gates and workflow). Triage in the
-order the engine's failure-modes page gives: compile-time failures are cheap, runtime ones cost
-warehouse credits, so gate a run on ``RockyCompileOperator`` / ``RockyDoctorOperator`` upstream.
+XCom summary, the taxonomy's errors with the stderr tail (docs/operators.md, Gates and workflow).
+Triage in the order the engine's failure-modes page gives: compile-time failures are cheap, runtime
+ones cost warehouse credits, so gate a run on ``RockyCompileOperator`` / ``RockyDoctorOperator`` upstream.
 """
 
 from __future__ import annotations

@@ -43,12 +43,12 @@ class RockyMaterializingOperator(RockyBaseOperator):
     """A command that materializes tables: asset events and lineage for what landed.
 
     :param asset_namespace: the warehouse namespace of the Asset URIs (default: the connection's,
-        else ``rocky://default``); see README, Assets. Checked at DAG parse time (no I/O).
+        else ``rocky://default``); see docs/assets.md. Checked at DAG parse time (no I/O).
     :param default_catalog: the catalog of tables the engine names without one (``.schema.table``);
         default: the connection's, else what the namespace implies (DuckDB: the file's database).
     :param asset_alias: the ``AssetAlias`` the events go through (default ``rocky__<dag>__<task>``).
     :param emit_assets: ``False`` records no asset event through the alias (thousands of tables:
-        README, Assets); declared ``outlets`` still get theirs, and one whose table failed none.
+        docs/assets.md); declared ``outlets`` still get theirs, and one whose table failed none.
     """
 
     def __init__(
@@ -119,7 +119,7 @@ class RockyMaterializingOperator(RockyBaseOperator):
         if self._naming.get("reported_for"):
             self.log.info(
                 "These are the tables of rocky run %s: a copy of this try ran it, and its event was lost in "
-                "a triggerer hand-off (README, Triggerer HA)",
+                "a triggerer hand-off (docs/executors.md, Triggerer HA)",
                 self._naming["reported_for"],
             )
         try:

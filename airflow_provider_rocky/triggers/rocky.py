@@ -17,7 +17,7 @@ must guarantee, because Airflow may cancel, move or duplicate a trigger at any t
 Upgrades, in both orders: the classpath and every kwarg release 0.1.0 wrote are kept, so a row stored
 before an upgrade loads; a kwarg this release does not know (a newer worker's) is ignored and logged
 once, so a row stored by a newer release loads too. Kwargs added since 0.1.0 are written only when they
-differ from their defaults (README, Deferrable mode: upgrade order).
+differ from their defaults (docs/upgrading.md: the order).
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ class RockyRunTrigger(BaseTrigger):
             return False
         if await secrets.afernet() is None:
             self.log.warning(
-                "[core] fernet_key is not set: the engine's output travels to the task unencrypted (README, "
-                "Security)"
+                "[core] fernet_key is not set: the engine's output travels to the task unencrypted "
+                "(docs/security.md)"
             )
             return False
         return True

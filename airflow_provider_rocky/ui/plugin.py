@@ -11,8 +11,8 @@ loads by default) and ``plugins`` in the provider info (what it loads with
 
 Why an external view and not a React app: both 3.1 and 3.3 offer the ``task_instance`` destination
 for both, but a React app must be a JavaScript bundle built against the UI's React (a Node toolchain
-in CI and in the README's two commands); an iframe page of plain HTML, CSS and JavaScript ships as
-package data and needs nothing at build time or at run time (README, The Rocky view).
+in CI and in the two commands); an iframe page of plain HTML, CSS and JavaScript ships as
+package data and needs nothing at build time or at run time (docs/ui.md).
 
 Cheap to load: Airflow loads plugins in every component (the task runner too, for macros), so this
 module imports no FastAPI; the app is built on its first request (:class:`LazyApp`).
