@@ -15,21 +15,15 @@ name it) and ``uri`` = the form Airflow stores after its own sanitising (``duckd
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias
+from typing import NamedTuple, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk import Asset
-
-if TYPE_CHECKING:  # rocky-sdk costs ~0.2 s to import: never at DAG parse time
-    pass
-
-log = logging.getLogger(__name__)
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 

@@ -110,10 +110,6 @@ def compile_error(diagnostics: Sequence[Any], make: ErrorFactory, result: Any) -
     )
 
 
-def _gated(outcome: ProcessOutcome, reading: Reading, decide: Any, **kwargs: Any) -> Verdict:
-    return interpret_with(outcome, reading, decide, **kwargs)
-
-
 # -- compile, test, ci ----------------------------------------------------------------------------
 
 #: An unknown severity is read as a warning (noted): the engine's own verdict (``has_errors``, its exit code)
@@ -136,7 +132,7 @@ def interpret_compile(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
             return make.failed(compile_error(result.diagnostics, make, result), result)
         return clean_exit(ended, result, make, ok=(0,))
 
-    return _gated(outcome, COMPILE_READING, decide, **kwargs)
+    return interpret_with(outcome, COMPILE_READING, decide, **kwargs)
 
 
 def _failures(result: Any) -> list[str]:
@@ -214,7 +210,7 @@ def interpret_test(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
             return make.failed(make(exc.RockyTestFailure, message, result), result)
         return clean_exit(ended, result, make, ok=(0,))
 
-    return _gated(outcome, TEST_READING, decide, **kwargs)
+    return interpret_with(outcome, TEST_READING, decide, **kwargs)
 
 
 def interpret_ci(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
@@ -234,7 +230,7 @@ def interpret_ci(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
             return make.failed(make(exc.RockyEngineError, message, result), result)
         return clean_exit(ended, result, make, ok=(0, 4))
 
-    return _gated(outcome, CI_READING, decide, **kwargs)
+    return interpret_with(outcome, CI_READING, decide, **kwargs)
 
 
 def clean_exit(ended: ProcessOutcome, result: Any, make: ErrorFactory, ok: Sequence[int]) -> Verdict:
@@ -329,7 +325,7 @@ def interpret_freshness(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
             return make.failed(make(exc.RockyFreshnessError, message, result), result)
         return clean_exit(ended, result, make, ok=(0,))
 
-    return _gated(outcome, FRESHNESS_READING, decide, **kwargs)
+    return interpret_with(outcome, FRESHNESS_READING, decide, **kwargs)
 
 
 def _age(entry: Any) -> str:

@@ -98,7 +98,12 @@ Knobs (environment):
   today's engine); shapes as above.
 * ``ROCKY_STANDIN_DELAY``: seconds before each progress line (default 0.02; 0 for fast tests).
 * ``ROCKY_STANDIN_RECORD``: JSON-lines file receiving ``start`` (argv, env, cwd, pid, pgid, scenario,
-  time), ``grandchild`` and ``end`` (pid, exit_code, status, time) events.
+  time), ``grandchild``, ``materialized`` (one per table and partition written: table, partition,
+  warehouse) and ``end`` (pid, exit_code, status, time) events. It is the stand-in's own account of
+  what it did: test what a DAG produced against it, not against the provider's summary.
+* ``ROCKY_STANDIN_ALLOW_NO_CONFIG``: ``1`` runs without ``rocky.toml`` on built-in defaults (see below).
+* ``ROCKY_STANDIN_GRANDCHILD``: ``1`` starts a silent helper in every run's process group.
+* ``ROCKY_STANDIN_DAG_NODES``: ``rocky dag`` / ``rocky run --dag`` use N synthetic nodes.
 * ``ROCKY_STANDIN_TABLES``: number of replicated tables to synthesize (default: from ``--filter``).
 * ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
   durations of ``many_lines``, ``stream_rate`` and ``interruptible``.
@@ -108,11 +113,17 @@ nodes) node by node and prints a ``DagRunOutput`` (``_standin/dag_run.py``): a n
 its units fails under the scenario (``partial``: every 2nd), ``hang`` hangs in its second node.
 ``rocky seed`` loads CSV seeds (``_standin/seeds.py``).
 
-Deliberate differences from the engine: a missing config file is tolerated (built-in defaults, no
-warehouse writes); ``--watch`` is refused with ``Error:`` (its output is a stream); the subcommands are
-those of ``_standin/flags.py``; ``--resume-latest`` reports a synthesized ``resumed_from`` (no run
-history is kept); without ``models/`` and ``seeds/`` folders the demo project's models and seed
-stand in for them; a stand-in bug exits 101 like a Rust panic.
+Like the engine, the stand-in refuses to start without its config (exit 1, ``Error: failed to load
+config from rocky.toml``), so a DAG whose ``project_dir`` holds no project fails in a test as in
+production. Deliberate differences from the engine (see also docs/engine-fidelity.md):
+``ROCKY_STANDIN_ALLOW_NO_CONFIG=1`` lets a test run in a folder without ``rocky.toml`` (built-in
+defaults, no warehouse writes; the engine never does, the provider's own suite sets it); a config
+without pipelines is one built-in replication pipeline; ``--watch`` is refused with ``Error:`` (its
+output is a stream); the subcommands are those of ``_standin/flags.py`` (any other is clap's
+``unrecognized subcommand``, exit 2, with a ``note:`` naming them); ``--resume-latest`` reports a
+synthesized ``resumed_from`` (no run history is kept); without ``models/`` and ``seeds/`` folders the
+demo project's models and seed stand in for them; ``rocky run --dag`` runs that demo project node by
+node; a stand-in bug exits 101 like a Rust panic.
 """
 
 from __future__ import annotations

@@ -285,9 +285,10 @@ def test_a_spawn_cancelled_while_forking_leaves_no_process(monkeypatch: pytest.M
     from airflow_provider_rocky._engine import spawn
 
     created: list[subprocess.Popen[bytes]] = []
-    real_popen = subprocess.Popen
+    real_popen, forking = subprocess.Popen, threading.Event()
 
     def slow_popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        forking.set()
         time.sleep(0.5)
         proc = real_popen(*args, **kwargs)
         created.append(proc)
@@ -299,7 +300,10 @@ def test_a_spawn_cancelled_while_forking_leaves_no_process(monkeypatch: pytest.M
         task = asyncio.ensure_future(
             spawn.Child.spawn(py("import time; time.sleep(60)"), asyncio.Protocol(), asyncio.Protocol())
         )
-        await asyncio.sleep(0.1)
+        # Cancelled once the thread is inside Popen, however late a loaded host started it (a fixed
+        # 0.1 s could cancel a spawn not started yet, which then never forks: a different case).
+        while not forking.is_set():
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

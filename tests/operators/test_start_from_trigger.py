@@ -10,6 +10,7 @@ import pytest
 from airflow_helpers import RecordingTI, trigger_of
 
 from airflow_provider_rocky._task.commands import RUN
+from airflow_provider_rocky.assets import openlineage_dataset_id, rocky_asset
 from airflow_provider_rocky.exceptions import RockyUsageError
 from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.testing import read_record
@@ -63,12 +64,20 @@ async def test_the_triggerer_renders_builds_and_runs_the_same_command(
     argv = next(r for r in read_record(record) if r["event"] == "start" and "run" in r["argv"])["argv"]
     assert "--filter=tenant=acme" in argv and "--partition=2026-04-07" in argv
     assert "--idempotency-key=airflow:d:manual__1:t:-1:try3" in argv
-    ti = RecordingTI()
-    summary = op.execute_complete({"ti": ti, "outlet_events": _Events()}, event.payload)  # type: ignore[arg-type]
-    assert summary is not None and summary["outcome"] == "success" and summary["materializations_total"] >= 1
+    ti, outlet_events = RecordingTI(), _Events()
+    summary = op.execute_complete({"ti": ti, "outlet_events": outlet_events}, event.payload)  # type: ignore[arg-type]
+    assert summary is not None and summary["outcome"] == "success"
+    # What the engine wrote (its record), not what the provider says it did, is the reference.
+    written = [(r["table"], r["partition"]) for r in read_record(record) if r["event"] == "materialized"]
+    assert written and summary["materializations_total"] == len(written)
+    (alias,) = outlet_events.values()
+    expected = sorted((rocky_asset(table, namespace="rocky://acme").uri, key) for table, key in written)
+    assert sorted((asset.uri, (extra or {}).get("partition_key")) for asset, extra in alias.added) == expected
     lineage = op.get_openlineage_facets_on_complete(None)  # the real OpenLineage provider's classes
-    assert len(lineage.outputs) == summary["materializations_total"]
-    assert {ds.namespace for ds in lineage.outputs} == {"rocky://acme"}
+    datasets = {
+        openlineage_dataset_id(rocky_asset(table, namespace="rocky://acme").name) for table, _ in written
+    }
+    assert {(ds.namespace, ds.name) for ds in lineage.outputs} == datasets
 
 
 @pytest.mark.asyncio
