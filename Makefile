@@ -16,7 +16,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?= -q -n $(PYTEST_WORKERS)
 
-.PHONY: demo test test-fast test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests
+.PHONY: demo test test-fast docs test-newest test-lowest lint e2e e2e-distributed bench clean coinstall test-load bench-taskgroup postgres-for-tests test-fab bench-view e2e-view-31 e2e-hostile
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -28,9 +28,12 @@ $(UV):
 	touch $@
 
 # The lowest supported Airflow and rocky-sdk: same project and dev group, both pinned, the rest resolved by uv.
+# cryptography 51 made MultiFernet a Rust class that takes no attribute, and Airflow 3.1's get_fernet()
+# sets one (`is_encrypted`): with any [core] fernet_key, 3.1.8 then fails every deferral and Variable
+# write (Airflow 3.3 wraps it). A 3.1 deployment needs cryptography<51, so the lowest environment pins it.
 .venv-lowest/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) venv --quiet --allow-existing .venv-lowest
-	$(UV) pip install --quiet --python .venv-lowest/bin/python -e ".[duckdb,openlineage]" --group dev "apache-airflow==$(AIRFLOW_LOWEST)" "rocky-sdk==$(ROCKY_SDK_LOWEST)"
+	$(UV) pip install --quiet --python .venv-lowest/bin/python -e ".[duckdb,openlineage]" --group dev "apache-airflow==$(AIRFLOW_LOWEST)" "rocky-sdk==$(ROCKY_SDK_LOWEST)" "cryptography<51"
 	touch $@
 
 demo: .venv/.synced
@@ -56,6 +59,13 @@ lint: .venv/.synced
 test-fast: .venv/.synced
 	.venv/bin/python -m pytest $(PYTEST_ARGS) -m "not dag_test"
 
+# The docs/ pages as a site in site/: mkdocs --strict fails on a broken link, anchor or nav entry
+# between the pages (mkdocs.yml); scripts/check_links.py checks what mkdocs cannot see: README.md's and
+# CHANGELOG.md's links, and every anchor as the repository's web view names it.
+docs: .venv/.synced
+	.venv/bin/python scripts/check_links.py
+	.venv/bin/mkdocs build --strict
+
 test-newest: .venv/.synced
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
@@ -67,6 +77,20 @@ coinstall: $(UV)
 	$(UV) venv --quiet --allow-existing .venv-coinstall
 	$(UV) pip install --quiet --python .venv-coinstall/bin/python -e . "dagster-rocky==1.74.0"
 	.venv-coinstall/bin/python scripts/coinstall_check.py
+
+# The Rocky view under FAB's auth manager and FAB's per-DAG permissions (tests/ui/test_view_fab.py).
+# FAB cannot join the locked environment (Flask-AppBuilder 5.2.2 needs python-dateutil < 3, the lock has
+# 4.0), so it gets its own: the locked Airflow version and FAB, resolved freshly.
+AIRFLOW_NEWEST ?= 3.3.2
+FAB_VERSION ?= 3.10.2
+.venv-fab/.synced: $(UV) pyproject.toml
+	$(UV) venv --quiet --allow-existing .venv-fab
+	$(UV) pip install --quiet --python .venv-fab/bin/python -e ".[duckdb]" --group dev "apache-airflow==$(AIRFLOW_NEWEST)" "apache-airflow-providers-fab==$(FAB_VERSION)"
+	touch $@
+
+test-fab: .venv-fab/.synced
+	AIRFLOW__CORE__AUTH_MANAGER=airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager \
+		.venv-fab/bin/python -m pytest $(PYTEST_ARGS) tests/ui/test_view_fab.py
 
 # The process and trigger tests under CPU load: the no-orphan promise must hold by construction, not
 # because the machine was idle. Load: stress-ng (Debian; installed with apt-get when missing and
@@ -103,11 +127,24 @@ bench: .venv/.synced .venv-bench/.synced
 bench-taskgroup: .venv-bench/.synced
 	.venv-bench/bin/python benchmarks/bench_taskgroup.py
 
+# How long the Rocky view takes to draw at 100, 1,000 and 10,000 tables (headless Chromium).
+bench-view: .venv/.synced
+	.venv/bin/python benchmarks/bench_view.py $(BENCH_ARGS)
+
 clean:
-	rm -rf .tools .venv .venv-lowest .venv-coinstall .venv-bench .demo
+	rm -rf .tools .venv .venv-lowest .venv-coinstall .venv-bench .venv-fab .demo site
 
 e2e: .venv/.synced
 	.venv/bin/python e2e/run.py
+
+# The Rocky view drawn by Airflow 3.1.8's own UI (the lowest supported; `make e2e` runs 3.3)
+e2e-view-31: .venv/.synced .venv-lowest/.synced
+	.venv/bin/python e2e/view_airflow31.py
+
+# A hostile manifest (a NUL, a lone surrogate) beside good DAGs under a real dag-processor on
+# PostgreSQL: it keeps running, the good DAGs are saved, the hostile files are import errors.
+e2e-hostile: .venv/.synced
+	.venv/bin/python e2e/run_hostile.py $(HOSTILE_ARGS)
 
 # CeleryExecutor (Redis broker), two workers, two triggerers, SIGKILL faults (e2e/README.md)
 e2e-distributed: .venv/.synced

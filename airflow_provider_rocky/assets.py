@@ -15,21 +15,15 @@ name it) and ``uri`` = the form Airflow stores after its own sanitising (``duckd
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias
+from typing import NamedTuple, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk import Asset
-
-if TYPE_CHECKING:  # rocky-sdk costs ~0.2 s to import: never at DAG parse time
-    pass
-
-log = logging.getLogger(__name__)
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
@@ -47,6 +41,11 @@ _SCHEME_ALIASES = {"postgresql": "postgres"}
 _STRICT_SCHEMES = frozenset({"snowflake", "databricks", "postgres", "redshift", "trino"})
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_$-]+").fullmatch
 _SEGMENT_SAFE = "$-_.~"
+#: Airflow's limit on an Asset's name and URI (``Asset name cannot exceed 1500 characters``).
+MAX_ASSET_CHARS = 1500
+#: Parts that are URI dot-segments: ``rocky://default/x/../b`` is ``rocky://default/b`` to any
+#: URI-normalizing consumer (OpenLineage tooling, ``urljoin``), another table.
+_DOT_SEGMENTS = frozenset({".", ".."})
 
 
 class TableRef(NamedTuple):
@@ -111,18 +110,41 @@ class WarehouseNamespace:
     default_catalog: str | None
 
     def locate(self, ref: TableRef) -> tuple[str, str]:
-        """Return ``(name, uri)``: the canonical URI and the form Airflow stores for ``ref``."""
+        """Return ``(name, uri)``: the canonical URI and the form Airflow stores for ``ref``.
+
+        Refused (``ValueError``): no catalog to name, a ``.``/``..`` part (a dot-segment), a name
+        longer than Airflow stores (:data:`MAX_ASSET_CHARS`).
+        """
         catalog = ref.catalog or self.default_catalog
         if not catalog:
             raise ValueError(
-                f"table {ref.dotted!r} has no catalog and namespace {self.raw!r} implies none; "
+                f"table {_shown(ref.dotted)} has no catalog and namespace {self.raw!r} implies none; "
                 "pass default_catalog= or a catalog.schema.table name"
+            )
+        if _DOT_SEGMENTS.intersection((catalog, ref.schema, ref.table)):
+            raise ValueError(
+                f"table {_shown(ref.dotted)} has a '.' or '..' part, which URI normalizers fold into "
+                "another table: rename it"
             )
         if self.scheme == "bigquery":  # Airflow's form: bigquery://<project>/<dataset>/<table>
             name = f"bigquery://{_segment(catalog)}/{_segment(ref.schema)}/{_segment(ref.table)}"
-            return name, name
+            return _fits(name, ref), name
         path = f"/{_segment(catalog)}/{_segment(ref.schema)}/{_segment(ref.table)}"
-        return self.raw + path, self.stored + path
+        return _fits(self.raw + path, ref), self.stored + path
+
+
+def _shown(text: str, limit: int = 120) -> str:
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def _fits(name: str, ref: TableRef) -> str:
+    """``name`` if Airflow can store it as an Asset name and URI, else a ``ValueError`` naming ``ref``."""
+    if len(name) > MAX_ASSET_CHARS:
+        raise ValueError(
+            f"table {_shown(ref.dotted)} gives an Asset name of {len(name):,} characters (percent-encoded, "
+            f"with its namespace); Airflow stores at most {MAX_ASSET_CHARS:,}: shorten the table's name"
+        )
+    return name
 
 
 def resolve_namespace(namespace: str | None = None, default_catalog: str | None = None) -> WarehouseNamespace:

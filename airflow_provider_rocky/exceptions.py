@@ -3,8 +3,15 @@
 Each error carries structured fields (``category``, ``retryable``, ``exit_code``, ``stderr_tail``,
 ``result``, ``command``) so callbacks and retry policies can branch on them instead of parsing text.
 Whether Airflow retries is decided by the base class, which is how Airflow itself decides:
-retryable categories derive from ``AirflowException`` (``retries`` apply), the others from
-``AirflowFailException`` (a retry cannot fix them, so Airflow fails the task at once).
+retryable categories derive from ``AirflowException`` (``retries`` and a ``retry_policy`` apply),
+the others from ``AirflowFailException`` (Airflow fails the task at once).
+
+The rule is Airflow's default: **a failure is retried unless the taxonomy knows a retry cannot help.**
+Only failures known to be permanent are fatal: bad arguments (``usage``), a missing or too old
+binary, models that do not compile or break a contract, the warehouse refusing the credentials or
+the statement, a broken state store, a budget or governance refusal, failing tests and quality
+gates, output this provider cannot read, and an engine that crashed (a panic or a crash signal).
+Everything else, an ``Error:`` this provider does not recognise included, honours ``retries``.
 
 The message ends with the engine's last stderr lines, so the Airflow UI shows them without a log dive.
 """
@@ -183,7 +190,10 @@ class RockyPartialFailure(RockyFatalError):
 
 
 class RockyHealthError(RockyFatalError):
-    """``rocky doctor`` found a critical check: the project cannot run until it is fixed."""
+    """``rocky doctor`` found a critical check of the configuration: a retry re-reads the same files.
+
+    Also a doctor result that contradicts itself (``overall: critical`` without a critical check).
+    """
 
     category: ClassVar[Category] = "health"
 
@@ -194,20 +204,14 @@ class RockyTestFailure(RockyFatalError):
     category: ClassVar[Category] = "test"
 
 
-class RockyFreshnessError(RockyFatalError):
-    """``rocky freshness`` found data past its ``error_after`` (or could not evaluate it)."""
-
-    category: ClassVar[Category] = "freshness"
-
-
 class RockyEngineVersionError(RockyFatalError):
     """The engine on this host is older than this provider (or this command) supports."""
 
     category: ClassVar[Category] = "engine_version"
 
 
-class RockyEngineError(RockyFatalError):
-    """Any other failure the engine reported (exit 1 with ``Error: ...``, a panic)."""
+class RockyEngineCrashError(RockyFatalError):
+    """The engine crashed: a Rust panic (exit 101) or a crash signal (SIGSEGV, SIGABRT...): a bug."""
 
     category: ClassVar[Category] = "engine"
 
@@ -264,6 +268,31 @@ class RockyNodeFailedError(RockyError):
     category: ClassVar[Category] = "engine"
 
 
+class RockyEngineError(RockyError):
+    """Any other failure the engine reported (exit 1 with an ``Error: ...`` this provider does not
+    recognise, an unknown ``failure_kind``, an unexpected exit code): not known to be permanent, so
+    ``retries`` apply (Airflow's default)."""
+
+    category: ClassVar[Category] = "engine"
+
+
+class RockyFreshnessError(RockyError):
+    """``rocky freshness`` found data past its ``error_after`` (or could not evaluate it).
+
+    Retryable: a later try can see the data fresh, so ``retries`` and ``retry_delay`` make the gate
+    wait until it is (``retries=0`` fails at once).
+    """
+
+    category: ClassVar[Category] = "freshness"
+
+
+class RockyTransientHealthError(RockyError):
+    """``rocky doctor`` found a critical live probe (a warehouse ping, the state store, the state
+    backend, the scheduler): the network, a lock or a rolling upgrade can clear it."""
+
+    category: ClassVar[Category] = "health"
+
+
 __all__ = [
     "INSTALL_HINT",
     "Category",
@@ -272,6 +301,7 @@ __all__ = [
     "RockyBudgetError",
     "RockyCompileError",
     "RockyContractError",
+    "RockyEngineCrashError",
     "RockyEngineError",
     "RockyEngineVersionError",
     "RockyError",
@@ -290,6 +320,7 @@ __all__ = [
     "RockyTimeoutError",
     "RockyTransientAdapterError",
     "RockyTransientEngineError",
+    "RockyTransientHealthError",
     "RockyTransientPartialFailure",
     "RockyUsageError",
     "registered",

@@ -73,7 +73,7 @@ NOT_OVERRIDES: tuple[str, ...] = ("asset_namespace", "default_catalog", "env", "
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Return the provider's metadata: connection type, hooks, operators, triggers."""
+    """Return the provider's metadata: connection type, hooks, operators, triggers, the UI plugin."""
     return {
         "package-name": "airflow-provider-rocky",
         "name": "Rocky",
@@ -115,6 +115,9 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_rocky.triggers.source_sync",
                 ],
             }
+        ],
+        "plugins": [
+            {"name": "rocky", "plugin-class": "airflow_provider_rocky.ui.plugin.RockyViewPlugin"},
         ],
         "connection-types": [
             {

@@ -5,7 +5,8 @@ engine there. This command writes that file (at deploy or CI time, or after edit
 ``rocky dag`` with a timeout, checks the output is a manifest the group can render, and only then
 replaces the file (atomically), so a failing engine never leaves a broken manifest behind.
 ``--check`` writes nothing and exits 1 when the saved file differs from what the engine prints now
-(for CI: "the committed manifest is stale").
+(for CI: "the committed manifest is stale"). The file is written with the mode any new file of the
+user gets (0644 under the usual umask 022): the DAG processor may run as another user.
 
 Where the engine runs comes from the flags, or from a ``rocky`` connection (``--conn-id``: its
 binary, project directory, config and secret ``env``; this needs the Airflow environment, which is
@@ -19,6 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from airflow_provider_rocky._engine.spawn import BINARY_MISSING
 from airflow_provider_rocky._project.engine import (
     DEFAULT_TIMEOUT_SECONDS,
     EngineManifest,
@@ -85,6 +87,17 @@ def _check(engine: EngineManifest, output: str) -> int:
     return 0
 
 
+def _hint(err: Exception, args: argparse.Namespace) -> str:
+    """What to do when the binary was not found: name the flags that say where it is."""
+    if getattr(err, "kind", None) != BINARY_MISSING:
+        return ""
+    given = f" ({args.binary_path!r} was given)" if args.binary_path else ""
+    return (
+        f". Pass --binary-path /path/to/rocky{given}, or --conn-id with a rocky connection whose "
+        "binary_path is set; to try it without the engine: --binary-path rocky-standin"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 written or up to date, 1 stale, 2 failed)."""
     args = _parser().parse_args(argv)
@@ -95,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_manifest(engine, args.output)
         build_graph(load_manifest(args.output))  # the group would render it: prove it now
     except (EngineManifestError, ManifestError, RockyError) as err:
-        print(f"rocky-airflow-manifest: {err}", file=sys.stderr)
+        print(f"rocky-airflow-manifest: {err}{_hint(err, args)}", file=sys.stderr)
         return 2
     print(f"wrote {_summary(args.output)}")
     return 0

@@ -11,11 +11,12 @@ What it decides (``evaluate``):
   hint, the largest one given), else after ``cooldown_fallback`` (300 s: what dagster-rocky uses);
 * a busy or locked state store (``state``, retryable: another writer, or a copy of the try holding its
   idempotency key) retries after ``state_delay`` (60 s): the other writer is usually done by then;
-* every other retryable Rocky failure (``timeout``, ``interrupted``, an engine killed by a signal)
+* every other retryable Rocky failure (an ``engine`` error this provider does not recognise,
+  ``freshness``, a doctor's live probe, ``timeout``, ``interrupted``, an engine killed by a signal)
   keeps the task's own ``retry_delay`` (``RetryDecision.default``);
-* auth, compile, contract, budget, governance and the other non-retryable categories never reach it:
-  they derive from ``AirflowFailException``, which fails a task at once without consulting a policy;
-  the policy answers ``fail`` for them anyway, should another caller ask;
+* usage, auth, compile, contract, budget, governance, crashes and the other categories known to be
+  permanent never reach it: they derive from ``AirflowFailException``, which fails a task at once
+  without consulting a policy; the policy answers ``fail`` for them anyway, should another caller ask;
 * anything that is not a Rocky error: the task's own settings.
 
 Airflow stores only that a task has a policy, never the policy itself (the worker re-parses the DAG

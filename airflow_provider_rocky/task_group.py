@@ -5,7 +5,7 @@ materializes something, wired as the engine's graph says, each declaring its tab
 (the Asset ``rocky_asset`` gives), so the grid, the graph and the Assets page show the project
 before its first run. Parse time stays free: the group reads the manifest file and nothing else (an
 :class:`~airflow_provider_rocky._project.engine.EngineManifest` opts into asking the engine, cached).
-README, "Rocky's project as a task group", has the mapping, the choices and the measurements.
+docs/task-group.md has the mapping, the choices and the measurements.
 """
 
 from __future__ import annotations

@@ -208,5 +208,19 @@ def run_child(ctx: Ctx, kind: str, params: Mapping[str, Any], *, timeout: float)
     return result
 
 
+def json_of(argv: Sequence[str], timeout: float, what: str) -> Any:
+    """Run ``argv`` in its own session; its stdout as JSON, else the JSON on its last stdout line
+    (``RuntimeError`` naming ``what`` and its stderr tail when it fails)."""
+    done = subprocess.run(
+        list(argv), capture_output=True, text=True, timeout=timeout, start_new_session=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    try:
+        return json.loads(done.stdout)
+    except ValueError:  # other lines before it (an import's print)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1))

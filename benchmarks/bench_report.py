@@ -230,13 +230,13 @@ def _watch_shapes(t: Table, sec: Results) -> None:
         watch, one, nodes = (d[s]["task_span_median_s"] for s in ("watch", "one_run", "nodes"))
         engines = "/".join(str(d[s]["engine_processes"]) for s in ("watch", "one_run", "nodes"))
         t.add(
-            f"7. shape='watch' vs 'one_run', dag.test() task span (s; {n})",
+            f"8. shape='watch' vs 'one_run', dag.test() task span (s; {n})",
             watch,
             one,
             f"engine processes watch/one_run/nodes: {engines}",
         )
         t.add(
-            f"7. shape='watch' vs 'nodes', dag.test() task span (s; {n})",
+            f"8. shape='watch' vs 'nodes', dag.test() task span (s; {n})",
             watch,
             nodes,
             "dag.test() runs one task at a time: node tasks after the producer, not beside it",
@@ -246,14 +246,14 @@ def _watch_shapes(t: Table, sec: Results) -> None:
 def _watch_waiting(t: Table, sec: Results) -> None:
     for count, d in _by_size(sec):
         t.add(
-            f"8. {count:,} watch node tasks waiting on one loop: ticker lag p99 (ms)",
+            f"9. {count:,} watch node tasks waiting on one loop: ticker lag p99 (ms)",
             d["lag_p99_ms"],
             50.0,
             f"max {fmt(d['lag_max_ms'])} ms; all {d['fired']} fired "
             f"{fmt(d['release_s'])} s after the report, lag p99 {fmt(d['release_lag_p99_ms'])} ms then",
         )
         t.add(
-            f"8. their metadata DB statements/s, shared poller vs a poller per task ({count:,})",
+            f"9. their metadata DB statements/s, shared poller vs a poller per task ({count:,})",
             d["statements_per_s_shared"],
             d["statements_per_s_per_trigger"],
             f"{fmt(d['statements_per_read'])} statements per read "
@@ -263,13 +263,27 @@ def _watch_waiting(t: Table, sec: Results) -> None:
 
 def _watch_liveness(t: Table, sec: Results) -> None:
     for models, d in _by_size(sec):
-        name = f"9. liveness, {models} models at {d['delay_s']:g} s/node: verdict → trigger fires (s, p50)"
+        name = f"10. liveness, {models} models at {d['delay_s']:g} s/node: verdict → trigger fires (s, p50)"
         note = (
             f"p95 {fmt(d['provider_side_p95_s'])}, max {fmt(d['provider_side_max_s'])} s (publish 0.5 s, "
             f"poll 2 s); last engine line → verdict p50 {fmt(d['engine_side_p50_s'])}, "
             f"max {fmt(d['engine_side_max_s'])} s"
         )
         t.add(name, d["provider_side_p50_s"], None, note)
+def _manifest(t: Table, sec: Results) -> None:
+    from bench_manifest import IMPORT_TIMEOUT_S, SHAPES
+
+    for nodes, d in _by_size(sec):
+        for shape in SHAPES:
+            m = d[shape]
+            split = f"exec {fmt(m['exec_s'])} s, serialize {fmt(m['serialize_s'])} s"
+            t.add(
+                f"7. RockyDAG, {shape} manifest: exec+serialize (s; {nodes:,} nodes, median of {d['reps']})",
+                m["parse_s"],
+                IMPORT_TIMEOUT_S,
+                f"baseline: [core] dagbag_import_timeout; {m['tasks']:,} tasks, {m['edges']:,} edges, "
+                f"serialized {m['bytes'] / 1e6:.2f} MB ({split})",
+            )
 
 
 ROWS: dict[str, Callable[[Table, Results], None]] = {
@@ -284,6 +298,7 @@ ROWS: dict[str, Callable[[Table, Results], None]] = {
     "watch_shapes": _watch_shapes,
     "watch_waiting": _watch_waiting,
     "watch_liveness": _watch_liveness,
+    "manifest": _manifest,
 }
 
 
@@ -346,7 +361,24 @@ def goals(results: Results) -> list[Goal]:
     if "watch_waiting" in results:
         d = _largest(results["watch_waiting"])
         out.append(Goal("watch_waiting_lag_p99_per_50ms", d["lag_p99_ms"] / 50, "<=", 1.0))
+    if "manifest" in results:
+        out += _manifest_goals(results["manifest"])
     return out
+
+
+def _manifest_goals(sec: Results) -> list[Goal]:
+    """Linear growth (per-node cost at the larger size ÷ at the smaller, worst shape) and the larger
+    size's parse inside the import timeout (worst shape ÷ 30 s)."""
+    from bench_manifest import IMPORT_TIMEOUT_S, SHAPES, growth
+
+    large = _largest(sec)
+    worst = max(large[shape]["parse_s"] for shape in SHAPES)
+    return [
+        Goal("manifest_parse_growth_per_node", growth(sec, "parse_s"), "<=", 1.5),
+        Goal("manifest_size_growth_per_node", growth(sec, "bytes"), "<=", 1.5),
+        Goal("manifest_edges_growth_per_node", growth(sec, "edges"), "<=", 1.5),
+        Goal("manifest_large_parse_per_import_timeout", worst / IMPORT_TIMEOUT_S, "<=", 1.0),
+    ]
 
 
 def _fleet_goals(sec: Results) -> list[Goal]:
@@ -397,6 +429,7 @@ def report(results: Results, argv: list[str], took: float, load_before: str) -> 
             "Baselines: rocky_sdk `RockyClient.run_cli` (rows 1-4), rocky_sdk's own parse (row 5), "
             "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), the other shapes (row 7), 50 ms and a "
             "poller per waiting task (row 8).",
+            "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), `[core] dagbag_import_timeout` (row 7).",
             "",
             table(results),
             "",

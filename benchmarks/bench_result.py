@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import Ctx, median, scenario_env
+from bench_common import Ctx, json_of, median, scenario_env
 from bench_stream import provider_runner
 
 #: Namespace of the asset events (any valid one; DuckDB file as in the example DAGs).
@@ -204,15 +204,6 @@ def taskgroup_parse(nodes: int, reps: int) -> dict[str, Any]:
     if not python.exists():
         subprocess.run(["make", "-s", ".venv-bench/.synced"], cwd=BENCH_VENV.parent, check=True, timeout=900)
     script = Path(__file__).resolve().parent / "bench_taskgroup.py"
-    done = subprocess.run(
-        [str(python), str(script), "--only", "parse", "--nodes", str(nodes), "--reps", str(reps)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        start_new_session=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench_taskgroup.py failed:\n{done.stderr[-3000:]}")
-    parsed: dict[str, Any] = json.loads(done.stdout)["parse"]
+    argv = [str(python), str(script), "--only", "parse", "--nodes", str(nodes), "--reps", str(reps)]
+    parsed: dict[str, Any] = json_of(argv, 1800, "bench_taskgroup.py")["parse"]
     return parsed

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import bench_common as common
 import bench_fleet
+import bench_manifest
 import bench_report
 import bench_result
 import bench_stream
@@ -40,6 +41,7 @@ SECTIONS = (
     "watch_shapes",
     "watch_waiting",
     "watch_liveness",
+    "manifest",
 )
 Pair = tuple[int, int]
 
@@ -72,6 +74,8 @@ class Config:
     waiting_seconds: float = 20.0
     liveness_models: Pair = (20, 60)
     liveness_delay: float = 0.5
+    manifest_nodes: Pair = (1_000, 10_000)
+    manifest_reps: int = 3
     sections: tuple[str, ...] = SECTIONS
     results: dict[str, Any] = field(default_factory=dict)
 
@@ -90,6 +94,7 @@ QUICK: dict[str, Any] = {
     "watch_small_models": 5,
     "waiting_seconds": 8.0,
     "liveness_models": (10, 20),
+    "manifest_reps": 1,
     "sections": tuple(s for s in SECTIONS if s not in ("rss", "parse")),
 }
 
@@ -189,6 +194,9 @@ def steps(cfg: Config, ctx: common.Ctx, log: Any) -> dict[str, Any]:
         ),
         "watch_liveness": lambda: sized(
             cfg.liveness_models, lambda n: bench_watch.liveness(ctx, n, cfg.liveness_delay)
+        ),
+        "manifest": lambda: sized(
+            cfg.manifest_nodes, lambda n: bench_manifest.manifest_parse(ctx.workdir, n, cfg.manifest_reps)
         ),
     }
 

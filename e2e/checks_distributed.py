@@ -226,27 +226,6 @@ def _wait_start(ctx: Ctx, found: Any, what: str, timeout: float = 90) -> dict[st
     return dict(found()[-1])
 
 
-def check_triggerer_sigkill(ctx: Ctx, run_id: str) -> str:
-    dag_id, task_id = "rocky_e2e_triggerer_kill", "long_deferred"
-    if ctx.api.wait_ti(dag_id, run_id, task_id, {"deferred"}, timeout=120) != "deferred":
-        raise CheckFailed("the task never deferred", indent(ctx.service_tails("scheduler")))
-    key = f"airflow:{dag_id}:{run_id}:{task_id}:-1:try1"
-    first = _wait_start(ctx, lambda: ctx.record.starts_for_key(key), key)
-    fault = kill_under(ctx, first)
-    adopted = _wait_start(ctx, lambda: ctx.record.starts_for_key(key)[1:], f"the adopted {key}", 120)
-    final = ctx.api.wait_ti(dag_id, run_id, task_id, {"success", "failed"}, timeout=180)
-    summary, successes = runs_summary(ctx, ctx.record.starts_for_key(key))
-    if final != "success" or successes != 1:
-        raise CheckFailed(f"task {final!r}, {successes} successful engine runs (want 1): {summary}")
-    if service_of(adopted) == fault.service or float(adopted["time"]) < fault.at + fault.engine_gone:
-        raise CheckFailed(f"the second engine ran on {service_of(adopted)} at {adopted['time']}: {summary}")
-    return (
-        f"{fault.shown(first)}; {service_of(adopted)} adopted the trigger "
-        f"{float(adopted['time']) - fault.at:.0f}s after the kill; engine runs for the key: {summary}; "
-        "task success"
-    )
-
-
 def check_worker_sigkill(ctx: Ctx, run_id: str) -> str:
     dag_id, task_id = "rocky_e2e_worker_kill", "long_sync"
     if ctx.api.wait_ti(dag_id, run_id, task_id, {"running"}, timeout=120) != "running":

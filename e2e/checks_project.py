@@ -11,6 +11,10 @@
   carrying its node;
 * without the guard (``state_isolation="none"``), how many parallel branches hit the state lock
   (a NOTE: it depends on the scheduler's timing);
+* the same group with every node deferrable, its pool created with the README's command
+  (``airflow pools set <pool> 1 "rocky state" --include-deferred``): the run succeeds, every engine
+  ran under the triggerer, and the stand-in's record shows no two engines on the state file at once
+  (each start after the previous end: zero overlap);
 * a screenshot of the group in the graph view, for the README (``e2e/screenshot-project-graph.png``).
 """
 
@@ -43,11 +47,20 @@ from airflow_provider_rocky._project.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "example_dags" / "rocky_project_manifest.json"
-GUARDED, UNGUARDED = "rocky_e2e_project", "rocky_e2e_project_unguarded"
+GUARDED, UNGUARDED, DEFERRED = (
+    "rocky_e2e_project",
+    "rocky_e2e_project_unguarded",
+    "rocky_e2e_project_deferred",
+)
 ONE_RUN = "rocky_e2e_project_one_run"
-PROJECT_DAGS = (GUARDED, UNGUARDED, ONE_RUN)
+PROJECT_DAGS = (GUARDED, UNGUARDED, ONE_RUN, DEFERRED)
 EXAMPLE = "rocky_project"
-PROJECT_DIRS = {GUARDED: "project-graph", UNGUARDED: "project-graph-unguarded", ONE_RUN: "project-one-run"}
+PROJECT_DIRS = {
+    GUARDED: "project-graph",
+    UNGUARDED: "project-graph-unguarded",
+    ONE_RUN: "project-one-run",
+    DEFERRED: "project-graph-deferred",
+}
 SCREENSHOT = Path(__file__).resolve().parent / "screenshot-project-graph.png"
 RUN_TIMEOUT = 300.0
 CHROMIUM = "/usr/bin/chromium"
@@ -214,6 +227,58 @@ def _one_event_per_table(ctx: Ctx, run_id: str) -> None:
         raise CheckFailed(f"fct_daily_orders partition {extra.get('partition_key')!r}, run after {run_after}")
 
 
+def check_deferred_pooled_run(ctx: Ctx) -> str:
+    """Deferrable nodes under the README's pool: never two engines on one state file at once."""
+    tasks = ctx.api.get(f"/api/v2/dags/{DEFERRED}/tasks")["tasks"]
+    (pool,) = {str(t["pool"]) for t in tasks}
+    ctx.dep.airflow("pools", "set", pool, "1", "rocky state", "--include-deferred")  # README, as written
+    if not ctx.api.get(f"/api/v2/pools/{quote(pool, safe='')}").get("include_deferred"):
+        raise CheckFailed(f"pool {pool} does not count deferred tasks")
+    ctx.api.unpause(DEFERRED)
+    run_id = ctx.api.trigger(DEFERRED)
+    wait_success(ctx, DEFERRED, run_id, RUN_TIMEOUT)
+    spans = engine_spans(ctx, str(ctx.dep.scratch / PROJECT_DIRS[DEFERRED]))
+    services = {service for _start, _end, _pid, service in spans}
+    if len(spans) != len(tasks) or not all(s.startswith("triggerer") for s in services):
+        raise CheckFailed(f"{len(spans)} engine runs for {len(tasks)} deferrable tasks, run by {services}")
+    overlaps = [
+        f"pid {b[2]} started {b[0] - a[1]:+.2f}s after pid {a[2]} ended"
+        for a, b in itertools.pairwise(spans)
+        if b[0] < a[1]
+    ]
+    if overlaps:
+        raise CheckFailed(
+            f"{len(overlaps)} overlapping engine runs on one state file", indent("\n".join(overlaps))
+        )
+    gaps = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
+    return (
+        f"{len(spans)} deferred engine runs under {services}, pool {pool} (1 slot, deferred counted): "
+        f"overlap 0, smallest gap {min(gaps):.2f}s"
+    )
+
+
+def engine_spans(ctx: Ctx, cwd: str) -> list[tuple[float, float, int, str]]:
+    """(start, end, pid, service) of every engine run in ``cwd`` (``--version`` probes aside), by start."""
+    events = ctx.record.events()
+    starts = {
+        e["pid"]: e
+        for e in events
+        if e.get("event") == "start" and e.get("cwd") == cwd and "--version" not in (e.get("argv") or [])
+    }
+    ends = {e["pid"]: e for e in events if e.get("event") == "end" and e.get("pid") in starts}
+    if set(ends) != set(starts) or any("time" not in e for e in ends.values()):
+        raise CheckFailed(f"{len(starts)} engine starts, {len(ends)} timed ends in the stand-in's record")
+    return sorted(
+        (
+            float(starts[pid]["time"]),
+            float(ends[pid]["time"]),
+            int(pid),
+            str((starts[pid].get("env") or {}).get("ROCKY_E2E_SERVICE", "?")),
+        )
+        for pid in starts
+    )
+
+
 def note_unguarded(ctx: Ctx) -> None:
     """Without the guard, parallel branches of one state file: how many hit the lock (timing-dependent)."""
     ctx.api.unpause(UNGUARDED)
@@ -335,6 +400,11 @@ def project_checks(ctx: Ctx) -> None:
         check_one_run,
     )
     note_unguarded(ctx)
+    run_check(
+        ctx,
+        "project: deferrable nodes under the README's pool (--include-deferred): zero engine overlap",
+        check_deferred_pooled_run,
+    )
     if info:
         runs = ctx.api.dag_runs(GUARDED)
         try:

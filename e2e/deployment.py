@@ -53,10 +53,12 @@ SCRATCH_PROJECTS = (
     "restart",
     "start-from-trigger",
     "watch",
+    "view",  # e2e/dags/rocky_e2e_view.py (the Rocky view's partial run)
     # make e2e-distributed (e2e/dags_distributed/)
     "fanout",
     "triggerer-kill",
     "worker-kill",
+    "event-loss",
 )
 
 

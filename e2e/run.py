@@ -36,6 +36,8 @@ from checks_runs import (
     run_check,
     wait_success,
 )
+from checks_view import DAG_ID as VIEW_DAG
+from checks_view import check_view_refuses_strangers, check_view_render, secured_api_server
 from checks_watch import check_source_watch
 from checks_watch_group import DAG_ID as WATCH_GROUP
 from checks_watch_group import prepare as prepare_watch_group
@@ -56,6 +58,7 @@ DAGS = (
     "rocky_e2e_triggerer_restart",
     "rocky_e2e_start_from_trigger",
     "rocky_e2e_on_orders_sync",
+    VIEW_DAG,
     *PROJECT_DAGS,
     WATCH_GROUP,
 )
@@ -117,6 +120,32 @@ def quickstart_checks(ctx: Ctx, dag_id: str, run_id: str, mode: str) -> list[int
     return ctx.events.get(dag_id)
 
 
+def view_checks(ctx: Ctx, run_id: str) -> None:
+    """The Rocky view of a partial run, drawn in Chromium; its data endpoint closed to strangers."""
+    if not run_check(
+        ctx, "rocky view: the partial run reaches success", wait_success, VIEW_DAG, run_id, RUN_TIMEOUT
+    ):
+        return
+    try:
+        with secured_api_server(ctx.dep) as server:
+            run_check(
+                ctx,
+                "rocky view: the Rocky tab draws the run's tables and the failed table's error (Chromium)",
+                check_view_render,
+                run_id,
+                server,
+            )
+            run_check(
+                ctx,
+                "rocky view: the data endpoint refuses an unauthenticated request",
+                check_view_refuses_strangers,
+                run_id,
+                server,
+            )
+    except E2EError as err:
+        ctx.rep.fail("rocky view: an api-server with authentication", str(err))
+
+
 def scenario_checks(ctx: Ctx, began: float) -> None:
     api = ctx.api
     progress("unpausing and triggering through the REST API", began)
@@ -127,6 +156,7 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
     kill_run = api.trigger("rocky_e2e_kill")
     kill_sync_run = api.trigger("rocky_e2e_kill_sync")
     from_trigger_run = api.trigger("rocky_e2e_start_from_trigger")
+    view_run = api.trigger(VIEW_DAG)
 
     sync_events = quickstart_checks(ctx, "rocky_e2e_quickstart_sync", sync_run, "sync")
     run_check(
@@ -190,6 +220,8 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
             ctx.rep.ok("screenshot of the deferrable run's log view", capture(url, SCREENSHOT, ctx.dep.env))
         except E2EError as err:
             ctx.rep.skip("screenshot", str(err))
+
+    view_checks(ctx, view_run)
 
     progress("triggerer restart", began)
     restart_run = api.trigger("rocky_e2e_triggerer_restart")

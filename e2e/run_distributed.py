@@ -20,12 +20,8 @@ from pathlib import Path
 
 from api import AirflowAPI
 from broker import REDIS_SERVER, Redis
-from checks_distributed import (
-    check_fanout,
-    check_triggerer_sigkill,
-    check_worker_sigkill,
-    stray_engines,
-)
+from checks_distributed import check_fanout, check_worker_sigkill, stray_engines
+from checks_handoff import check_event_loss_handoff, check_triggerer_sigkill_handoff
 from checks_runs import Ctx, run_check
 from deployment import MARKER_NAME, Deployment, Topology
 from report import indent
@@ -41,7 +37,7 @@ TOPOLOGY = Topology(
     triggerer_capacity=4,
     dag_dirs=("e2e/dags_distributed",),
 )
-DAGS = ("rocky_e2e_fanout", "rocky_e2e_triggerer_kill", "rocky_e2e_worker_kill")
+DAGS = ("rocky_e2e_fanout", "rocky_e2e_triggerer_kill", "rocky_e2e_worker_kill", "rocky_e2e_event_loss")
 #: Tables reported, not written: twenty engines at once would queue on one DuckDB file's writer lock.
 FANOUT_TOML = '[adapter]\ntype = "duckdb"\n'
 
@@ -106,12 +102,26 @@ def sigkill_checks(ctx: Ctx) -> None:
     worker.start()
     run_check(
         ctx,
-        "triggerer_sigkill_takeover: the engine dies with its triggerer; the other adopts; one completed run",
-        check_triggerer_sigkill,
+        "triggerer_sigkill_handoff: the engine dies with its triggerer; the copy that takes over ends "
+        "within its bound, try 2 runs; each table written once",
+        check_triggerer_sigkill_handoff,
         triggerer_run,
     )
     worker.join()
     other.api.close()
+
+
+def event_loss_check(ctx: Ctx) -> None:
+    """A third triggerer replaces the killed one; then the triggerer holding a finished run's event dies."""
+    replacement = ctx.dep.service("triggerer-3")
+    replacement.start()
+    ctx.dep.services["triggerer-3"] = replacement
+    run_check(
+        ctx,
+        "event_loss_handoff: SIGKILL between the engine's success and its event; the events arrive once",
+        check_event_loss_handoff,
+        ctx.api.trigger("rocky_e2e_event_loss"),
+    )
 
 
 def scenario_checks(ctx: Ctx, began: float) -> None:
@@ -127,6 +137,8 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
     )
     progress("SIGKILL of a triggerer and of a worker under a running engine", began)
     sigkill_checks(ctx)
+    progress("SIGKILL of the triggerer holding a finished run's event", began)
+    event_loss_check(ctx)
     left = stray_engines(MARKER_NAME, ctx.dep.marker)
     ctx.rep.verdict(
         "no_orphans: no engine process left once every task ended",

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from system import E2EError, ensure_debian_packages, signal_group
+from webdriver import FLAGS
 
 CHROMIUM = "/usr/bin/chromium"
 MAX_BYTES = 500 * 1024
@@ -45,15 +46,7 @@ def capture(url: str, target: Path, env: Mapping[str, str], timeout: float = 120
     shot = profile / "shot.png"
     argv = [
         CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
+        *FLAGS,
         f"--user-data-dir={profile}",
         "--window-size=1600,1000",
         "--virtual-time-budget=20000",

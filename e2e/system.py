@@ -101,6 +101,11 @@ def ensure_venv() -> Path:
     return VENV / "bin"
 
 
+def api_server_argv(airflow: Path | str, port: int) -> list[str]:
+    """``airflow api-server`` on loopback, one worker (the Rocky view's checks start their own)."""
+    return [str(airflow), "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

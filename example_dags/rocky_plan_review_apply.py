@@ -8,7 +8,7 @@
    run (XCom summary, one asset event per table, the failure taxonomy).
 
 Engine 1.71 plans replication pipelines only (the project's pipeline, or ``pipeline=``, must be a
-replication pipeline with a discovery adapter; README, plan → apply). For a plan bound to a product
+replication pipeline with a discovery adapter; docs/operators.md, plan → apply). For a plan bound to a product
 spec (``rocky product propose``), pass ``expect_spec_digest="sha256:<hex>"`` to ``apply``: the digest
 your own approval process recorded; the engine compares it as an exact string.
 """

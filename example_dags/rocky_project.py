@@ -10,8 +10,9 @@ Parse time reads that file only. The asset namespace is given here (the group ne
 connection at parse time), the same one the `rocky_default` connection uses for the quickstart.
 The daily data-interval schedule makes each run cover the day before it: the time_interval model
 `fct_daily_orders` runs that day's partition. Every task shares one Airflow pool per state file
-(`rocky_state__rocky_default`, one slot: `airflow pools set rocky_state__rocky_default 1 "rocky"`),
-so parallel branches never open the project's state store at once.
+(`rocky_state__rocky_default`, one slot that counts deferred tasks:
+`airflow pools set rocky_state__rocky_default 1 "rocky state" --include-deferred`), so parallel
+branches never open the project's state store at once, deferrable nodes included.
 """
 
 from __future__ import annotations

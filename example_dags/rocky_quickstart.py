@@ -1,6 +1,6 @@
 """Quickstart: run a Rocky pipeline under the triggerer, then read its summary from XCom.
 
-The README Quickstart. Configure the `rocky_default` connection (binary path, project directory,
+The README's Quickstart. Configure the `rocky_default` connection (binary path, project directory,
 warehouse credentials in `secret_env`) or leave it undefined to use `rocky` on PATH in the current
 directory. Each table the run materializes becomes an asset event; `rocky_downstream` is scheduled on
 one of them. `make demo` runs both with `airflow dags test`, against the stand-in engine when no real

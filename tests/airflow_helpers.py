@@ -137,3 +137,37 @@ def asset_event_rows(dag_id: str, run_id: str) -> list[tuple[str, str, dict[str,
             .order_by(AssetEvent.id)
         ).all()
         return [(e.asset.uri, str(e.source_task_id), dict(e.extra or {})) for e in events]
+
+
+def outlet_events() -> Any:
+    """An empty ``context["outlet_events"]``, as the task runner gives ``execute`` (for direct calls)."""
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    return OutletEventAccessors()
+
+
+class RecordingTI:
+    """The ``ti`` of a context: records ``xcom_push`` calls."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def trigger_of(op: Any, **context: Any) -> Any:
+    """Build and render the trigger the way the triggerer does for a start-from-trigger task."""
+    from types import SimpleNamespace
+
+    from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+    from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
+
+    args = op.start_trigger_args
+    assert op.start_from_trigger and args is not None
+    trigger = RockyRunTrigger(**args.trigger_kwargs)
+    ti = SimpleNamespace(dag_id="d", run_id="manual__1", task_id="t", map_index=-1, try_number=3, task=op)
+    trigger.task_instance = ti  # Airflow then picks the fields to render
+    if AIRFLOW_V_3_3_PLUS:  # Airflow < 3.3 renders nothing in the triggerer
+        trigger.render_template_fields(context=context)
+    return trigger

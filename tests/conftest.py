@@ -12,8 +12,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +158,34 @@ def airflow_db() -> Iterator[Path]:
 def workdir(tmp_path: Path) -> Path:
     """A per-test project directory for the engine (its cwd)."""
     return tmp_path
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start stand-ins in their own process group (``standin_process.Live``); SIGKILLed at teardown."""
+    from standin_process import Live, spawn_live
+
+    started: list[Live] = []
+
+    def _spawn(*args: str, scenario: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Live:
+        live = spawn_live(*args, scenario=scenario, cwd=cwd or tmp_path, env=env)
+        started.append(live)
+        return live
+
+    try:
+        yield _spawn
+    finally:
+        for live in started:
+            live.killpg()
+            with contextlib.suppress(Exception):
+                live.proc.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def fresh_fernet_key() -> Iterator[None]:
+    """Each test is a fresh process as far as the cached Fernet key goes (tests change the key)."""
+    from airflow_provider_rocky._task.secrets import forget_fernet
+
+    forget_fernet()
+    yield
+    forget_fernet()

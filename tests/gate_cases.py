@@ -24,6 +24,8 @@ class GateCase:
     summary: dict[str, Any] = field(default_factory=dict)  # keys the XCom summary must hold
     says: tuple[str, ...] = ()  # texts the task log must hold
     argv: tuple[str, ...] = ()  # tokens the engine's argv must hold
+    retryable: bool = False  # a failed case: does its error honour `retries`?
+    no_argv: tuple[str, ...] = ()  # tokens the engine's argv must not hold
 
 
 GATES: list[GateCase] = [
@@ -32,8 +34,8 @@ GATES: list[GateCase] = [
         "doctor_warning",
         "RockyDoctorOperator",
         "doctor_warning",
-        summary={"overall": "warning", "warnings": ["auth"]},
-        says=("WARNING auth: the access token",),
+        summary={"overall": "warning", "warnings": ["adapters"]},
+        says=("WARNING adapters: Some adapters have missing configuration",),
     ),
     GateCase(
         "doctor_critical",
@@ -41,8 +43,18 @@ GATES: list[GateCase] = [
         "doctor_critical",
         "failed",
         "health",
-        summary={"critical": ["state", "auth"]},
-        says=("2 critical check(s): state:", "the engine suggests:"),
+        summary={"critical": ["state_schema", "auth/default"]},
+        says=("2 critical check(s): state_schema:", "the engine suggests:"),
+    ),
+    GateCase(  # a critical state schema alone is a live probe (a rolling upgrade ends): retryable
+        "doctor_critical_state_schema",
+        "RockyDoctorOperator",
+        "state_schema_mismatch",
+        "failed",
+        "health",
+        kwargs={"checks": ["state_schema"]},
+        argv=("--check=state_schema",),
+        retryable=True,
     ),
     GateCase(
         "doctor_only_the_gating_checks",
@@ -50,7 +62,9 @@ GATES: list[GateCase] = [
         "doctor_critical",
         "success",
         kwargs={"checks": ["config", "pipelines"]},
-        summary={"critical": ["state", "auth"]},
+        summary={"critical": ["state_schema", "auth/default"]},
+        says=("not among checks=['config', 'pipelines'] (not gating)",),
+        no_argv=("--check=config", "--check=pipelines"),
     ),
     GateCase(
         "doctor_one_check",
@@ -60,6 +74,37 @@ GATES: list[GateCase] = [
         "health",
         kwargs={"checks": "auth"},
         argv=("--check=auth",),
+    ),
+    # Issue 21 item 4: one check of a group runs its group (--check=auth/default runs no check at all).
+    GateCase(
+        "doctor_one_check_of_a_group",
+        "RockyDoctorOperator",
+        "adapter_auth",
+        "failed",
+        "health",
+        kwargs={"checks": ["auth/default"]},
+        argv=("--check=auth",),
+        no_argv=("--check=auth/default",),
+    ),
+    # Issue 20 item 6 / issue 25 item 6: a name the engine did not report fails closed, naming the nearest.
+    GateCase(
+        "doctor_typo_beside_a_real_check",
+        "RockyDoctorOperator",
+        "doctor_critical",
+        "failed",
+        "usage",
+        kwargs={"checks": ["stat", "auth"]},
+        says=("'stat' (did you mean 'state'?)",),
+    ),
+    GateCase(
+        "doctor_typo_alone",
+        "RockyDoctorOperator",
+        "doctor_critical",
+        "failed",
+        "usage",
+        kwargs={"checks": ["stat"]},
+        argv=("--check=stat",),
+        says=("It reported: no check",),
     ),
     GateCase("compile_clean", "RockyCompileOperator", summary={"has_errors": False, "errors_total": 0}),
     GateCase(
@@ -138,8 +183,14 @@ GATES: list[GateCase] = [
         summary={"counts": {"pass": 7, "warn": 1}},
         says=("WARN source raw__orders.orders",),
     ),
-    GateCase(
-        "freshness_error", "RockyFreshnessOperator", "freshness_error", "failed", "freshness", env=CURRENT
+    GateCase(  # retryable: `retries` + `retry_delay` wait until the data is fresh (issue 20 item 2)
+        "freshness_error",
+        "RockyFreshnessOperator",
+        "freshness_error",
+        "failed",
+        "freshness",
+        env=CURRENT,
+        retryable=True,
     ),
     GateCase(
         "run_on_an_old_engine",

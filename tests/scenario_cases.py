@@ -58,7 +58,8 @@ CASES: list[Case] = [
     Case("total_failure", "total_failure", "failed", "adapter", False, status="Failure"),
     Case("adapter_transient", "adapter_transient", "failed", "adapter", True),
     Case("adapter_auth", "adapter_auth", "failed", "adapter", False),
-    Case("hard_failure", "hard_failure", "failed", "engine", False),
+    Case("hard_failure", "hard_failure", "failed", "engine", True),  # not known to be permanent
+    Case("network_failure", "network_failure", "failed", "adapter", True),
     Case("usage", "usage", "failed", "usage", False),
     Case("state_locked", "state_locked", "failed", "state", True),
     Case("state_busy", "state_busy", "failed", "state", True),

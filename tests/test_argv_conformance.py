@@ -31,6 +31,7 @@ from airflow_provider_rocky._engine.args.base import from_operator
 from airflow_provider_rocky._engine.args.gates import TARGET_DIALECTS
 from airflow_provider_rocky._engine.command import RockySettings, build_command, flag_of
 from airflow_provider_rocky._task.commands import COMMANDS
+from airflow_provider_rocky._task.request import LITERAL
 from airflow_provider_rocky.exceptions import RockyError
 from airflow_provider_rocky.testing._standin.cli import parse_argv
 from airflow_provider_rocky.testing._standin.config import ProjectConfig
@@ -203,7 +204,10 @@ def test_the_argument_space_is_covered(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def _rendered(value: Any) -> Any:
-    """A templated value as a run renders it (the data-interval templates give partition keys)."""
+    """A templated value as a run renders it (the data-interval templates give partition keys; a
+    group's node names are ``literal(...)``, which rendering unwraps)."""
+    if isinstance(value, LITERAL):
+        return value.value
     return "2026-04-05" if isinstance(value, str) and "{{" in value else value
 
 

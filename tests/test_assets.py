@@ -153,18 +153,18 @@ def test_rocky_asset_equals_emitted_asset_for_every_recorded_materialization(
     path: Path, namespace: str | None
 ) -> None:
     result = read_run(path.read_text())
-    assert result.materializations, "a run recording without materializations proves nothing"
+    printed = json.loads(path.read_text())["materializations"]  # the engine's words, not our reading
+    assert printed, "a run recording without materializations proves nothing"
     ns = namespace
     # DuckDB models have an empty catalog; a strict warehouse needs one supplied.
     default_catalog = None if ns is None or ns.startswith("duckdb") else "wh"
     specs = asset_events(result, namespace=ns, default_catalog=default_catalog)
-    assert len(specs) == len(result.materializations)
-    for mat, spec in zip(result.materializations, specs, strict=True):
-        table = mat.metadata.target_table_full_name
-        assert table is not None
+    assert len(specs) == len(printed)
+    for mat, spec in zip(printed, specs, strict=True):
+        table = mat["metadata"]["target_table_full_name"]
         assert rocky_asset(table, ns, default_catalog=default_catalog) == spec.asset()
         assert spec.extra["target_table"] == table
-        assert spec.extra["asset_key"] == mat.asset_key
+        assert spec.extra["asset_key"] == mat["asset_key"]
         assert json.loads(json.dumps(spec.extra)) == spec.extra  # JSON-native
 
 

@@ -113,6 +113,7 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         "airflow_provider_rocky.retry",
         "airflow_provider_rocky.testing",
         "airflow_provider_rocky.version_compat",
+        "airflow_provider_rocky.ui.plugin",
     ]
     for name in public:
         module = importlib.import_module(name)
@@ -129,6 +130,7 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         "operators",
         "triggers",
         "testing",
+        "ui",
     }
 
 

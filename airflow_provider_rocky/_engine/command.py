@@ -3,7 +3,11 @@
 One builder serves every engine command: the settings give ``rocky --config=C [--state-namespace=N |
 --state-path=P] --output=json`` (rocky-sdk's order), the command's own arguments the rest. argv is a
 list, never a shell line, and every value sits in its flag's token (:func:`opt`), so none can be read
-as a flag; secrets travel only in the child's environment.
+as a flag; secrets travel only in the child's environment. A command the operating system cannot
+pass to a program (a NUL byte, text it cannot encode, a ``=`` in an environment name: ``Popen``'s
+``ValueError``) is refused as ``usage`` before anything is spawned, naming the part
+(:func:`unspawnable`), whatever path built it: arguments, a templated ``dag_run.conf`` value, the
+connection.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +37,50 @@ SETTING_OVERRIDES: tuple[str, ...] = tuple(name for name in CONN_FIELDS if name 
 
 #: Matched whole (``fullmatch``): the engine's ``validate_identifier`` refuses a trailing newline.
 _NAMESPACE = re.compile(r"[a-zA-Z0-9_]+")
+
+
+#: Characters of a value quoted in a refusal.
+SHOWN_CHARS = 80
+
+
+def _not_passable(text: str) -> str | None:
+    """Why the OS cannot pass ``text`` to a program (``Popen``'s ``ValueError``), or ``None``."""
+    if "\x00" in text:
+        return "holds a NUL byte"
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as err:
+        return f"holds text this system cannot encode ({err.reason})"
+    return None
+
+
+def _quoted(text: str) -> str:
+    return repr(text) if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]!r}... ({len(text):,} characters)"
+
+
+def unspawnable(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> str | None:
+    """What makes this command impossible to spawn, naming the argument (never a secret's value)."""
+    for index, token in enumerate(argv):
+        if (problem := _not_passable(token)) is not None:
+            return f"{_argument(index, token)} {problem}"
+    for key, value in env.items():
+        if not key or "=" in key or _not_passable(key) is not None:
+            return f"the environment name {_quoted(key)} is not one a program can receive"
+        if (problem := _not_passable(value)) is not None:
+            return f"the environment value of {key} {problem}"
+    if cwd is not None and (problem := _not_passable(cwd)) is not None:
+        return f"project_dir {_quoted(cwd)} {problem}"
+    return None
+
+
+def _argument(index: int, token: str) -> str:
+    """argv[index] as the user knows it: ``binary_path``, a flag's value (redacted ones unquoted)."""
+    if index == 0:
+        return f"binary_path {_quoted(token)}"
+    flag, sep, value = token.partition("=")
+    if not (sep and flag.startswith("--")):
+        return f"the argument {_quoted(token)}"
+    return f"the value of {flag}" if flag in REDACTED_FLAGS else f"the value of {flag} {_quoted(value)}"
 
 
 def opt(flag: str, value: object) -> str:
@@ -82,7 +130,8 @@ class RockyCommand:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     unset_env_prefixes: tuple[str, ...] = (PIPES_ENV_PREFIX,)
-    #: Keys of ``env`` whose values are secrets: every process that runs the command masks them.
+    #: Keys of ``env`` whose values are secrets: every process that runs the command masks them, and a
+    #: deferred command seals them (the other values are configuration, stored as they are).
     secret_keys: tuple[str, ...] = ()
 
     def redacted(self) -> list[str]:
@@ -166,6 +215,9 @@ class RockySettings:
     asset_namespace: str | None = None
     default_catalog: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Keys of ``env`` whose values are secrets (the connection's ``secret_env``, and ``env`` keys that
+    #: look sensitive by Airflow's rule); the other values are configuration.
+    secret_names: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Refuse settings the engine would refuse, naming them."""
@@ -207,18 +259,28 @@ def build_command(
     args: CommandArgs,
     extra_env: Mapping[str, str] | None = None,
     public_env: Mapping[str, str] | None = None,
+    extra_secret_names: tuple[str, ...] = (),
 ) -> RockyCommand:
-    """Validate both halves and assemble the command: argv, environment (secrets only here), cwd.
+    """Validate both halves and assemble the command: argv, environment (secrets only there), cwd.
 
-    The connection's ``env`` and ``extra_env`` are secrets; ``public_env`` (audit values such as
-    ``ROCKY_RUN_TRIGGER``) is not, and must not be masked.
+    ``secret_keys`` are ``settings.secret_names`` and ``extra_secret_names`` (the task's ``env_vars``
+    keys that look sensitive) that the environment holds; every other value (the connection's
+    ``env``, ``env_vars``, the audit values such as ``ROCKY_RUN_TRIGGER``) is configuration and is
+    never masked.
     """
     settings.validate()
     args.validate()
-    secret = {**settings.env, **(extra_env or {})}
-    return RockyCommand(
+    env = {**(public_env or {}), **settings.env, **(extra_env or {})}
+    secret = {*settings.secret_names, *extra_secret_names} & set(env)
+    command = RockyCommand(
         argv=(*settings.global_argv(), *args.argv(settings)),
-        env={**(public_env or {}), **secret},
+        env=env,
         cwd=settings.project_dir,
         secret_keys=tuple(sorted(secret)),
     )
+    if (problem := unspawnable(command.argv, command.env, command.cwd)) is not None:
+        raise RockyUsageError(
+            f"{problem}: no program can be given it; check the argument, the template or "
+            "dag_run.conf value it was rendered from, or the connection"
+        )
+    return command

@@ -13,9 +13,12 @@ modes cannot drift; the worker simply runs it under ``asyncio.run``. Properties 
   still needs CPU time to die, which a loaded host may not give it at once; a zombie counts as gone;
 * stderr is split into lines as chunks arrive, each rendered and handed to ``on_line`` in the
   callback that read it, within a per-loop time budget so that many verbose runs cannot stall the
-  loop (:mod:`.streams`); memory stays flat: only the last ``stderr_tail_lines`` lines are kept (raw,
-  made safe to show once, when the run ends), a huge line is cut; no line, however hostile, stops
-  the reader (a reader that stopped would leave the engine blocked on a full pipe);
+  loop (:mod:`.streams`); memory stays flat: only the last lines are kept (raw, made safe to show
+  once, when the run ends; a huge line is cut): the verdict's own window of
+  :data:`VERDICT_WINDOW_LINES`, or ``stderr_tail_lines`` when that is larger. How many of them an
+  error *shows* is ``stderr_tail_lines`` (``ProcessOutcome.stderr_shown``): a display option never
+  changes what the interpreter reads. No line, however hostile, stops the reader (a reader that
+  stopped would leave the engine blocked on a full pipe);
 * stdout is kept up to ``max_stdout_bytes``; past it, what was kept is dropped and the rest only
   counted (:class:`.streams.OutputKeeper`), so the child never blocks on a full pipe, a runaway
   output cannot exhaust the worker and no event carries it;
@@ -46,6 +49,10 @@ from airflow_provider_rocky._engine.untrusted import one_line
 LEFTOVER_GRACE_SECONDS = 1.0
 #: Seconds ``end_now`` waits after SIGKILL: its caller is SIGKILLed itself soon after.
 END_NOW_KILL_WAIT_SECONDS = 1.0
+#: The engine's last stderr lines the interpreter always reads, whatever ``stderr_tail_lines`` shows:
+#: its final ``Error:`` line with the ``Caused by`` chain (anyhow prints one line per cause) and the
+#: lines just before it. At most 50 x 2,000 characters travel in a trigger event.
+VERDICT_WINDOW_LINES = 50
 
 #: Where rendered engine lines go (the task logger, the trigger logger, a test's list).
 LineSink = Callable[[logs.LogLine], None]
@@ -57,6 +64,7 @@ class ProcessOutcome:
 
     exit_code: int | None
     stdout: bytes = b""
+    #: The engine's last stderr lines: the verdict's window (:data:`VERDICT_WINDOW_LINES`, or more).
     stderr_tail: list[str] = field(default_factory=list)
     duration_ms: int = 0
     pid: int | None = None
@@ -71,6 +79,16 @@ class ProcessOutcome:
     stderr_lines: int = 0
     run_id: str | None = None
     deadline_reason: str | None = None
+    #: How many of ``stderr_tail``'s last lines an error shows (``stderr_tail_lines``); ``None``: all
+    #: (events of earlier releases, whose tail was the shown one).
+    stderr_shown: int | None = None
+
+    @property
+    def shown_tail(self) -> list[str]:
+        """The last ``stderr_shown`` lines: what an error message and its ``stderr_tail`` show."""
+        if self.stderr_shown is None:
+            return list(self.stderr_tail)
+        return list(self.stderr_tail[-self.stderr_shown :]) if self.stderr_shown > 0 else []
 
 
 class ProcessRunner:
@@ -96,7 +114,8 @@ class ProcessRunner:
         self.term_grace_seconds = term_grace_seconds
         self.max_line_chars = max_line_chars
         #: Raw lines (bytes): made safe to show once, in the outcome, not on every line.
-        self._tail: deque[bytes] = deque(maxlen=max(stderr_tail_lines, 0))
+        self._tail: deque[bytes] = deque(maxlen=max(stderr_tail_lines, VERDICT_WINDOW_LINES))
+        self.stderr_shown = max(stderr_tail_lines, 0)
         self._stdout: OutputKeeper | None = None
         self._stderr: LineReader | None = None
         self._lines = 0
@@ -218,6 +237,7 @@ class ProcessRunner:
             stderr_lines=self._lines,
             run_id=self._run_id,
             deadline_reason=self.deadline_reason if timed_out else None,
+            stderr_shown=self.stderr_shown,
         )
 
     # -- ending -----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Spawning the engine without freezing the event loop that supervises it, and saying truthfully why not.
 
-A spawn that fails says which of its inputs is wrong (:class:`SpawnError`, one of :data:`KINDS`): the
-working directory (``project_dir``) is checked first, in the spawning thread, so on the host that runs
+A spawn that fails says which of its inputs is wrong (:class:`SpawnError`, one of :data:`KINDS`): a
+value no program can be given (a NUL byte: ``Popen``'s ``ValueError``) first, the working directory
+(``project_dir``) next, in the spawning thread, so on the host that runs
 the engine (a worker, or the triggerer in deferrable mode); then ``Popen``'s own error is classified.
 Every spawn is registered with this process's reaper (:mod:`.reaper`), so the engine cannot outlive
 this process even when it is SIGKILLed.
@@ -20,6 +21,7 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rocky._engine import reaper
+from airflow_provider_rocky._engine.command import unspawnable
 from airflow_provider_rocky._engine.descendants import TOKEN_ENV, RunProcesses, new_token
 
 if TYPE_CHECKING:
@@ -52,11 +54,15 @@ WORKING_DIR_MISSING = "working_dir_missing"
 WORKING_DIR_UNUSABLE = "working_dir_unusable"
 #: Anything else ``fork``/``exec`` refused (too many open files, no memory, argv too long).
 OS_ERROR = "os_error"
+#: A value no program can be given (a NUL byte, text the OS cannot encode): ``Popen``'s ``ValueError``.
+UNSPAWNABLE = "unspawnable"
 KINDS = frozenset(
-    {BINARY_MISSING, BINARY_NOT_EXECUTABLE, WORKING_DIR_MISSING, WORKING_DIR_UNUSABLE, OS_ERROR}
+    {BINARY_MISSING, BINARY_NOT_EXECUTABLE, WORKING_DIR_MISSING, WORKING_DIR_UNUSABLE, OS_ERROR, UNSPAWNABLE}
 )
 #: The kinds that are the working directory's fault, not the binary's.
 WORKING_DIR_ERRORS = frozenset({WORKING_DIR_MISSING, WORKING_DIR_UNUSABLE})
+#: The kinds that are the task's input's fault: a usage error, never retried.
+USAGE_ERRORS = WORKING_DIR_ERRORS | {UNSPAWNABLE}
 
 
 class SpawnError(Exception):
@@ -116,6 +122,9 @@ def _popen(command: RockyCommand, token: str) -> subprocess.Popen[bytes]:
     The spawn is announced to this process's reaper first and its pid right after (:mod:`.reaper`):
     from then on the engine cannot outlive this process, however this process dies.
     """
+    problem = unspawnable(command.argv, command.env, command.cwd)
+    if problem is not None:  # built elsewhere than build_command (a stored row, a manifest call)
+        raise SpawnError(UNSPAWNABLE, f"{problem}: no program can be given it")
     _check_working_dir(command.cwd)
     reaper.spawning(token)
     try:
@@ -141,6 +150,8 @@ def _start(command: RockyCommand, token: str) -> subprocess.Popen[bytes]:
         )
     except OSError as err:
         raise _classified(err, argv[0] if argv else "", command.cwd) from err
+    except ValueError as err:  # the checks above missed a value Popen cannot pass: still no crash
+        raise SpawnError(UNSPAWNABLE, f"{type(err).__name__}: {err}") from err
 
 
 def _kill(popen: subprocess.Popen[bytes], token: str) -> None:

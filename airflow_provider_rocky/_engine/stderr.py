@@ -206,11 +206,3 @@ def _fmt(value: Any) -> str:
     if kind is int:
         return str(value)  # what json.dumps gives, for a fraction of the cost
     return json.dumps(value, separators=(",", ":"))
-
-
-def run_id_of(line: str) -> str | None:
-    """Return ``span.run_id`` of a tracing line, if any: the only place rocky names its run id."""
-    if '"run_id"' not in line:
-        return None
-    record = _record(line.strip())
-    return _span_run_id(record) if record is not None else None

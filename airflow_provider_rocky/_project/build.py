@@ -5,6 +5,10 @@ connection lookup. The asset namespace therefore cannot come from the connection
 ``asset_namespace`` (or ``operator_args["asset_namespace"]``), default ``rocky://default``, and it is
 passed to every task as its ``asset_namespace`` too, so the events a run records name exactly the
 assets the tasks declared (whatever namespace the connection holds).
+
+What a node runs (its ``model`` and ``pipeline``) reaches the operator as ``literal(...)``: Airflow
+renders template fields with Jinja, and a manifest's names are written by whoever names a model
+file, not by the DAG author, so ``a{{ 7 * 7 }}`` must run the model of that name, not ``a49``.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, BaseOperator, literal
 
 from airflow_provider_rocky._engine.args.base import flag_names, templated_names
 from airflow_provider_rocky._engine.args.dag_run import NOT_WITH_DAG
 from airflow_provider_rocky._engine.args.run import RunArgs
 from airflow_provider_rocky._project import partitions, state
-from airflow_provider_rocky._project.graph import NodeTask, ProjectGraph, runs_of
-from airflow_provider_rocky._project.manifest import Manifest, Target
+from airflow_provider_rocky._project.graph import Hub, NodeTask, ProjectGraph, runs_of
+from airflow_provider_rocky._project.manifest import Manifest, ManifestError, Target
+from airflow_provider_rocky._project.rules import shown
 from airflow_provider_rocky.assets import DEFAULT_NAMESPACE, TableRef, WarehouseNamespace, resolve_namespace
 from airflow_provider_rocky.operators.materialize import RockyMaterializingOperator
 from airflow_provider_rocky.operators.rocky import RockyOperator
@@ -92,13 +97,17 @@ class Options:
         return {"asset_namespace": self.namespace, "default_catalog": self.catalog or ""}
 
 
-def declared_asset(ns: WarehouseNamespace, table: Target, node_id: str) -> Asset:
-    """The Asset ``rocky_asset`` gives for the node's table (same name and stored uri)."""
+def declared_asset(ns: WarehouseNamespace, table: Target, node_id: str, path: str) -> Asset:
+    """The Asset ``rocky_asset`` gives for the node's table (same name and stored uri).
+
+    A table the namespace cannot name (no catalog, a name Airflow cannot store) is a
+    :class:`ManifestError` naming the file and the node, not Airflow's own error naming neither.
+    """
     try:
         name, uri = ns.locate(TableRef(table.catalog, table.schema, table.table))
+        return Asset(name=name, uri=uri)
     except ValueError as err:
-        raise ValueError(f"node {node_id!r}: {err}") from None
-    return Asset(name=name, uri=uri)
+        raise ManifestError(path, f"node {shown(node_id)}: {err}") from None
 
 
 def _node_args(options: Options, task: NodeTask) -> dict[str, Any]:
@@ -130,7 +139,9 @@ def _partition_args(options: Options, task: NodeTask, own: Mapping[str, Any]) ->
     return partitions.interval_args(shape.grain)
 
 
-def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: str | None) -> dict[str, Any]:
+def task_kwargs(
+    options: Options, task: NodeTask, ns: WarehouseNamespace, pool: str | None, path: str = "<manifest>"
+) -> dict[str, Any]:
     """Every argument of one node's ``RockyOperator``."""
     own = _node_args(options, task)
     # What this node's command lacks (a seed's own node_args may name its pipeline: _node_args).
@@ -140,13 +151,13 @@ def task_kwargs(options: Options, task: NodeTask, ns: WarehouseNamespace, pool: 
         **{k: v for k, v in options.operator_args.items() if k not in skip},
         **{k: v for k, v in own.items() if k not in skip},
     }
-    kwargs.update(task.runs)
+    kwargs.update({key: literal(value) for key, value in task.runs.items()})  # never rendered
     kwargs.update(_partition_args(options, task, own))
     kwargs.update(options.pinned())
     table = task.table
     outlets = list(kwargs.pop("outlets", None) or [])
     if table is not None:
-        outlets.append(declared_asset(ns, table, task.node.id))
+        outlets.append(declared_asset(ns, table, task.node.id, path))
     kwargs["outlets"] = outlets
     if pool is not None:
         kwargs.setdefault("pool", pool)
@@ -175,7 +186,7 @@ def _doc(task: NodeTask) -> str:
 MAX_TASK_ID_CHARS = 250
 
 
-def _check_length(prefix: str, task: NodeTask) -> None:
+def _check_length(prefix: str, task: NodeTask | Hub) -> None:
     """Airflow's own error names neither the node nor the group: say which and what to shorten."""
     full = f"{prefix}{task.task_id}"
     if len(full) > MAX_TASK_ID_CHARS:
@@ -186,25 +197,44 @@ def _check_length(prefix: str, task: NodeTask) -> None:
 
 
 def render_nodes(
-    graph: ProjectGraph, options: Options, **placement: Any
-) -> dict[str, RockyMaterializingOperator]:
+    graph: ProjectGraph, options: Options, path: str = "<manifest>", **placement: Any
+) -> dict[str, BaseOperator]:
     """One task per node (``placement``: ``dag=`` and ``task_group=``), wired by resolved upstream."""
     ns = options.naming()
     pool = _pool(options)
-    made: dict[str, RockyMaterializingOperator] = {}
+    made: dict[str, BaseOperator] = {}
     group = placement.get("task_group")
     prefix = f"{group.group_id}." if group is not None and group.group_id else ""
     for task in graph.tasks:
         _check_length(prefix, task)
         operator = RockySeedOperator if task.node.kind == "seed" else RockyOperator
         made[task.node.id] = operator(
-            task_id=task.task_id, **task_kwargs(options, task, ns, pool), **placement
+            task_id=task.task_id, **task_kwargs(options, task, ns, pool, path), **placement
         )
+    for hub in graph.hubs:
+        _check_length(prefix, hub)
+        made[hub.node.id] = _join(hub, **placement)
     wire(graph, made)
     return made
 
 
-def wire(graph: ProjectGraph, made: Mapping[str, RockyMaterializingOperator]) -> None:
+def _join(hub: Hub, **placement: Any) -> BaseOperator:
+    """The ``EmptyOperator`` a join is: the scheduler marks it done itself, no worker runs it."""
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    node = hub.node
+    doc = (
+        f"Join for Rocky node `{node.id}` (kind `{node.kind}`, no task of its own): after the "
+        f"{len(hub.upstream)} task(s) it depends on, before its consumers (one edge each way instead "
+        "of one per pair)"
+    )
+    display: dict[str, Any] = (
+        {} if _SAFE_NAME.fullmatch(node.name) else {"task_display_name": f"join {node.name}"}
+    )
+    return EmptyOperator(task_id=hub.task_id, doc_md=doc, **display, **placement)
+
+
+def wire(graph: ProjectGraph, made: Mapping[str, BaseOperator]) -> None:
     """Each task after its resolved upstream tasks.
 
     Between tasks of one DAG without edge labels, ``set_upstream`` does exactly this: it adds each
@@ -214,7 +244,8 @@ def wire(graph: ProjectGraph, made: Mapping[str, RockyMaterializingOperator]) ->
     was just created in the one DAG, so the sets are filled directly (``tests/project`` checks the
     result equals ``set_upstream``'s).
     """
-    for task in graph.tasks:
+    steps: tuple[NodeTask | Hub, ...] = (*graph.tasks, *graph.hubs)
+    for task in steps:
         me = made[task.node.id]
         for node_id in task.upstream:
             upstream = made[node_id]
@@ -241,7 +272,7 @@ def render_one_run(
     node_outlets: dict[str, list[str]] = {}
     for task in graph.tasks if emit else ():
         if task.table is not None:
-            asset = declared_asset(ns, task.table, task.node.id)
+            asset = declared_asset(ns, task.table, task.node.id, manifest.path)
             outlets.append(asset)
             node_outlets.setdefault(task.node.id, []).append(asset.uri)
     grains = {t.node.partitioning.grain for t in graph.tasks if t.node.partitioning is not None}
@@ -317,4 +348,5 @@ def render(
     if options.shape == "one_run":
         return [render_one_run(manifest, graph, options, **placement)]
     check_shadow(manifest, graph, options)
-    return list(render_nodes(graph, options, **placement).values())
+    made = render_nodes(graph, options, manifest.path, **placement)
+    return [task for task in made.values() if isinstance(task, RockyMaterializingOperator)]  # joins are not

@@ -40,11 +40,22 @@ log = logging.getLogger(__name__)
 
 #: Folders of a project whose files the graph is made from (besides the config file).
 PROJECT_FOLDERS = ("models", "seeds", "snapshots", "contracts")
+#: ``rocky-airflow-manifest``'s default, and the parse-time one when Airflow sets no import timeout.
 DEFAULT_TIMEOUT_SECONDS = 60.0
+#: The engine's share of ``[core] dagbag_import_timeout`` at DAG parse time: the other half is for
+#: reading its answer and building the tasks (a 10,000-node project: benchmarks/bench_manifest.py).
+IMPORT_TIMEOUT_SHARE = 0.5
 
 
 class EngineManifestError(RuntimeError):
-    """``rocky dag`` could not give a manifest (missing binary, failure, timeout, not a DAG)."""
+    """``rocky dag`` could not give a manifest (missing binary, failure, timeout, not a DAG).
+
+    ``kind``: why the engine did not start (``_engine.spawn.KINDS``), ``None`` when it ran.
+    """
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,8 @@ class EngineManifest:
     """How to ask the engine for the project's graph (``rocky --config C --output json dag``).
 
     :param cache_path: where the answer is kept (default: ``<project_dir>/.rocky/airflow-dag.json``).
+    :param timeout_seconds: how long ``rocky dag`` may take; at DAG parse time never more than
+        :data:`IMPORT_TIMEOUT_SHARE` of ``[core] dagbag_import_timeout`` (the default: that share).
     """
 
     project_dir: str
@@ -59,7 +72,7 @@ class EngineManifest:
     config_path: str = "rocky.toml"
     models_dir: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    timeout_seconds: float | None = None
     cache_path: str | None = None
 
     def command(self) -> RockyCommand:
@@ -75,28 +88,57 @@ class EngineManifest:
         return self.cache_path or os.path.join(self.project_dir, ".rocky", "airflow-dag.json")
 
 
-def ask_engine(engine: EngineManifest) -> bytes:
-    """Run ``rocky dag`` to the end (or its deadline) and return its stdout."""
+def _import_timeout() -> float | None:
+    """``[core] dagbag_import_timeout`` in seconds; ``None`` when disabled (0) or Airflow is absent."""
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # the manifest command may run where Airflow is not configured
+        return None
+    value = conf.getfloat("core", "dagbag_import_timeout", fallback=30.0)
+    return value if value > 0 else None
+
+
+def parse_time_budget(given: float | None) -> float:
+    """Seconds ``rocky dag`` may take while a DAG file is imported: below Airflow's import timeout."""
+    limit = _import_timeout()
+    if limit is None:
+        return given if given is not None else DEFAULT_TIMEOUT_SECONDS
+    cap = limit * IMPORT_TIMEOUT_SHARE
+    if given is not None and given > cap:
+        log.warning(
+            "Rocky: EngineManifest timeout_seconds=%g exceeds half of [core] dagbag_import_timeout=%g: "
+            "using %g s, so a hanging engine leaves the import time to keep the previous manifest",
+            given,
+            limit,
+            cap,
+        )
+    return cap if given is None else min(given, cap)
+
+
+def ask_engine(engine: EngineManifest, timeout: float | None = None) -> bytes:
+    """Run ``rocky dag`` to the end (or ``timeout``, default the engine's) and return its stdout."""
     command = engine.command()
     lines: list[str] = []
+    seconds = timeout if timeout is not None else engine.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
     runner = ProcessRunner(
-        command, on_line=lambda line: lines.append(line.text), deadline=time.time() + engine.timeout_seconds
+        command, on_line=lambda line: lines.append(line.text), deadline=time.time() + seconds
     )
     outcome = asyncio.run(runner.run())
     shown = " ".join(command.argv)
     tail = "; ".join(outcome.stderr_tail[-5:]) or "no stderr"
     if outcome.spawn_error is not None:
-        raise EngineManifestError(f"`{shown}` could not start: {outcome.spawn_error}")
+        problem = f"`{shown}` could not start: {outcome.spawn_error}"
+        raise EngineManifestError(problem, outcome.spawn_error_kind)
     if outcome.timed_out:
-        raise EngineManifestError(f"`{shown}` took longer than {engine.timeout_seconds:g}s ({tail})")
+        raise EngineManifestError(f"`{shown}` took longer than {seconds:g}s ({tail})")
     if outcome.exit_code != 0:
         raise EngineManifestError(f"`{shown}` exited {outcome.exit_code} ({tail})")
     return outcome.stdout
 
 
-def write_manifest(engine: EngineManifest, output: str) -> Manifest:
+def write_manifest(engine: EngineManifest, output: str, timeout: float | None = None) -> Manifest:
     """Ask the engine, check the answer, and replace ``output`` atomically only if it is a manifest."""
-    stdout = ask_engine(engine)
+    stdout = ask_engine(engine, timeout)
     try:
         manifest = parse_manifest(stdout, output)
     except ManifestError as err:
@@ -104,10 +146,20 @@ def write_manifest(engine: EngineManifest, output: str) -> Manifest:
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the DAG processor may run as another user
     with os.fdopen(fd, "wb") as handle:
         handle.write(stdout if stdout.endswith(b"\n") else stdout + b"\n")
     os.replace(tmp, target)
     return manifest
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (``os.umask`` sets it process-wide): 022 if unknown."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def fingerprint(engine: EngineManifest) -> str:
@@ -140,7 +192,7 @@ def cached_manifest(engine: EngineManifest) -> Manifest:
         if stamp_file.read_text().strip() == now and os.path.exists(path):
             return load_manifest(path)
     try:
-        manifest = write_manifest(engine, path)
+        manifest = write_manifest(engine, path, parse_time_budget(engine.timeout_seconds))
     except EngineManifestError as err:
         if os.path.exists(path):
             log.warning("Rocky: %s; using the previous manifest %s", err, path)

@@ -6,8 +6,10 @@ refuse a manifest with a ``snapshot`` strategy (or an incremental model without
 This reader takes only what the graph needs (node ids, kinds, labels, pipelines, dependencies,
 targets, the strategy's ``type``, the partition shape, edges) and ignores everything else, so a
 manifest from a newer engine still renders. What it does check is what would make a wrong graph:
-duplicate ids, a dependency on a node that does not exist, a malformed node. Every refusal is a
-:class:`ManifestError` naming the file and how to write it again (a DAG import error in the UI).
+duplicate ids, a dependency on a node that does not exist, a malformed node, and text that cannot be
+stored, spawned or named safely (:mod:`.rules`: control characters, lone surrogates, over-long names,
+``.``/``..`` table parts). Every refusal is a :class:`ManifestError` naming the file, the node, the
+rule, and how to write it again (a DAG import error in the UI).
 
 Parsed manifests are cached per file (path, size, modification time): the DAG processor re-parsing an
 unchanged DAG file reads the JSON once per process.
@@ -21,6 +23,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from airflow_provider_rocky._project.rules import shown, table_part_problem, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +176,7 @@ def parse_manifest(raw: bytes | str, path: str = "<manifest>") -> Manifest:
     by_id: dict[str, Node] = {}
     for node in nodes:
         if node.id in by_id:
-            raise ManifestError(path, f"two nodes have the id {node.id!r}")
+            raise ManifestError(path, f"two nodes have the id {shown(node.id)}")
         by_id[node.id] = node
     edges = _edges(data.get("edges"), path)
     _check_references(nodes, edges, by_id, path)
@@ -192,7 +196,16 @@ def _text(item: Mapping[str, Any], key: str, where: str, path: str, *, required:
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
-        raise ManifestError(path, f"{where}: '{key}' must be a non-empty string, got {value!r}")
+        raise ManifestError(path, f"{where}: '{key}' must be a non-empty string, got {shown(value)}")
+    _checked(value, f"{where}: '{key}'", path)
+    return value
+
+
+def _checked(value: str, what: str, path: str, problem: Any = text_problem) -> str:
+    """``value`` if the rules allow it, else a refusal naming ``what`` (the node and the field)."""
+    found = problem(value)
+    if found is not None:
+        raise ManifestError(path, f"{what} {shown(value)} {found}")
     return value
 
 
@@ -201,12 +214,14 @@ def _node(item: Any, index: int, path: str) -> Node:
     if not isinstance(item, dict):
         raise ManifestError(path, f"{where} is not an object")
     node_id = _text(item, "id", where, path)
-    where = f"node {node_id!r}"
+    where = f"node {shown(node_id)}"
     kind = _text(item, "kind", where, path)
     label = _text(item, "label", where, path, required=False) or str(node_id)
     depends = item.get("depends_on") or []
     if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
         raise ManifestError(path, f"{where}: 'depends_on' must be a list of node ids")
+    for dep in depends:
+        _checked(dep, f"{where}: 'depends_on' entry", path)
     strategy = item.get("strategy")
     strategy_type = strategy.get("type") if isinstance(strategy, dict) else None
     assert node_id is not None and kind is not None
@@ -218,7 +233,7 @@ def _node(item: Any, index: int, path: str) -> Node:
         depends_on=tuple(dict.fromkeys(depends)),
         target=_target(item.get("target"), where, path),
         strategy=strategy_type if isinstance(strategy_type, str) else None,
-        partitioning=_partitioning(item.get("partition_shape"), strategy, node_id),
+        partitioning=_partitioning(item.get("partition_shape"), strategy, where, path),
     )
 
 
@@ -231,11 +246,16 @@ def _target(value: Any, where: str, path: str) -> Target | None:
     if not (isinstance(catalog, str) and isinstance(schema, str) and isinstance(table, str)) or not (
         schema and table
     ):
-        raise ManifestError(path, f"{where}: 'target' needs string catalog, schema and table, got {value!r}")
+        raise ManifestError(
+            path, f"{where}: 'target' needs string catalog, schema and table, got {shown(value)}"
+        )
+    for key, part in (("catalog", catalog), ("schema", schema), ("table", table)):
+        if part:
+            _checked(part, f"{where}: target {key}", path, table_part_problem)
     return Target(catalog, schema, table)
 
 
-def _partitioning(shape: Any, strategy: Any, node_id: str) -> Partitioning | None:
+def _partitioning(shape: Any, strategy: Any, where: str, path: str) -> Partitioning | None:
     """The partition shape, else a time_interval strategy's own granularity (older manifests)."""
     declared, first = None, None
     if isinstance(shape, dict) and isinstance(shape.get("granularity"), str):
@@ -245,10 +265,12 @@ def _partitioning(shape: Any, strategy: Any, node_id: str) -> Partitioning | Non
         first = strategy.get("first_partition")
     if not isinstance(declared, str):
         return None
+    _checked(declared, f"{where}: partition granularity", path)
+    first = _checked(first, f"{where}: first_partition", path) if isinstance(first, str) else None
     grain = GRAINS.get(declared.strip().lower())
     if grain is None:
-        log.warning("Rocky node %s: unknown partition granularity %r; the engine picks", node_id, declared)
-    return Partitioning(grain, declared, first if isinstance(first, str) else None)
+        log.warning("Rocky %s: unknown partition granularity %r; the engine picks", where, declared)
+    return Partitioning(grain, declared, first)
 
 
 def _edges(value: Any, path: str) -> tuple[Edge, ...]:
@@ -274,8 +296,10 @@ def _check_references(
     for node in nodes:
         for dep in node.depends_on:
             if dep not in by_id:
-                raise ManifestError(path, f"node {node.id!r} depends on {dep!r}, which is not a node")
+                raise ManifestError(
+                    path, f"node {shown(node.id)} depends on {shown(dep)}, which is not a node"
+                )
     for edge in edges:
         for end in (edge.source, edge.target):
             if end not in by_id:
-                raise ManifestError(path, f"an edge names {end!r}, which is not a node")
+                raise ManifestError(path, f"an edge names {shown(end)}, which is not a node")

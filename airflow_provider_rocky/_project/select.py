@@ -4,13 +4,16 @@ A selector is ``kind:<glob>``, ``pipeline:<glob>``, ``name:<glob>``, ``id:<glob>
 (matched against the node's name and its id), with optional graph operators: ``+x`` adds everything
 ``x`` depends on, ``x+`` everything that depends on ``x`` (dbt's and cosmos's spelling). Globs are
 ``fnmatch`` patterns, case-sensitive. No ``select`` means every node; ``exclude`` then removes nodes.
-A selector that matches nothing is an error naming it: a typo must not silently render an empty group.
+A selector that matches nothing is an error naming it and the nearest names the manifest has (its node
+names and ids, or the values of the field it names: ``kind:sed`` → ``seed``): a typo must not
+silently render an empty group.
 The one exception is an ``exclude`` glob (``pipeline:legacy_*``): a guard against what may not exist
 (yet), so matching nothing is fine there; an exact name in ``exclude`` must still match.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 
@@ -45,6 +48,22 @@ def _matcher(selector: str) -> Callable[[Node], bool]:
     return lambda node: any(fnmatchcase(value, pattern) for value in values(node))
 
 
+def _nearest(core: str, nodes: Sequence[Node]) -> str:
+    """``" (did you mean ...?)"``: up to 3 names of the manifest closest to the selector's pattern."""
+    field, sep, pattern = core.partition(":")
+    if sep and field in FIELDS:
+        candidates = [{value for node in nodes for value in FIELDS[field](node)}]
+        prefix = f"{field}:"
+    else:  # a bare selector: the node names first, their ids only when no name is close
+        candidates = [{node.name for node in nodes}, {node.id for node in nodes}]
+        pattern, prefix = core, ""
+    plain = pattern.replace("*", "").replace("?", "")
+    for known in candidates:
+        if near := difflib.get_close_matches(plain, sorted(known), n=3, cutoff=0.5):
+            return f" (did you mean {', '.join(repr(prefix + name) for name in near)}?)"
+    return ""
+
+
 def _closure(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
     seen: set[str] = set()
     stack = list(start)
@@ -72,7 +91,7 @@ def _matches(
     matcher = _matcher(core)
     found = {node.id for node in nodes if matcher(node)}
     if not found and not may_match_nothing:
-        raise SelectorError(f"selector {selector!r} matches no node of the manifest")
+        raise SelectorError(f"selector {selector!r} matches no node of the manifest{_nearest(core, nodes)}")
     result = set(found)
     if with_up:
         result |= _closure(found, upstream)

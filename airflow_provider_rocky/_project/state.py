@@ -6,8 +6,10 @@ process`` (category ``state``, retryable). Two parallel branches of a group woul
 
 ``state_isolation="pool"`` (the default) puts every task of the group into one Airflow pool per state
 file, so the scheduler runs at most one of them at a time (the pool's slot count is the writer count:
-create it with one slot, ``airflow pools set <name> 1 "rocky state"``; Airflow shows a DAG warning
-naming a pool that does not exist, and does not schedule its tasks). Why it is the default: every node
+create it with one slot that counts deferred tasks,
+``airflow pools set <name> 1 "rocky state" --include-deferred``, since a deferred task's engine runs
+while Airflow would otherwise have given its slot back; Airflow shows a DAG warning naming a pool
+that does not exist, and does not schedule its tasks). Why it is the default: every node
 keeps reading and writing the project's one state file, the same one ``rocky run --all`` and the CLI
 use, so a model's incremental watermark and a time_interval model's partition record stay where the
 engine looks for them, whichever shape or tool ran it last. The price is that branches do not run

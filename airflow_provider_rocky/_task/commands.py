@@ -21,7 +21,17 @@ from airflow_provider_rocky._engine.args.seed import SeedArgs
 from airflow_provider_rocky._engine.args.sources import DiscoverArgs
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._engine.version import MIN_ENGINE_VERSION
-from airflow_provider_rocky._verdict import dag_run, gates, interpret, plan, report, seed, sources, summary
+from airflow_provider_rocky._verdict import (
+    dag_run,
+    doctor,
+    gates,
+    interpret,
+    plan,
+    report,
+    seed,
+    sources,
+    summary,
+)
 from airflow_provider_rocky._verdict import gate_summary as gs
 from airflow_provider_rocky._verdict.interpret import Verdict
 
@@ -85,7 +95,7 @@ RUN = register(
 )
 
 DOCTOR = register(
-    CommandSpec("doctor", DoctorArgs, gates.interpret_doctor, gs.doctor_summary, gs.doctor_report)
+    CommandSpec("doctor", DoctorArgs, doctor.interpret_doctor, gs.doctor_summary, gs.doctor_report)
 )
 COMPILE = register(
     CommandSpec("compile", CompileArgs, gates.interpret_compile, gs.compile_summary, gs.compile_report)

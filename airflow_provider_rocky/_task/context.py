@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from airflow.sdk import Context
+from typing import Any
 
 _RUN_TRIGGER = {
     "scheduled": "schedule",
@@ -84,13 +81,11 @@ def runs_in_process() -> bool:
     return type(comms).__name__ == "InProcessSupervisorComms"
 
 
-def try_key(context: Context) -> str:
-    """An idempotency key naming this task instance *and* try: a retry or a re-run still runs."""
-    return try_key_of(context["ti"])
-
-
 def try_key_of(ti: Any) -> str:
-    """:func:`try_key` for any task-instance-like object (the triggerer's ``task_instance`` too)."""
+    """An idempotency key naming this task instance *and* try: a retry or a re-run still runs.
+
+    ``ti`` is any task-instance-like object: the worker's ``ti`` or the triggerer's ``task_instance``.
+    """
     map_index = getattr(ti, "map_index", -1)
     return f"airflow:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}:try{ti.try_number}"
 

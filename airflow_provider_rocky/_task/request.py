@@ -14,6 +14,10 @@ whose keys are the ones release 0.1.0 wrote. Airflow < 3.3 renders nothing there
 value with ``start_from_trigger`` is refused at parse time on those versions. Airflow decides whether
 a task may start from the trigger: ``dag.test()`` runs ``execute()`` and defers as usual, and Airflow
 documents mapped tasks as limited.
+
+A value given as ``literal(...)`` (a ``RockyTaskGroup`` node's ``model`` and ``pipeline``) must never be
+rendered, but Airflow serializes trigger kwargs as text and the triggerer renders them: such values
+travel in the ``spec`` (``literals``), which nothing renders, and their templated kwarg is ``None``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow.sdk import literal
+
 from airflow_provider_rocky._engine.args.base import blank_to_none, from_operator, operator_name
 from airflow_provider_rocky._engine.command import SETTING_OVERRIDES, RockyCommand
 from airflow_provider_rocky._task.commands import CommandSpec, command
@@ -31,6 +37,8 @@ from airflow_provider_rocky.exceptions import RockyUsageError
 from airflow_provider_rocky.hooks.rocky import RockyHook
 
 TRIGGER_CLASSPATH = "airflow_provider_rocky.triggers.rocky.RockyRunTrigger"
+#: Airflow's never-rendered wrapper (``airflow.sdk.literal``), its class found through the public API.
+LITERAL = type(literal(None))
 
 
 @dataclass(frozen=True)
@@ -54,13 +62,20 @@ class RunRequest:
         return command(self.command)
 
     def templated(self) -> dict[str, Any]:
-        """The templated values: trigger kwargs for ``start_from_trigger``."""
-        return {name: self.values.get(name) for name in self.spec_of.templated}
+        """The templated values: trigger kwargs for ``start_from_trigger`` (literals: ``None``)."""
+        return {name: _unless_literal(self.values.get(name)) for name in self.spec_of.templated}
+
+    def literals(self) -> dict[str, Any]:
+        """The values given as ``literal(...)``, unwrapped: they travel in the ``spec``, unrendered."""
+        values = {name: self.values.get(name) for name in self.spec_of.templated}
+        return {name: value.value for name, value in values.items() if isinstance(value, LITERAL)}
 
     def spec(self) -> dict[str, Any]:
         """The JSON-native rest of the request (flags by argument field name, as 0.1.0 wrote them)."""
         flags = {f.name: bool(self.values.get(operator_name(f))) for f in _flag_fields(self.spec_of)}
+        literals = self.literals()
         return {
+            **({"literals": literals} if literals else {}),
             "conn_id": self.conn_id,
             "flags": flags,
             "timeout_seconds": self.timeout_seconds,
@@ -76,6 +91,7 @@ class RunRequest:
         flags = spec.get("flags") or {}
         values = {
             **fields,
+            **(spec.get("literals") or {}),
             **{operator_name(f): flags[f.name] for f in _flag_fields(command(name)) if f.name in flags},
         }
         return cls(
@@ -94,6 +110,10 @@ class RunRequest:
         values = blank_to_none(dict(self.values))
         overrides = {name: values[name] for name in SETTING_OVERRIDES if values.get(name) is not None}
         return RockyHook(self.conn_id, **overrides)
+
+
+def _unless_literal(value: Any) -> Any:
+    return None if isinstance(value, LITERAL) else value
 
 
 def _flag_fields(spec: CommandSpec) -> list[dataclasses.Field[Any]]:
@@ -130,7 +150,9 @@ def build_run(
     when the task started (``execution_timeout`` counts from it); ``None``: now.
     """
     spec = request.spec_of
-    values = blank_to_none(dict(request.values))  # a blank rendered template means "not given"
+    # A blank rendered template means "not given"; a literal never rendered (execute() called
+    # without Airflow's rendering) is its value as it is.
+    values = blank_to_none({k: v.value if isinstance(v, LITERAL) else v for k, v in request.values.items()})
     env_vars = values.pop("env_vars", None) or {}
     if not isinstance(env_vars, Mapping):
         raise RockyUsageError(f"env_vars must be a mapping of names to values, got {type(env_vars).__name__}")

@@ -1,15 +1,19 @@
 """Secrets on their way through Airflow's metadata DB: sealed while deferred, redacted where stored.
 
 **Deferral.** The command is built and validated once, on the worker, and the trigger runs exactly
-that command. The secret part of its environment (the connection's ``env`` and ``secret_env``, the
-task's ``env_vars``) therefore travels in the trigger's kwargs, but *sealed*: encrypted with
+that command. The secret part of its environment (``RockyCommand.secret_keys``: the connection's
+``secret_env``, and ``env``/``env_vars`` values under a name Airflow deems sensitive; the rest is
+configuration) therefore travels in the trigger's kwargs, but *sealed*: encrypted with
 Airflow's own Fernet key (``[core] fernet_key``, the key that already protects the connection
 table) and opened only in the triggerer's memory. Resolving the values again in the triggerer was
 the alternative; it cannot work for ``env_vars``, which the worker rendered and no deferred
 triggerer renders, and a second connection lookup could run a command the worker never validated.
 The key is read the way Airflow's ``get_fernet`` reads it (comma-separated keys for rotation, one
-``MultiFernet``), per call and without its caches, so a token made here opens with Airflow's and
-vice versa. Without a key (``[core] fernet_key`` empty: Airflow itself then stores connection
+``MultiFernet``), so a token made here opens with Airflow's and vice versa, and like it **once per
+process** (:func:`fernet` is cached): ``[core] fernet_key_cmd`` / ``_secret`` may run a command or ask
+a secrets backend, which must not happen per run, nor on the triggerer's event loop (the trigger reads
+it with :func:`afernet`, in a thread). Rotating the key therefore needs a restart, as for Airflow
+itself. Without a key (``[core] fernet_key`` empty: Airflow itself then stores connection
 passwords unencrypted and says so) the values travel as before, and the task log says it.
 
 **Events.** A trigger that received a sealed command seals the engine's stdout and the Pipes record
@@ -25,7 +29,10 @@ written as the four characters ``\\x00``.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -60,8 +67,33 @@ VOCABULARY = frozenset(
 )
 
 
+_FERNET_LOCK = threading.Lock()
+
+
 def fernet() -> MultiFernet | None:
-    """Airflow's Fernet from ``[core] fernet_key`` (``_cmd``/``_secret`` variants too); ``None``: no key."""
+    """Airflow's Fernet from ``[core] fernet_key`` (``_cmd``/``_secret`` too), read once; ``None``: no key.
+
+    May block (a command, a secrets backend) the first time: async code awaits :func:`afernet`.
+    """
+    with _FERNET_LOCK:  # two threads asking at once run the command once
+        return _read_fernet()
+
+
+async def afernet() -> MultiFernet | None:
+    """:func:`fernet` for the event loop: the first read runs in a thread, later ones return at once."""
+    if _read_fernet.cache_info().currsize:
+        return fernet()
+    return await asyncio.to_thread(fernet)
+
+
+def forget_fernet() -> None:
+    """Drop the cached key (tests that play two processes with different keys)."""
+    with _FERNET_LOCK:
+        _read_fernet.cache_clear()
+
+
+@functools.cache
+def _read_fernet() -> MultiFernet | None:
     from airflow.configuration import conf
 
     raw = conf.get("core", "fernet_key", fallback="") or ""

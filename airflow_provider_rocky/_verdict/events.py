@@ -185,21 +185,29 @@ def emit(
     ``outlet_events`` is the task context's accessor; Airflow writes the events when the task
     succeeds. Returns the number of alias events added.
     """
-    declared = match_outlets(outlets, specs)
-    declared_uris = {asset.uri for asset, _ in declared}
+    declared_uris = {asset.uri for asset, _ in match_outlets(outlets, specs)}
     accessor = outlet_events[alias]
     added = 0
     for spec in specs:
         if spec.uri not in declared_uris:
             accessor.add(spec.asset(), extra=spec.extra)
             added += 1
-    for asset, matched in declared:
+    emit_declared(outlet_events, outlets, specs)
+    return added
+
+
+def emit_declared(outlet_events: Any, outlets: Iterable[object], specs: Sequence[AssetEventSpec]) -> None:
+    """Give each declared outlet its run's ``extra`` (and partitions), adding nothing through an alias.
+
+    For ``emit_assets=False``: Airflow records the declared outlets' events itself when the task
+    succeeds; this only fills them in, as :func:`emit` does.
+    """
+    for asset, matched in match_outlets(outlets, specs):
         event = outlet_events[asset]
         event.extra = merged_extra(matched)
         keys = list(dict.fromkeys(s.partition_key for s in matched if s.partition_key))
         if keys and hasattr(event, "add_partitions"):
             event.add_partitions(keys)
-    return added
 
 
 def _report_extra(report: MaterializationReport, target_table: str) -> dict[str, JsonValue]:
@@ -239,7 +247,11 @@ def merge_materializations(
         if ref is None:
             log.warning("rocky pipes: cannot name the table of %r; ignored", report.asset_key)
             continue
-        name, uri = ns.locate(ref)
+        try:
+            name, uri = ns.locate(ref)
+        except ValueError as err:  # as asset_events: this table gets no event, the others still do
+            log.warning("rocky pipes: no asset event for %s: %s", ref.dotted[:200], err)
+            continue
         extra = _report_extra(report, report.target_table or ref.dotted)
         key = (uri, report.partition_key)
         if key in index:

@@ -1,7 +1,10 @@
 """The XCom summary and the end-of-run report of the gate commands and of ``rocky plan``.
 
-Bounded like a run's (:data:`~airflow_provider_rocky._verdict.summary.MAX_ITEMS` entries per list,
-with a ``*_total`` beside it; messages cut). Warnings are reported at WARNING: a doctor warning, a W004
+Bounded in bytes (:mod:`.bounded`): every text the engine gave is cut, every list holds at most
+:data:`~airflow_provider_rocky._verdict.summary.MAX_ITEMS` entries with a ``*_total`` beside it,
+every count map :data:`~.bounded.MAX_KEYS` keys, and a summary never exceeds
+:data:`~.bounded.MAX_SUMMARY_BYTES` (64 KiB) of JSON; a report logs at most
+:data:`~.bounded.LOGGED` entries per list. Warnings are reported at WARNING: a doctor warning, a W004
 diagnostic, a ``warn`` freshness entry. A plan's summary is what a reviewer approves: its id, how many
 statements of each purpose, the targets they touch, the models and layers.
 """
@@ -12,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from airflow_provider_rocky._engine.pipes import PipesRecord
+from airflow_provider_rocky._verdict.bounded import counts, fit, listed, names, text
 from airflow_provider_rocky._verdict.gates import (
     errors_of,
     failing_tests,
@@ -21,7 +25,7 @@ from airflow_provider_rocky._verdict.gates import (
     warned_tests,
     warnings_of,
 )
-from airflow_provider_rocky._verdict.summary import MAX_ITEMS, capped, cut
+from airflow_provider_rocky._verdict.summary import capped
 from airflow_provider_rocky._verdict.verdict import Verdict
 
 Lines = list[tuple[str, bool]]
@@ -31,10 +35,10 @@ def _base(verdict: Verdict) -> dict[str, Any]:
     return {
         "outcome": verdict.outcome,
         "exit_code": verdict.exit_code,
-        "run_id": verdict.run_id,
+        "run_id": text(verdict.run_id),
         "category": verdict.error.category if verdict.error else None,
-        "engine_version": getattr(verdict.result, "version", None),
-        "notes": list(verdict.notes[:MAX_ITEMS]),
+        "engine_version": text(getattr(verdict.result, "version", None)),
+        "notes": names(verdict.notes),
     }
 
 
@@ -46,7 +50,7 @@ def _head(verdict: Verdict, command: str) -> tuple[str, bool]:
 
 
 def _note_lines(verdict: Verdict) -> Lines:
-    return [(f"  rocky output: {note}", True) for note in verdict.notes[:20]]
+    return listed(verdict.notes, lambda note: (f"  rocky output: {text(note)}", True), "note(s)", 20)
 
 
 # -- doctor ---------------------------------------------------------------------------------------
@@ -61,34 +65,38 @@ def doctor_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[s
     result = verdict.result
     if result is None:
         return summary
-    summary["overall"] = result.overall
+    summary["overall"] = text(result.overall)
     capped(
         summary,
         "checks",
         result.checks,
-        lambda c: {"name": c.name, "status": _status(c), "message": cut(c.message)},
+        lambda c: {"name": text(c.name), "status": text(_status(c)), "message": text(c.message)},
     )
-    summary["critical"] = [c.name for c in result.checks if _status(c) == "critical"][:MAX_ITEMS]
-    summary["warnings"] = [c.name for c in result.checks if _status(c) == "warning"][:MAX_ITEMS]
-    capped(summary, "suggestions", list(result.suggestions), cut)
-    return summary
+    summary["critical"] = names(c.name for c in result.checks if _status(c) == "critical")
+    summary["warnings"] = names(c.name for c in result.checks if _status(c) == "warning")
+    capped(summary, "suggestions", list(result.suggestions), text)
+    return fit(summary)
 
 
 def doctor_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
+    """The worrying checks first, at most :data:`~.bounded.LOGGED` of them; healthy ones counted."""
     lines: Lines = [_head(verdict, "doctor")]
     result = verdict.result
     if result is None:
         return lines
-    lines.append((f"  overall: {result.overall}; {len(result.checks)} check(s)", result.overall != "healthy"))
-    for check in result.checks:
-        status = _status(check)
-        lines.append(
-            (
-                f"    {status.upper() if status != 'healthy' else status} {check.name}: {check.message}",
-                status != "healthy",
-            )
-        )
-    lines += [(f"  suggestion: {text}", True) for text in result.suggestions[:20]]
+    overall = text(result.overall)
+    lines.append((f"  overall: {overall}; {len(result.checks)} check(s)", result.overall != "healthy"))
+    worrying = [c for c in result.checks if _status(c) != "healthy"]
+    lines += listed(
+        worrying,
+        lambda c: (f"    {text(_status(c).upper())} {text(c.name)}: {text(c.message)}", True),
+        "check(s) not healthy",
+    )
+    if len(worrying) < len(result.checks):
+        lines.append((f"    {len(result.checks) - len(worrying):,} check(s) healthy", False))
+    lines += listed(
+        list(result.suggestions), lambda t: (f"  suggestion: {text(t)}", True), "suggestion(s)", 20
+    )
     return lines + _note_lines(verdict)
 
 
@@ -97,14 +105,15 @@ def doctor_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
 
 def _diagnostic(d: Any) -> dict[str, Any]:
     span = getattr(d, "span", None)
+    line = getattr(span, "line", None)
     return {
-        "model": d.model,
-        "code": d.code,
-        "severity": str(getattr(d.severity, "value", d.severity)),
-        "message": cut(d.message),
-        "file": getattr(span, "file", None),
-        "line": getattr(span, "line", None),
-        "suggestion": cut(getattr(d, "suggestion", None)),
+        "model": text(d.model),
+        "code": text(d.code),
+        "severity": text(getattr(d.severity, "value", d.severity)),
+        "message": text(d.message),
+        "file": text(getattr(span, "file", None)),
+        "line": line if isinstance(line, int) else text(line),
+        "suggestion": text(getattr(d, "suggestion", None)),
     }
 
 
@@ -114,12 +123,16 @@ def _diagnostics(summary: dict[str, Any], diagnostics: list[Any]) -> None:
     capped(summary, "diagnostics", diagnostics, _diagnostic)
 
 
+def _severity(d: Any) -> Any:
+    return getattr(d.severity, "value", d.severity)
+
+
 def _diagnostic_lines(diagnostics: list[Any]) -> Lines:
-    shown = [*errors_of(diagnostics), *warnings_of(diagnostics)][:40]
-    return [
-        (f"    {str(getattr(d.severity, 'value', d.severity)).upper()} {render_diagnostic(d)}", True)
-        for d in shown
-    ]
+    return listed(
+        [*errors_of(diagnostics), *warnings_of(diagnostics)],
+        lambda d: (f"    {str(text(_severity(d))).upper()} {text(render_diagnostic(d), 1000)}", True),
+        "diagnostic(s)",
+    )
 
 
 def compile_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
@@ -130,7 +143,7 @@ def compile_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[
             models=result.models, execution_layers=result.execution_layers, has_errors=result.has_errors
         )
         _diagnostics(summary, list(result.diagnostics))
-    return summary
+    return fit(summary)
 
 
 def compile_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
@@ -149,11 +162,11 @@ def compile_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
 
 
 def _named(row: tuple[str, str]) -> dict[str, Any]:
-    return {"name": row[0], "error": cut(row[1])}
+    return {"name": text(row[0]), "error": text(row[1])}
 
 
 def _failure(f: Any) -> dict[str, Any]:
-    return {"name": f.name, "error": cut(f.error)}
+    return {"name": text(f.name), "error": text(f.error)}
 
 
 def test_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, Any]:
@@ -167,7 +180,7 @@ def test_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str
                 summary[block] = {k: getattr(counts, k, None) for k in ("total", "passed", "failed")}
         capped(summary, "failures", failing_tests(result), _named)
         capped(summary, "warned", warned_tests(result), _named)
-    return summary
+    return fit(summary)
 
 
 def test_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
@@ -176,8 +189,12 @@ def test_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
     if result is not None:
         failing, warned = failing_tests(result), warned_tests(result)
         lines.append((f"  {result.passed} of {result.total} model test(s) passed", bool(result.failed)))
-        lines += [(f"    FAILED {name}: {error}", True) for name, error in failing[:40]]
-        lines += [(f"    WARNED {name}: {error}", True) for name, error in warned[:40]]
+        lines += listed(
+            failing, lambda row: (f"    FAILED {text(row[0])}: {text(row[1])}", True), "failure(s)"
+        )
+        lines += listed(
+            warned, lambda row: (f"    WARNED {text(row[0])}: {text(row[1])}", True), "warning(s)"
+        )
     return lines + _note_lines(verdict)
 
 
@@ -189,7 +206,7 @@ def ci_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str, 
         summary.update({key: getattr(result, key) for key in keep}, engine_exit_code=result.exit_code)
         _diagnostics(summary, list(result.diagnostics))
         capped(summary, "failures", list(result.failures), _failure)
-    return summary
+    return fit(summary)
 
 
 def ci_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
@@ -197,10 +214,14 @@ def ci_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
     result = verdict.result
     if result is not None:
         compiled = "ok" if result.compile_ok else "FAILED"
-        text = f"  compile {compiled}; tests {result.tests_passed} passed, {result.tests_failed} failed"
-        lines.append((text, not (result.compile_ok and result.tests_ok) or bool(result.diagnostics)))
+        head = f"  compile {compiled}; tests {result.tests_passed} passed, {result.tests_failed} failed"
+        lines.append((head, not (result.compile_ok and result.tests_ok) or bool(result.diagnostics)))
         lines += _diagnostic_lines(list(result.diagnostics))
-        lines += [(f"    FAILED {f.name}: {f.error}", True) for f in result.failures[:40]]
+        lines += listed(
+            list(result.failures),
+            lambda f: (f"    FAILED {text(f.name)}: {text(f.error)}", True),
+            "failure(s)",
+        )
     return lines + _note_lines(verdict)
 
 
@@ -213,7 +234,7 @@ def freshness_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dic
     if result is None:
         return summary
     rows = freshness_rows(result)
-    summary["counts"] = dict(Counter(status_of(entry) for _kind, entry in rows))
+    summary["counts"] = counts(Counter(status_of(entry) for _kind, entry in rows))
     stale = [(kind, e) for kind, e in rows if status_of(e) != "pass"]
     capped(
         summary,
@@ -221,23 +242,30 @@ def freshness_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dic
         stale,
         lambda row: {
             "kind": row[0],
-            "name": row[1].name,
-            "status": status_of(row[1]),
-            "age_seconds": getattr(row[1], "age_seconds", None),
+            "name": text(row[1].name),
+            "status": text(status_of(row[1])),
+            "age_seconds": _number(getattr(row[1], "age_seconds", None)),
         },
     )
-    return summary
+    return fit(summary)
+
+
+def _number(value: Any) -> Any:
+    return value if value is None or isinstance(value, int | float) else text(value)
 
 
 def freshness_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
     lines: Lines = [_head(verdict, "freshness")]
     if verdict.result is not None:
-        for kind, entry in freshness_rows(verdict.result):
-            status = status_of(entry)
-            if status != "pass":
-                age = getattr(entry, "age_seconds", None)
-                lines.append((f"    {status.upper()} {kind} {entry.name} ({age}s old)", True))
+        stale = [(kind, e) for kind, e in freshness_rows(verdict.result) if status_of(e) != "pass"]
+        lines += listed(stale, _freshness_line, "entries not fresh")
     return lines + _note_lines(verdict)
+
+
+def _freshness_line(row: tuple[str, Any]) -> tuple[str, bool]:
+    kind, entry = row
+    age = _number(getattr(entry, "age_seconds", None))
+    return f"    {text(status_of(entry).upper())} {kind} {text(entry.name)} ({age}s old)", True
 
 
 # -- plan -----------------------------------------------------------------------------------------
@@ -251,31 +279,36 @@ def plan_summary(verdict: Verdict, pipes: PipesRecord | None = None) -> dict[str
         return summary
     statements = list(result.statements)
     summary.update(
-        plan_id=result.plan_id,
-        plan_kind=result.plan_kind,
-        filter=result.filter,
-        env=result.env,
+        plan_id=text(result.plan_id),
+        plan_kind=text(result.plan_kind),
+        filter=text(result.filter),
+        env=text(result.env),
         created_at=result.created_at.isoformat() if result.created_at else None,
         statements_total=len(statements),
-        statements_by_purpose=dict(Counter(s.purpose for s in statements)),
-        models=list(result.models[:MAX_ITEMS]),
+        statements_by_purpose=counts(Counter(s.purpose for s in statements)),
+        models=names(result.models),
+        models_total=len(result.models),
         execution_layers=len(result.execution_layers),
     )
-    capped(summary, "targets", list(dict.fromkeys(s.target for s in statements)))
+    capped(summary, "targets", list(dict.fromkeys(s.target for s in statements)), text)
     budget = list(getattr(result, "budget_diagnostics", None) or [])
     summary["has_budget_errors"] = bool(getattr(result, "has_budget_errors", False))
     capped(summary, "budget_diagnostics", budget, _diagnostic)
-    return summary
+    return fit(summary)
 
 
 def plan_report(verdict: Verdict, pipes: PipesRecord | None = None) -> Lines:
     lines: Lines = [_head(verdict, "plan")]
     result = verdict.result
     if result is not None:
-        purposes = ", ".join(f"{n} {p}" for p, n in Counter(s.purpose for s in result.statements).items())
+        by_purpose = counts(Counter(s.purpose for s in result.statements))
+        purposes = ", ".join(f"{n} {p}" for p, n in by_purpose.items())
         count = len(result.statements)
-        lines.append(
-            (f"  plan {result.plan_id} ({result.plan_kind}): {count} statement(s): {purposes}", False)
+        head = f"  plan {text(result.plan_id)} ({text(result.plan_kind)}): {count} statement(s): {purposes}"
+        lines.append((head, False))
+        lines += listed(
+            list(result.statements),
+            lambda s: (f"    {text(s.purpose)} {text(s.target)}", False),
+            "statement(s)",
         )
-        lines += [(f"    {s.purpose} {s.target}", False) for s in result.statements[:40]]
     return lines + _note_lines(verdict)

@@ -4,13 +4,20 @@ Read with rocky-sdk's own models (``DoctorResult``, ``CompileResult``, ``TestRes
 ``FreshnessOutput``; freshness with a loose model of our own on SDKs before 0.29, which lack it),
 through the shared pipeline (:mod:`~airflow_provider_rocky._verdict.verdict`). The verdicts:
 
-* doctor: a ``critical`` check (exit 3) fails as ``health``, naming every critical check, its message
-  and the engine's suggestions; warnings succeed (the report logs them at WARNING). A check status
-  this provider does not know is read as critical (as dagster-rocky's ``strict_doctor`` does).
+* doctor: :mod:`.doctor` (the checks that gate, what the engine did not report, contradictions).
 * compile / ci: Error diagnostics fail; E010-E013 only: ``contract``, any other code: ``compile``;
   neither is retried. ``ci`` failing tests: ``test``; exit 4 (warnings only) succeeds.
 * test: failed tests fail as ``test``, naming each.
 * freshness: an ``error`` or ``runtime_error`` entry fails as ``freshness``; ``warn`` succeeds loudly.
+
+A result that contradicts itself fails closed, naming the contradiction: a ``test`` block counting
+failures its rows do not show (``declarative: {failed: 5, results: []}``), a freshness ``summary``
+counting errors no entry shows, a ``ci`` result whose own ``exit_code`` says failure while its flags
+say success. The counts are the engine's own tally (``rocky test``: ``failed`` = rows failing at error
+severity, ``errored`` = rows that could not run, and either fails the command:
+``engine/crates/rocky-cli/src/commands/test.rs``; ``rocky ci``: ``exit_code`` 1 exactly when compile
+or tests failed: ``engine/crates/rocky-engine/src/ci.rs``, ``CiResult::exit_code``), so a count
+above the rows means rows went missing, never that the gate passed.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict.parse import Repair, Tolerance
+from airflow_provider_rocky._verdict.tally import count, disagreements, failing_closed
 from airflow_provider_rocky._verdict.verdict import ErrorFactory, Reading, Verdict, interpret_with
 
 if TYPE_CHECKING:
@@ -46,7 +54,7 @@ def enum_fallback(rows: str, key: str, allowed: Iterable[str], fallback: str) ->
     return repair
 
 
-def _sdk(name: str) -> Callable[[], type[BaseModel]]:
+def sdk_model(name: str) -> Callable[[], type[BaseModel]]:
     def model() -> type[BaseModel]:
         from rocky_sdk import types
 
@@ -81,7 +89,7 @@ def warnings_of(diagnostics: Sequence[Any]) -> list[Any]:
 ITEM_CHARS = 300
 
 
-def _listed(items: Sequence[str]) -> str:
+def listed(items: Sequence[str]) -> str:
     """The first :data:`SHOWN` items, each cut to :data:`ITEM_CHARS`: an error message stays bounded."""
     cut = [item if len(item) <= ITEM_CHARS else item[:ITEM_CHARS] + " ..." for item in items[:SHOWN]]
     return "; ".join(cut) + (f"; and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
@@ -90,7 +98,7 @@ def _listed(items: Sequence[str]) -> str:
 def compile_error(diagnostics: Sequence[Any], make: ErrorFactory, result: Any) -> exc.RockyError:
     """Error diagnostics: ``contract`` when every code is E010-E013, else ``compile``."""
     errors = errors_of(diagnostics)
-    rendered = _listed([render_diagnostic(d) for d in errors]) or (
+    rendered = listed([render_diagnostic(d) for d in errors]) or (
         "the engine named no Error diagnostic (has_errors); its stderr tail says why"
     )
     if errors and all(_CONTRACT_CODE.match(str(d.code)) for d in errors):
@@ -102,67 +110,18 @@ def compile_error(diagnostics: Sequence[Any], make: ErrorFactory, result: Any) -
     )
 
 
-def _gated(outcome: ProcessOutcome, reading: Reading, decide: Any, **kwargs: Any) -> Verdict:
-    return interpret_with(outcome, reading, decide, **kwargs)
-
-
-# -- doctor ---------------------------------------------------------------------------------------
-
-DOCTOR_READING = Reading(
-    _sdk("DoctorResult"),
-    "DoctorResult",
-    Tolerance(repairs=(enum_fallback("checks", "status", ("healthy", "warning", "critical"), "critical"),)),
-)
-
-
-def _critical_overall(ended: ProcessOutcome, result: Any) -> bool:
-    """The engine's own verdict: ``overall: critical`` or exit 3, whatever the rows say."""
-    return ended.exit_code == 3 or str(getattr(result.overall, "value", result.overall)) == "critical"
-
-
-def interpret_doctor(outcome: ProcessOutcome, *, checks: Sequence[str] = (), **kwargs: Any) -> Verdict:
-    """``rocky doctor``: critical checks (those named in ``checks``, or every one) fail the task."""
-
-    def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
-        critical = [
-            c
-            for c in result.checks
-            if str(getattr(c.status, "value", c.status)) == "critical" and (not checks or c.name in checks)
-        ]
-        advice = f"; the engine suggests: {_listed(list(result.suggestions))}" if result.suggestions else ""
-        if critical:
-            named = _listed([f"{c.name}: {c.message}" for c in critical])
-            message = f"rocky doctor: {len(critical)} critical check(s): {named}{advice}"
-            return make.failed(make(exc.RockyHealthError, message, result), result)
-        if not checks and _critical_overall(ended, result):  # fail closed, as the engine said critical
-            message = (
-                f"rocky doctor: overall critical (exit {ended.exit_code}) without a critical check{advice}"
-            )
-            return make.failed(make(exc.RockyHealthError, message, result), result)
-        if ended.exit_code not in (0, 3):
-            return make.failed(
-                make(
-                    exc.RockyEngineError, make.error_text or f"rocky doctor exited {ended.exit_code}", result
-                ),
-                result,
-            )
-        return make.verdict("success", result, None)
-
-    return _gated(outcome, DOCTOR_READING, decide, **kwargs)
-
-
 # -- compile, test, ci ----------------------------------------------------------------------------
 
 #: An unknown severity is read as a warning (noted): the engine's own verdict (``has_errors``, its exit code)
 #: still decides whether the command failed, so a newer engine's "Hint" cannot fail a clean compile.
 _DIAGNOSTICS = enum_fallback("diagnostics", "severity", SEVERITIES, "Warning")
 COMPILE_READING = Reading(
-    _sdk("CompileResult"),
+    sdk_model("CompileResult"),
     "CompileResult",
     Tolerance(rows=frozenset({"models_detail"}), repairs=(_DIAGNOSTICS,)),
 )
-TEST_READING = Reading(_sdk("TestResult"), "TestResult", Tolerance(repairs=(_DIAGNOSTICS,)))
-CI_READING = Reading(_sdk("CiResult"), "CiResult", Tolerance(repairs=(_DIAGNOSTICS,)))
+TEST_READING = Reading(sdk_model("TestResult"), "TestResult", Tolerance(repairs=(_DIAGNOSTICS,)))
+CI_READING = Reading(sdk_model("CiResult"), "CiResult", Tolerance(repairs=(_DIAGNOSTICS,)))
 
 
 def interpret_compile(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
@@ -171,23 +130,35 @@ def interpret_compile(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
         if result.has_errors or errors_of(result.diagnostics):
             return make.failed(compile_error(result.diagnostics, make, result), result)
-        return _clean_exit(ended, result, make, ok=(0,))
+        return clean_exit(ended, result, make, ok=(0,))
 
-    return _gated(outcome, COMPILE_READING, decide, **kwargs)
+    return interpret_with(outcome, COMPILE_READING, decide, **kwargs)
 
 
 def _failures(result: Any) -> list[str]:
     return [f"{name}: {error}" for name, error in failing_tests(result)]
 
 
+def _declarative_rows(result: Any, *, warning: bool) -> list[Any]:
+    """Declarative rows that fail (``error``: any severity, ``fail``: error severity), or that warn.
+
+    The engine's own tally (``engine/crates/rocky-cli/src/commands/test.rs``): ``failed`` counts
+    ``fail`` at ``error`` severity, ``warned`` ``fail`` at ``warning``, ``errored`` every ``error``.
+    """
+    block = getattr(result, "declarative", None)
+    rows = getattr(block, "results", None) or []
+    warns = [r for r in rows if str(r.status) == "fail" and str(r.severity) in ("warn", "warning")]
+    if warning:
+        return warns
+    warned = {id(r) for r in warns}  # identity: comparing rows by value would be quadratic
+    return [r for r in rows if str(r.status) in ("fail", "error") and id(r) not in warned]
+
+
 def _declarative(result: Any, *, warning: bool) -> list[tuple[str, str]]:
     """Declarative tests (``--declarative``) that failed or errored, at error or at warning severity."""
-    block = getattr(result, "declarative", None)
-    rows = [r for r in getattr(block, "results", None) or [] if str(r.status) in ("fail", "error")]
-    rows = [r for r in rows if (str(r.severity) in ("warn", "warning")) == warning]
     return [
         (f"{r.model}{'.' + r.column if r.column else ''} {r.test_type}", str(r.detail or r.status))
-        for r in rows
+        for r in _declarative_rows(result, warning=warning)
     ]
 
 
@@ -208,17 +179,38 @@ def warned_tests(result: Any) -> list[tuple[str, str]]:
     return _declarative(result, warning=True)
 
 
+def rocky_test_contradictions(result: Any) -> list[str]:
+    """Where a ``rocky test`` result counts more failures than its rows show."""
+    declarative, unit = getattr(result, "declarative", None), getattr(result, "unit_tests", None)
+    return disagreements(
+        [
+            ("model tests: failed", count(result, "failed"), len(getattr(result, "failures", None) or [])),
+            (
+                "declarative: failed+errored",
+                count(declarative, "failed", "errored"),
+                len(_declarative(result, warning=False)),
+            ),
+            ("unit_tests: failed", count(unit, "failed"), len(_unit(result))),
+        ]
+    )
+
+
 def interpret_test(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
-    """``rocky test``: a failed test fails the task, naming each failure (declarative and unit too)."""
+    """``rocky test``: a failed test fails the task, naming each failure (declarative and unit too).
+
+    A block whose count says failed while its rows show fewer failures fails too, naming that.
+    """
 
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
-        failing = _failures(result)
-        if result.failed or failing:
-            message = f"{max(len(failing), result.failed)} test(s) failed: {_listed(failing)}"
+        failing, contradictions = _failures(result), rocky_test_contradictions(result)
+        if result.failed or failing or contradictions:
+            failed = max(len(failing), count(result, "failed"))
+            named = listed(failing) or "none named"
+            message = f"{failed} test(s) failed: {named}{failing_closed(contradictions)}"
             return make.failed(make(exc.RockyTestFailure, message, result), result)
-        return _clean_exit(ended, result, make, ok=(0,))
+        return clean_exit(ended, result, make, ok=(0,))
 
-    return _gated(outcome, TEST_READING, decide, **kwargs)
+    return interpret_with(outcome, TEST_READING, decide, **kwargs)
 
 
 def interpret_ci(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
@@ -228,14 +220,20 @@ def interpret_ci(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
         if not result.compile_ok or errors_of(result.diagnostics):
             return make.failed(compile_error(result.diagnostics, make, result), result)
         if not result.tests_ok or result.tests_failed or result.failures:
-            message = f"{result.tests_failed} test(s) failed: {_listed(_failures(result))}"
+            message = f"{result.tests_failed} test(s) failed: {listed(_failures(result)) or 'none named'}"
             return make.failed(make(exc.RockyTestFailure, message, result), result)
-        return _clean_exit(ended, result, make, ok=(0, 4))
+        if count(result, "exit_code") not in (0, 4):  # the engine's own verdict says failure
+            message = (
+                f"rocky ci: the result's exit_code is {result.exit_code} while compile_ok and tests_ok "
+                "are true and nothing failed; the result contradicts itself: failing closed"
+            )
+            return make.failed(make(exc.RockyEngineError, message, result), result)
+        return clean_exit(ended, result, make, ok=(0, 4))
 
-    return _gated(outcome, CI_READING, decide, **kwargs)
+    return interpret_with(outcome, CI_READING, decide, **kwargs)
 
 
-def _clean_exit(ended: ProcessOutcome, result: Any, make: ErrorFactory, ok: Sequence[int]) -> Verdict:
+def clean_exit(ended: ProcessOutcome, result: Any, make: ErrorFactory, ok: Sequence[int]) -> Verdict:
     """A clean result with an exit code the command does not use for success: the engine's word wins."""
     if ended.exit_code in ok:
         return make.verdict("success", result, None)
@@ -273,6 +271,7 @@ def _loose_freshness() -> type[BaseModel]:
         command: str
         sources: list[Entry] = []
         models: list[Entry] = []
+        summary: dict[str, Any] | None = None
 
     return LooseFreshness
 
@@ -298,21 +297,35 @@ def status_of(entry: Any) -> str:
     return str(getattr(entry.status, "value", entry.status))
 
 
+def freshness_contradiction(result: Any) -> list[str]:
+    """The result's own ``summary`` counting more errors than its entries show.
+
+    ``summary`` (``error``, ``runtime_error``, ``warn``, ``pass``) is the engine's tally of the
+    entries (rocky-sdk 0.29's ``FreshnessOutput``; the command is newer than engine 1.71's source).
+    """
+    shown = sum(1 for _kind, e in freshness_rows(result) if status_of(e) in ("error", "runtime_error"))
+    counted = count(getattr(result, "summary", None), "error", "runtime_error")
+    return disagreements([("summary: error+runtime_error", counted, shown)])
+
+
 def interpret_freshness(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
-    """``rocky freshness``: data past ``error_after`` (or not evaluable) fails; ``warn`` succeeds loudly."""
+    """``rocky freshness``: data past ``error_after`` (or not evaluable) fails; ``warn`` succeeds loudly.
+
+    A ``summary`` counting errors that no entry shows fails too, naming the contradiction.
+    """
 
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
         # Anything but pass/warn fails: error, runtime_error, and a status this provider does not know.
         stale = [(kind, e) for kind, e in freshness_rows(result) if status_of(e) not in ("pass", "warn")]
-        if stale:
-            named = _listed([f"{kind} {e.name}: {status_of(e)} ({_age(e)})" for kind, e in stale])
-            return make.failed(
-                make(exc.RockyFreshnessError, f"{len(stale)} freshness check(s) failed: {named}", result),
-                result,
-            )
-        return _clean_exit(ended, result, make, ok=(0,))
+        contradiction = freshness_contradiction(result)
+        if stale or contradiction:
+            named = listed([f"{kind} {e.name}: {status_of(e)} ({_age(e)})" for kind, e in stale])
+            message = f"{len(stale)} freshness check(s) failed: {named or 'none named'}"
+            message += failing_closed(contradiction)
+            return make.failed(make(exc.RockyFreshnessError, message, result), result)
+        return clean_exit(ended, result, make, ok=(0,))
 
-    return _gated(outcome, FRESHNESS_READING, decide, **kwargs)
+    return interpret_with(outcome, FRESHNESS_READING, decide, **kwargs)
 
 
 def _age(entry: Any) -> str:

@@ -13,7 +13,8 @@ check gate (``check_gate_failed``, ``verify_after_failed``, or the engine's qual
 ``quality_check``, before the partial branch, because engines after 1.71 report a gated run as
 ``PartialFailure`` with exit 2 and its tables must not become asset events); success; partial
 success; budget; per-table errors by ``failure_kind`` (a kind the engine does not document is read
-as ``engine``, not retryable).
+as ``engine``, retryable: nothing says a retry cannot help; an ``unknown`` kind whose text names a
+network or transient warehouse failure reads as ``adapter``, transient, :mod:`.wording`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine.process import ProcessOutcome
+from airflow_provider_rocky._verdict import wording
 from airflow_provider_rocky._verdict.observations import observe
 from airflow_provider_rocky._verdict.parse import RUN_TOLERANCE
 from airflow_provider_rocky._verdict.verdict import (
@@ -105,8 +107,12 @@ def decide_run(
         return make.verdict("skipped", result, None)
     if status == "SkippedInFlight":
         message = (
-            f"another run holds idempotency key {result.idempotency_key!r} (in flight: "
-            f"{result.skipped_by_run_id}); retry once it has finished"
+            f"idempotency key {result.idempotency_key!r} is held by rocky run {result.skipped_by_run_id}, "
+            "which has not finished (SkippedInFlight). The engine never checks whether that run still "
+            "lives: a run killed without a handler (a dead triggerer or worker, SIGTERM outside the "
+            "replication fan-out) keeps its claim until [state.idempotency] in_flight_ttl_hours (24 h by "
+            "default). A retry runs under a key of its own (deferrable tasks: the try number is in it); "
+            "if that run really is still going, let it finish first (rocky history shows it)"
         )
         return make.failed(make(exc.RockyStateBusyError, message, result), result)
     if status is not None and status not in KNOWN_STATUSES:
@@ -130,8 +136,9 @@ def decide_run(
         )
     if result.errors:
         return make.failed(_table_errors(result, make), result)
+    cls, prefix = wording.classify(error_text)
     message = error_text or f"rocky exited {code} with status {status}"
-    return make.failed(make(exc.RockyEngineError, message, result), result)
+    return make.failed(make(cls, f"{prefix}{message}", result), result)
 
 
 def _derived_status(result: RunResult) -> str | None:
@@ -162,28 +169,31 @@ def _gate(result: RunResult, error_text: str) -> str | None:
 
 
 def _table_errors(result: RunResult, make: ErrorFactory) -> exc.RockyError:
-    """Classify a failed run by its ``errors[].failure_kind`` values (README, Failures)."""
+    """Classify a failed run by its ``errors[].failure_kind`` values (docs/results.md, Failures)."""
     kinds = {err.failure_kind for err in result.errors}
     first = result.errors[0]
     where = error_table(first.asset_key, first.error)
     detail = f"{len(result.errors)} table(s) failed; first: {where}: {first.error[:300]}"
     unrecognized = kinds - KNOWN_KINDS
-    if kinds == {"compile-error"}:
-        if any(_CONTRACT_CODE.search(err.error) for err in result.errors):
+    if "compile-error" in kinds:  # a retry recompiles the same models
+        compiled = [err for err in result.errors if err.failure_kind == "compile-error"]
+        if any(_CONTRACT_CODE.search(err.error) for err in compiled):
             return make(exc.RockyContractError, f"data contract violated: {detail}", result)
         return make(exc.RockyCompileError, f"models failed to compile: {detail}", result)
-    if unrecognized:
-        known, odd = ", ".join(sorted(KNOWN_KINDS)), ", ".join(sorted(unrecognized))
-        message = f"unrecognized failure_kind {odd} (this provider knows {known}): {detail}"
-        return make(exc.RockyEngineError, message, result)
-    if kinds <= TRANSIENT_KINDS:
-        return _transient(result, make, kinds, detail)
     if kinds & FATAL_KINDS:
         return make(
             exc.RockyAdapterError,
             f"the warehouse refused the work ({', '.join(sorted(kinds))}): {detail}",
             result,
         )
+    if unrecognized:
+        known, odd = ", ".join(sorted(KNOWN_KINDS)), ", ".join(sorted(unrecognized))
+        message = f"unrecognized failure_kind {odd} (this provider knows {known}): {detail}"
+        return make(exc.RockyEngineError, message, result)
+    if kinds <= TRANSIENT_KINDS or all(
+        err.failure_kind in TRANSIENT_KINDS or wording.is_transient(err.error) for err in result.errors
+    ):
+        return _transient(result, make, kinds, detail)
     return make(exc.RockyEngineError, detail, result)
 
 

@@ -19,9 +19,9 @@ from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine.process import ProcessOutcome
 from airflow_provider_rocky._verdict.gates import (
     SEVERITIES,
-    _listed,
     enum_fallback,
     errors_of,
+    listed,
     render_diagnostic,
 )
 from airflow_provider_rocky._verdict.parse import Tolerance
@@ -58,7 +58,7 @@ def interpret_plan(outcome: ProcessOutcome, **kwargs: Any) -> Verdict:
     def decide(ended: ProcessOutcome, result: Any, make: ErrorFactory) -> Verdict:
         budget = errors_of(getattr(result, "budget_diagnostics", None) or [])
         if getattr(result, "has_budget_errors", False) or budget:
-            named = _listed([render_diagnostic(d) for d in budget]) or make.error_text
+            named = listed([render_diagnostic(d) for d in budget]) or make.error_text
             return make.failed(
                 make(exc.RockyBudgetError, f"the plan breaks the budget: {named}", result), result
             )

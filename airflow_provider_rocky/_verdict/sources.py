@@ -13,13 +13,13 @@ from typing import Any
 from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._engine.process import ProcessOutcome
-from airflow_provider_rocky._verdict.gates import _sdk
+from airflow_provider_rocky._verdict.gates import sdk_model
 from airflow_provider_rocky._verdict.parse import Tolerance
 from airflow_provider_rocky._verdict.summary import capped
 from airflow_provider_rocky._verdict.verdict import ErrorFactory, Reading, Verdict, interpret_with
 
 DISCOVER_READING = Reading(
-    _sdk("DiscoverResult"),
+    sdk_model("DiscoverResult"),
     "DiscoverResult",
     Tolerance(rows=frozenset({"sources", "failed_sources", "excluded_tables", "collision_candidates"})),
 )

@@ -118,6 +118,7 @@ def _materialization(mat: MaterializationInfo) -> dict[str, Any]:
         "strategy": mat.metadata.strategy,
         "rows_copied": mat.rows_copied,
         "partition_key": mat.partition.key if mat.partition else None,
+        "duration_ms": mat.duration_ms,
     }
 
 

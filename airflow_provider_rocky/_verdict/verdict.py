@@ -4,9 +4,12 @@ One pipeline decides every command's outcome, in this order, and never raises: t
 be started (``binary_missing``); stdout past its cap (``output``); the provider's own deadline
 (``timeout``) or kill (``interrupted``), with whatever result was printed attached; unreadable stdout
 (``output``); a signal nobody in this task sent (:func:`signal_error`); no JSON at all
-(:func:`without_json`: the exit code and the final ``Error:`` line decide); and otherwise the
-command's own decision on its parsed result (``decide``). Each command declares only the last step
-and how its stdout is read (:class:`Reading`).
+(:func:`without_json`: the exit code and the final ``Error:`` line decide, :mod:`.wording`); and
+otherwise the command's own decision on its parsed result (``decide``). Each command declares only
+the last step and how its stdout is read (:class:`Reading`).
+
+The engine's text is read from the outcome's whole stderr window (``VERDICT_WINDOW_LINES``), never
+from the tail an error shows: ``stderr_tail_lines`` (even 0) sizes only what the message quotes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_provider_rocky import exceptions as exc
 from airflow_provider_rocky._engine import spawn
 from airflow_provider_rocky._engine.process import ProcessOutcome
+from airflow_provider_rocky._verdict import wording
 from airflow_provider_rocky._verdict.parse import ResultError, Tolerance, parse
 
 if TYPE_CHECKING:
@@ -31,10 +35,6 @@ Outcome = Literal["success", "partial", "skipped", "failed"]
 
 #: Signals that mean the engine crashed (a bug), not that someone stopped it.
 CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
-_STATE_BUSY = ("locked by another process", "is busy")
-_STATE_BROKEN = ("state schema version mismatch", "corrupt", "refusing to exit 0: the state ledger")
-_GOVERNANCE = ("governance", "workspace_ids", "grant", "policy")
-_USAGE = ("invalid filter", "not allowed with", "cannot be used with", "requires a remote", "invalid value")
 
 
 @dataclass
@@ -72,7 +72,10 @@ def error_table(asset_key: Sequence[str], message: str = "") -> str:
 
 
 class ErrorFactory:
-    """Builds errors (and failed verdicts) that all carry the same exit code, stderr tail and command."""
+    """Builds errors (and failed verdicts) that all carry the same exit code, stderr tail and command.
+
+    Errors carry the tail the task shows (``stderr_tail_lines``); :attr:`error_text` reads the window.
+    """
 
     def __init__(self, outcome: ProcessOutcome, command: Sequence[str]) -> None:
         self.outcome = outcome
@@ -84,7 +87,7 @@ class ErrorFactory:
         return cls(
             message,
             exit_code=self.outcome.exit_code,
-            stderr_tail=self.outcome.stderr_tail,
+            stderr_tail=self.outcome.shown_tail,
             result=result,
             command=self.command,
         )
@@ -101,7 +104,7 @@ class ErrorFactory:
 
     @property
     def error_text(self) -> str:
-        """The engine's final ``Error: ...`` message from the stderr tail."""
+        """The engine's final ``Error: ...`` message, from the verdict's window of its last lines."""
         return error_text(self.outcome.stderr_tail)
 
 
@@ -178,7 +181,7 @@ def _not_started(outcome: ProcessOutcome, make: ErrorFactory, binary: str) -> ex
     kind, problem = outcome.spawn_error_kind, str(outcome.spawn_error)
     if kind == "engine_version":
         return make(exc.RockyEngineVersionError, problem)
-    if kind in spawn.WORKING_DIR_ERRORS:  # the message names the directory and the host
+    if kind in spawn.USAGE_ERRORS:  # the message names the directory and the host, or the value
         return make(exc.RockyUsageError, problem)
     hint = f" {exc.INSTALL_HINT}" if kind in (None, spawn.BINARY_MISSING) else ""
     return make(exc.RockyBinaryNotFoundError, f"could not start rocky binary {binary!r} ({problem}).{hint}")
@@ -205,8 +208,9 @@ def signal_error(number: int, make: ErrorFactory, result: Any) -> exc.RockyError
     """A signal this task did not send: one verdict, with or without JSON on stdout.
 
     SIGKILL is what the OOM killer and a node drain send: retryable. A crash signal (SIGSEGV, SIGABRT,
-    SIGBUS, SIGILL, SIGFPE) is an engine bug a retry rarely fixes: not retryable. Any other signal
-    (SIGTERM, SIGINT, SIGHUP from outside) stopped the run: interrupted, retryable.
+    SIGBUS, SIGILL, SIGFPE) is an engine bug a retry rarely fixes: not retryable
+    (``RockyEngineCrashError``). Any other signal (SIGTERM, SIGINT, SIGHUP from outside) stopped the
+    run: interrupted, retryable.
     """
     name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
     if number == signal.SIGKILL:
@@ -214,7 +218,7 @@ def signal_error(number: int, make: ErrorFactory, result: Any) -> exc.RockyError
         return make(exc.RockyTransientEngineError, message, result)
     if number in CRASH_SIGNALS:
         return make(
-            exc.RockyEngineError,
+            exc.RockyEngineCrashError,
             f"rocky crashed ({name}): an engine bug; report it with the stderr tail",
             result,
         )
@@ -222,28 +226,26 @@ def signal_error(number: int, make: ErrorFactory, result: Any) -> exc.RockyError
 
 
 def without_json(outcome: ProcessOutcome, make: ErrorFactory) -> exc.RockyError:
-    """A process that printed no result: its exit code and final ``Error:`` line say what happened."""
+    """A process that printed no result: its exit code and final ``Error:`` text say what happened.
+
+    The text is classified by :func:`.wording.classify`; what it does not recognise is ``engine``,
+    retryable. A panic (exit 101, ``thread 'main' panicked at``) is a crash, not retryable.
+    """
     code = outcome.exit_code
     text = make.error_text
-    lowered = text.lower()
     if code == 0:
         return make(exc.RockyOutputError, "rocky exited 0 but printed no result on stdout")
     if code == 2:
         return make(exc.RockyUsageError, f"the engine refused its arguments: {text or 'usage error'}")
     if code == 130:
         return make(exc.RockyInterruptedError, "rocky was interrupted before it could report a result")
+    panic = next((line for line in outcome.stderr_tail if wording.PANIC.search(line)), None)
+    if code == wording.PANIC_EXIT or panic is not None:
+        detail = panic or text or f"exit {code}"
+        return make(exc.RockyEngineCrashError, f"rocky panicked (an engine bug; report it): {detail}")
     message = text or f"rocky exited {code} without a result"
-    if any(marker in lowered for marker in _STATE_BUSY):
-        return make(exc.RockyStateBusyError, f"the state store is held by another writer: {message}")
-    if any(marker in lowered for marker in _STATE_BROKEN):
-        return make(exc.RockyStateError, f"the state store is unusable: {message}")
-    if any(marker in lowered for marker in _USAGE):
-        return make(exc.RockyUsageError, message)
-    if any(marker in lowered for marker in _GOVERNANCE):
-        return make(exc.RockyGovernanceError, f"governance refused the run: {message}")
-    if "budget exceeded" in lowered:
-        return make(exc.RockyBudgetError, message)
-    return make(exc.RockyEngineError, message)
+    cls, prefix = wording.classify(text)
+    return make(cls, f"{prefix}{message}")
 
 
 def error_text(tail: Sequence[str]) -> str:

@@ -5,9 +5,15 @@ The hook works with no connection defined at all (``rocky_default`` missing mean
 entirely in ``rocky.toml`` and the worker's environment. A connection that *is* given is read
 strictly, before anything is spawned: one that cannot be parsed, of another ``conn_type``, or with a
 malformed ``env``/``secret_env`` or ``asset_namespace`` is a usage error naming it; an unknown extra
-key is a warning naming the nearest known one. Every value of ``env`` and ``secret_env`` is
-registered with Airflow's secret masker the moment it is read: it reaches the child's environment,
-never argv, and never a log line unmasked.
+key is a warning naming the nearest known one.
+
+**Only secrets are masked.** The secrets are every value of ``secret_env`` and the values of ``env``
+(and of a task's ``env_vars``) whose *name* looks sensitive by Airflow's own rule
+(``should_hide_value_for_key``: ``*_PASSWORD``, ``*_TOKEN``, ``*SECRET*``, ... plus ``[core]
+sensitive_var_conn_names``). They are registered with Airflow's secret masker the moment they are
+read, reach the child's environment, never argv, and never a log line unmasked. Every other value is
+configuration (``ROCKY_CATALOG=warehouse``): masking it would rewrite table names and URIs wherever
+the word appears, in the log, in XCom and in what downstream tasks read.
 
 The extra is parsed here from ``Connection.extra``, not through ``extra_dejson``, which logs a
 parse error and returns ``{}``: a broken extra would silently mean "all defaults".
@@ -32,6 +38,7 @@ from airflow_provider_rocky._engine.command import (
     RockySettings,
     build_command,
     secret_forms,
+    unspawnable,
 )
 from airflow_provider_rocky.assets import resolve_namespace
 from airflow_provider_rocky.exceptions import (
@@ -42,8 +49,9 @@ from airflow_provider_rocky.exceptions import (
 )
 from airflow_provider_rocky.get_provider_info import CONN_FIELDS
 from airflow_provider_rocky.hooks._calls import RockyCommandMethods
+from airflow_provider_rocky.version_compat import should_hide_value_for_key
 
-__all__ = ["RockyHook", "mask_secret"]
+__all__ = ["RockyHook", "mask_secret", "sensitive_names"]
 
 #: Extra keys that name settings (everything in the form except the two environments).
 _SETTING_KEYS = tuple(name for name in CONN_FIELDS if name not in ("env", "secret_env"))
@@ -63,6 +71,11 @@ def mask_secret(value: str) -> None:
         return
     for form in sorted(secret_forms(value)):
         mask(form)
+
+
+def sensitive_names(env: Mapping[str, object]) -> tuple[str, ...]:
+    """The names in ``env`` whose values are secrets by Airflow's rule (``should_hide_value_for_key``)."""
+    return tuple(str(key) for key in env if should_hide_value_for_key(str(key)))
 
 
 def unreadable_env_connection(conn_id: str) -> str | None:
@@ -136,7 +149,7 @@ class RockyHook(RockyCommandMethods, BaseHook):
         extra = self._extra_of(conn) if conn is not None else self._no_connection()
         values: dict[str, Any] = {key: str(extra[key]) for key in _SETTING_KEYS if extra.get(key)}
         values.update(self.overrides)
-        values["env"] = self._environment(extra)
+        values["env"], values["secret_names"] = self._environment(extra)
         settings = RockySettings(**values)
         settings.validate()
         self._check_namespace(settings)
@@ -187,8 +200,12 @@ class RockyHook(RockyCommandMethods, BaseHook):
                 "Airflow connection %r: unknown extra key %r is ignored (%s)", self.rocky_conn_id, key, hint
             )
 
-    def _environment(self, extra: Mapping[str, Any]) -> dict[str, str]:
-        """``env`` and ``secret_env`` merged (a name in both is refused), every value masked."""
+    def _environment(self, extra: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
+        """``env`` and ``secret_env`` merged (a name in both is refused), and the names of the secrets.
+
+        The secrets (every ``secret_env`` value, and ``env`` values under a sensitive name) are
+        masked here; the rest of ``env`` is configuration (module docstring).
+        """
         env = self._env_field(extra, "env")
         secret = self._env_field(extra, "secret_env")
         if both := sorted(set(env) & set(secret)):
@@ -196,10 +213,11 @@ class RockyHook(RockyCommandMethods, BaseHook):
                 f"Airflow connection {self.rocky_conn_id!r}: {', '.join(both)} set in both env and "
                 "secret_env; keep each variable in one of them"
             )
+        names = tuple(sorted({*secret, *sensitive_names(env)}))
         merged = {**env, **secret}
-        for value in merged.values():
-            mask_secret(value)
-        return merged
+        for name in names:
+            mask_secret(merged[name])
+        return merged, names
 
     def _env_field(self, extra: Mapping[str, Any], name: str) -> dict[str, str]:
         raw = extra.get(name) or {}
@@ -238,19 +256,22 @@ class RockyHook(RockyCommandMethods, BaseHook):
     ) -> RockyCommand:
         """The validated command for these arguments (any engine command), on this connection.
 
-        ``env_vars`` (the user's, maybe credentials) are registered with the secret masker;
-        ``audit_env`` (``ROCKY_RUN_TRIGGER=manual`` & co.) is not: masking "manual" would hide it in
-        every run id of the log.
+        ``env_vars`` values under a sensitive name are secrets, registered with the secret masker;
+        the others, and ``audit_env`` (``ROCKY_RUN_TRIGGER=manual`` & co.), are not: masking
+        "manual" would hide it in every run id of the log.
         """
-        for value in (env_vars or {}).values():
-            mask_secret(str(value))
         extra = {str(key): str(value) for key, value in (env_vars or {}).items()}
+        secret = sensitive_names(extra)
+        for name in secret:
+            mask_secret(extra[name])
         public = {str(key): str(value) for key, value in (audit_env or {}).items()}
-        return build_command(self.get_settings(), args, extra, public)
+        return build_command(self.get_settings(), args, extra, public, secret)
 
     def version(self, timeout: float = 30.0) -> str:
         """``rocky --version`` → ``"1.71.0"``: a cheap check that the worker can run the engine."""
         settings = self.get_settings()
+        if (problem := unspawnable([settings.binary_path], {}, settings.project_dir)) is not None:
+            raise RockyUsageError(f"{problem}: no program can be given it")
         try:
             done = subprocess.run(
                 [settings.binary_path, "--version"],

@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_rocky._engine import defaults
 from airflow_provider_rocky._engine.args.base import operator_name
+from airflow_provider_rocky._task.handoff import IN_FLIGHT_WAIT_SECONDS
 from airflow_provider_rocky.exceptions import RockyError
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ class RockyBaseOperator(BaseOperator):
     """The shared task face of every Rocky command; subclasses set :attr:`command`.
 
     :param rocky_conn_id: the ``rocky`` connection (``rocky_default`` may be left undefined).
-    :param env_vars: extra environment of the engine only (never argv); every value is masked.
+    :param env_vars: extra environment of the engine only (never argv); a value is a secret (masked)
+        when its name looks sensitive by Airflow's rule (``*_TOKEN``, ``*_PASSWORD``...), else
+        configuration, shown as it is.
     :param timeout_seconds: the run's own time budget; the task's ``execution_timeout`` also applies,
         in both modes (Airflow does not enforce it while deferred, so the trigger does), counted from
         when ``execute()`` started, not from ``ti.start_date``.
@@ -61,11 +64,14 @@ class RockyBaseOperator(BaseOperator):
     :param start_from_trigger: with ``deferrable``, start the task in the triggerer itself.
     :param event_hold_seconds: deferrable mode: the trigger fires no sooner than this after the
         deferral (default: ``[workers] min_heartbeat_interval`` + 5 s; 0: at once), so a run that
-        ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (README, Deferrable mode).
+        ends within seconds does not meet an Airflow 3.2 to 3.3 scheduler race (docs/deferrable.md).
         Never under ``dag.test()`` (one process, in order: no race), nor when the engine failed to start.
     :param auto_idempotency_key: in deferrable mode, when the command takes an ``idempotency_key`` and
         none is given, pass a key made of the task instance and its try number.
-    :param pipes: give the engine a Dagster Pipes channel (README, Pipes).
+    :param in_flight_wait_seconds: deferrable mode: how long a trigger that finds its try's key held
+        (a copy of the try that another triggerer ran) keeps asking before the try fails as ``state``,
+        retryable (docs/deferrable.md; ``_task/handoff.py``). Default 10 minutes.
+    :param pipes: give the engine a Dagster Pipes channel (docs/results.md, Pipes).
     Connection overrides for this task: ``binary_path``, ``project_dir``, ``config_path``,
     ``state_path``, ``state_namespace``, ``models_dir``.
     """
@@ -98,9 +104,11 @@ class RockyBaseOperator(BaseOperator):
         pipes: bool = False,
         start_from_trigger: bool = False,
         event_hold_seconds: float | None = None,
+        in_flight_wait_seconds: float = IN_FLIGHT_WAIT_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.in_flight_wait_seconds = in_flight_wait_seconds
         self.env_vars = dict(env_vars) if env_vars else {}
         self.rocky_conn_id = rocky_conn_id
         self.binary_path = binary_path
@@ -132,6 +140,8 @@ class RockyBaseOperator(BaseOperator):
             raise ValueError(f"{self.task_id}: timeout_seconds={self.timeout_seconds!r} must be > 0")
         if self.stderr_tail_lines < 0:
             raise ValueError(f"{self.task_id}: stderr_tail_lines must be >= 0")
+        if not self.in_flight_wait_seconds >= 0:
+            raise ValueError(f"{self.task_id}: in_flight_wait_seconds must be >= 0")
         args = self.command.args
         try:
             args.check_shape(
@@ -193,6 +203,8 @@ class RockyBaseOperator(BaseOperator):
         limits = self._limits().as_kwargs()
         names = ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds", "min_engine_version")
         kwargs = {name: limits[name] for name in names}
+        if self.in_flight_wait_seconds != IN_FLIGHT_WAIT_SECONDS:  # a previous triggerer refuses it
+            kwargs["in_flight_wait_seconds"] = self.in_flight_wait_seconds
         return StartTriggerArgs(
             trigger_cls=TRIGGER_CLASSPATH,
             trigger_kwargs={
@@ -228,13 +240,17 @@ class RockyBaseOperator(BaseOperator):
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
         from airflow_provider_rocky._engine.logsink import log_sink
         from airflow_provider_rocky._engine.run import EngineRun
-        from airflow_provider_rocky._verdict import summary
+        from airflow_provider_rocky._task import bundles
 
         started = time.time()  # execution_timeout counts from here, in both modes
         try:
             built = self.build(context, started)
+            if self.deferrable and built.command.cwd:
+                refused = bundles.refusal(built.command.cwd, context.get("ti"))
+                if refused is not None:
+                    raise refused
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
-            self._push_summary(context, summary.refused(err))
+            self._push_summary(context, self._refused(err))
             raise _storable(err) from None
         self._naming = built.carry()
         command = built.command
@@ -259,7 +275,7 @@ class RockyBaseOperator(BaseOperator):
             self.log.warning(
                 "[core] fernet_key is not set: the engine's %d secret environment value(s) are stored "
                 "unencrypted in the trigger table while the task is deferred; set the same fernet_key "
-                "on workers and triggerers (README, Security)",
+                "on workers and triggerers (docs/security.md)",
                 len(command.secret_keys),
             )
         trigger = RockyRunTrigger(
@@ -268,6 +284,7 @@ class RockyBaseOperator(BaseOperator):
             carry=self._naming,
             hold_until=self._hold_until(),
             command_name=self.command.name,
+            in_flight_wait_seconds=self.in_flight_wait_seconds,
         )
         backstop = None
         if limits.deadline is not None:
@@ -286,16 +303,15 @@ class RockyBaseOperator(BaseOperator):
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
         from airflow_provider_rocky._engine.run import RunRecord
         from airflow_provider_rocky._task import wire
-        from airflow_provider_rocky._verdict import summary
 
         self._register_secrets()
         try:
             unpacked = wire.unpack(event)
         except RockyError as err:
-            self._push_summary(context, summary.refused(err))
+            self._push_summary(context, self._refused(err))
             raise _storable(err) from None
         if isinstance(unpacked, wire.Refused):  # start_from_trigger: refused in the triggerer
-            self._push_summary(context, summary.refused(unpacked.error))
+            self._push_summary(context, self._refused(unpacked.error))
             raise _storable(unpacked.error)
         self._naming = dict(unpacked.carry)
         return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
@@ -308,12 +324,14 @@ class RockyBaseOperator(BaseOperator):
 
     def _read(self, record: RunRecord, command: Sequence[str]) -> tuple[Verdict, dict[str, Any]]:
         """The interpreter's verdict on a finished run, its report logged, and its XCom summary."""
+        from airflow_provider_rocky._verdict.facts import facts
+
         spec, binary = self.command, command[0] if command else "rocky"
         options = dict(command=command, binary=binary, max_stdout_bytes=self.max_stdout_bytes)
         verdict = spec.interpret(record.outcome, **options, **self.interpret_options())
         for text, is_warning in spec.report(verdict, record.pipes):
             (self.log.warning if is_warning else self.log.info)(text)
-        return verdict, spec.summarize(verdict, record.pipes)
+        return verdict, {**spec.summarize(verdict, record.pipes), **facts(spec.name, command, verdict.error)}
 
     def _finish(self, context: Context, record: RunRecord, command: Sequence[str]) -> Any:
         from airflow_provider_rocky._task import secrets
@@ -327,6 +345,13 @@ class RockyBaseOperator(BaseOperator):
             raise _storable(verdict.error)
         added = self.on_success(context, verdict, record)
         return secrets.for_the_db({**compact, **added})
+
+    def _refused(self, error: RockyError) -> dict[str, Any]:
+        """The summary of a try refused before anything ran, with what the Rocky view shows of it."""
+        from airflow_provider_rocky._verdict import summary
+        from airflow_provider_rocky._verdict.facts import facts
+
+        return {**summary.refused(error), **facts(self.command.name, None, error)}
 
     def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> dict[str, Any]:
         """A successful run's side effects beyond XCom (assets, for commands that materialize).
@@ -345,17 +370,21 @@ class RockyBaseOperator(BaseOperator):
     # -- secrets ----------------------------------------------------------------------------------
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render, then register the rendered ``env_vars`` values with the masker at once.
+        """Render, then register the rendered secret ``env_vars`` values with the masker at once.
 
         Airflow serializes the rendered fields (and redacts what the masker knows) right after this,
         before ``execute()``: registered there, a templated secret would be stored in clear.
         """
-        from airflow_provider_rocky.hooks.rocky import mask_secret
-
         super().render_template_fields(context, jinja_env)
+        self._mask_env_vars()
+
+    def _mask_env_vars(self) -> None:
+        """Register the ``env_vars`` values whose names look sensitive (the others are configuration)."""
+        from airflow_provider_rocky.hooks.rocky import mask_secret, sensitive_names
+
         if isinstance(self.env_vars, Mapping):
-            for value in self.env_vars.values():
-                mask_secret(str(value))
+            for name in sensitive_names(self.env_vars):
+                mask_secret(str(self.env_vars[name]))
 
     def _register_secrets(self) -> None:
         """A resumed task is a new process: teach its masker the secrets again, before any output.
@@ -363,10 +392,7 @@ class RockyBaseOperator(BaseOperator):
         The connection's ``env``/``secret_env`` are read again for that (a connection that no longer
         reads is ignored here: the run is over, only its report remains).
         """
-        from airflow_provider_rocky.hooks.rocky import mask_secret
-
-        for value in (self.env_vars or {}).values() if isinstance(self.env_vars, Mapping) else ():
-            mask_secret(str(value))
+        self._mask_env_vars()
         try:
             self.run_request().hook().get_settings()
         except RockyError as err:

@@ -3,9 +3,9 @@
 Each is a declaration over :class:`~airflow_provider_rocky.operators.base.RockyBaseOperator`: the same
 connection, overrides, ``env_vars``, ``timeout_seconds`` and ``deferrable`` arguments as
 ``RockyOperator``, the engine's lines streamed live, the JSON read with rocky-sdk's models, a compact
-XCom summary, the taxonomy's errors with the stderr tail (README, Gates and workflow). Triage in the
-order the engine's failure-modes page gives: compile-time failures are cheap, runtime ones cost
-warehouse credits, so gate a run on ``RockyCompileOperator`` / ``RockyDoctorOperator`` upstream.
+XCom summary, the taxonomy's errors with the stderr tail (docs/operators.md, Gates and workflow).
+Triage in the order the engine's failure-modes page gives: compile-time failures are cheap, runtime
+ones cost warehouse credits, so gate a run on ``RockyCompileOperator`` / ``RockyDoctorOperator`` upstream.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ _WITH_VARS: dict[str, str] = {"env_vars": "json", "var": "json"}
 class RockyDoctorOperator(RockyBaseOperator):
     """``rocky doctor``: fail when a check is critical, naming each with the engine's suggestions.
 
-    :param checks: the checks that gate the task (``["state", "auth"]``; default: every check). One
-        name is passed as ``--check`` (the engine runs only that check); several run every check and
-        fail only on those named, the others logged. Warnings log at WARNING and never fail.
+    :param checks: what gates the task (default: every check): check groups (``["state", "auth"]``:
+        every check of the group) or single checks (``["auth/default"]``). When every name is in one
+        group, that group is passed as ``--check`` (the engine's ``--check`` takes a group); else every
+        check runs and only those named gate, the others logged. A name the engine did not report
+        fails the task as ``usage`` naming the nearest check (a typo never turns the gate off).
+        Warnings log at WARNING and never fail.
     :param verbose: ``--verbose``.
     """
 
@@ -140,9 +143,9 @@ class RockyCiOperator(RockyBaseOperator):
 class RockyFreshnessOperator(RockyBaseOperator):
     """``rocky freshness`` (engines 1.74 and later; refused before the run on older ones).
 
-    Fails as ``freshness`` when a source or model is past its ``error_after`` (or could not be
-    evaluated); a ``warn`` entry logs at WARNING. To wait until fresh, give it ``retries`` and a
-    ``retry_delay``: a stale source fails this try, a later try sees it fresh.
+    Fails the try as ``freshness``, retryable, when a source or model is past its ``error_after`` (or
+    could not be evaluated); a ``warn`` entry logs at WARNING. To wait until fresh, give it
+    ``retries`` and a ``retry_delay``: a stale source fails this try, a later try sees it fresh.
 
     :param pipeline: ``--pipeline``.
     """

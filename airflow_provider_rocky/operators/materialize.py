@@ -45,11 +45,12 @@ class RockyMaterializingOperator(RockyBaseOperator):
     """A command that materializes tables: asset events and lineage for what landed.
 
     :param asset_namespace: the warehouse namespace of the Asset URIs (default: the connection's,
-        else ``rocky://default``); see README, Assets. Checked at DAG parse time (no I/O).
+        else ``rocky://default``); see docs/assets.md. Checked at DAG parse time (no I/O).
     :param default_catalog: the catalog of tables the engine names without one (``.schema.table``);
         default: the connection's, else what the namespace implies (DuckDB: the file's database).
     :param asset_alias: the ``AssetAlias`` the events go through (default ``rocky__<dag>__<task>``).
-    :param emit_assets: ``False`` records no asset event (thousands of tables: README, Assets).
+    :param emit_assets: ``False`` records no asset event through the alias (thousands of tables:
+        docs/assets.md); declared ``outlets`` still get theirs, and one whose table failed none.
     """
 
     def __init__(
@@ -111,28 +112,74 @@ class RockyMaterializingOperator(RockyBaseOperator):
 
         Each event's URI is logged and listed in the summary (``assets``): the URI a downstream DAG
         schedules on, next to the table name the engine printed, so a mismatch is visible at once.
+        A declared outlet whose table failed gets no event, whatever ``emit_assets`` says.
         """
         from airflow_provider_rocky._task import secrets
         from airflow_provider_rocky._verdict import events
 
-        if self.asset_alias is None or verdict.result is None:
+        if verdict.outcome == "skipped":
+            self._say_skipped(verdict)
+        if verdict.result is None:
             return {}
+        if self._naming.get("reported_for"):
+            self.log.info(
+                "These are the tables of rocky run %s: a copy of this try ran it, and its event was lost in "
+                "a triggerer hand-off (docs/executors.md, Triggerer HA)",
+                self._naming["reported_for"],
+            )
         try:
             specs = self._specs(verdict, record)
         except ValueError as err:  # a namespace that cannot name these tables: say so, keep the run
+            self._drop_failed_outlets(verdict, None)
             self.log.error(
                 "No asset events: %s (set asset_namespace or default_catalog on the operator or connection)",
                 err,
             )
             return {"assets": [], "assets_total": 0, "assets_error": str(err)}
-        specs = [dataclasses.replace(spec, extra=secrets.storable(spec.extra)) for spec in specs]  # JSONB
+        # JSONB refuses NUL; a secret the engine printed into a table's extra is redacted like XCom.
+        specs = [dataclasses.replace(spec, extra=secrets.for_the_db(spec.extra)) for spec in specs]
         self._drop_failed_outlets(verdict, specs)
+        declared = len(events.match_outlets(self.outlets, specs))
+        if self.asset_alias is None:  # emit_assets=False: only the declared outlets, with their extra
+            events.emit_declared(context["outlet_events"], self.outlets, specs)
+            self.log.info("Recorded %d asset event(s) for declared outlets (emit_assets=False)", declared)
+            return {}
         count = events.emit(context["outlet_events"], self.asset_alias, self.outlets, specs)
         self._asset_specs = specs
-        self.log.info("Recorded %d asset event(s) through AssetAlias %r", count, self.asset_alias.name)
+        self.log.info(
+            "Recorded %d asset event(s): %d through AssetAlias %r, %d for declared outlets",
+            count + declared,
+            count,
+            self.asset_alias.name,
+            declared,
+        )
         return self._report_assets(specs)
 
-    def _drop_failed_outlets(self, verdict: Verdict, specs: list[events.AssetEventSpec]) -> None:
+    def _say_skipped(self, verdict: Verdict) -> None:
+        """``SkippedIdempotent`` with no record of the run that did the work: never a silent green.
+
+        The engine's skipped result lists no materializations, and ``rocky history`` names a run's
+        models by their last asset-key part only (no catalog, schema or partition), so the tables that
+        run landed cannot be named here; the deferred path reports them when the copy that ran them
+        recorded them first (``_task/handoff.py``).
+        """
+        result = verdict.result
+        run_id = getattr(result, "skipped_by_run_id", None) or "?"
+        alias = f" through AssetAlias {self.asset_alias.name!r}" if self.asset_alias is not None else ""
+        declared = [o.uri for o in self.outlets if isinstance(o, Asset)]
+        self.log.warning(
+            "rocky did not run: the work of idempotency key %r was done by rocky run %s "
+            "(SkippedIdempotent), and which tables that run landed is not known here (the engine's result "
+            "of a skipped run lists none; rocky history names models, not tables): no asset event is "
+            "recorded%s for them%s. See `rocky history` for run %s and trigger what waits on its tables.",
+            getattr(result, "idempotency_key", None),
+            run_id,
+            alias,
+            f"; the declared outlets {declared} get theirs" if declared else "",
+            run_id,
+        )
+
+    def _drop_failed_outlets(self, verdict: Verdict, specs: list[events.AssetEventSpec] | None) -> None:
         """In a run where tables failed, a declared outlet that did not land gets no event.
 
         Airflow records an event for every declared ``Asset`` of a task that succeeds, and a partial
@@ -140,11 +187,12 @@ class RockyMaterializingOperator(RockyBaseOperator):
         ``[pipeline]``, ``["<compile>"]``: contract §3.4), so, as the contract advises, failed means
         declared minus materialized: this runtime copy of the task (Airflow copies it to execute)
         drops those outlets. A run without failures keeps every declared event, unchanged tables too.
+        ``specs=None`` (what landed cannot be named): every declared outlet is dropped, failing closed.
         """
         result = verdict.result
         if not (getattr(result, "tables_failed", 0) or getattr(result, "errors", None)):
             return
-        landed = {spec.uri for spec in specs}
+        landed = {spec.uri for spec in specs or ()}
         dropped = [o for o in self.outlets if isinstance(o, Asset) and o.uri not in landed]
         for outlet in dropped:
             self.log.warning(

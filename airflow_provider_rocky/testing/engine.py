@@ -15,8 +15,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import fail_nodes, gates, plans, project, seeds, sources
+from airflow_provider_rocky.testing._standin import doctor, fail_nodes, gates, init, plans, project, seeds, sources
 from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
+from airflow_provider_rocky.testing._standin.config import load_config
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
 from airflow_provider_rocky.testing._standin.flags import EarlyExit, UsageError
@@ -49,7 +50,7 @@ def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
     if inv.command in ("compile", "test", "ci"):
         parse_vars(inv.get("var"))  # main.rs: RunVars::parse_pairs before the command runs (exit 1)
     if inv.command == "doctor":
-        return Outcome(gates.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
+        return Outcome(doctor.doctor(inv, run.scenario, run.cwd, run.log, run.output_format))
     if inv.command in _GATES:
         return Outcome(_GATES[inv.command](inv, run.scenario, run.cwd, run.log, run.output_format, version))
     if inv.command in _OTHERS:
@@ -58,10 +59,16 @@ def _dispatch(inv: Invocation, run: RunEnv) -> Outcome:
 
 
 def _dag(run: RunEnv) -> Outcome:
-    """``rocky dag`` (``_standin/project.py``): the demo project's graph."""
+    """``rocky dag`` (``_standin/project.py``): the demo project's graph, in a project only."""
+    load_config(run.inv.config, run.cwd)  # dag.rs loads the config first: no rocky.toml, exit 1
     return Outcome(
         project.dag_command(run.inv, run.scenario, run.log, run.output_format, run.knobs.engine.version)
     )
+
+
+def _init(run: RunEnv) -> Outcome:
+    """``rocky init`` (``_standin/init.py``)."""
+    return Outcome(init.init(run.inv, run.cwd))
 
 
 #: The gate commands (``_standin/gates.py``), and the commands that take the whole run environment.
@@ -73,6 +80,7 @@ _OTHERS: dict[str, Callable[[RunEnv], Outcome]] = {
     "freshness": sources.freshness,
     "dag": _dag,
     "seed": seeds.seed,
+    "init": _init,
 }
 
 
@@ -105,7 +113,13 @@ def run_engine(argv: Sequence[str]) -> int:
     )
     outcome = _run(argv, knobs, recorder)
     recorder.append(
-        {"event": "end", "pid": os.getpid(), "exit_code": outcome.exit_code, "status": outcome.status}
+        {
+            "event": "end",
+            "pid": os.getpid(),
+            "exit_code": outcome.exit_code,
+            "status": outcome.status,
+            "time": time.time(),  # with the start's: how long the engine held what it opened
+        }
     )
     return outcome.exit_code
 

@@ -23,6 +23,10 @@ total_failure          1     JSON    Failure             every unit fails ``quer
 adapter_transient      1     JSON    Failure             every unit fails ``transient`` (+ cooldown)
 adapter_auth           1     JSON    Failure             every unit fails ``auth-failed``
 hard_failure           1     none    -                   ``Error: ...`` + ``Caused by:`` chain mid-run
+network_failure        1     none    -                   discovery fails on the network: ``Error: failed to
+                                                         discover sources ...`` caused by ``HTTP error:
+                                                         ... connection reset by peer (os error 104)``
+                                                         (rocky-fivetran ``FivetranError::Http``)
 usage                  2     none    -                   forced clap usage error
 state_locked           1     none    -                   ``state store at P is locked by another process``
 state_busy             1     none    -                   ``state store at P is busy — ... Retry in a moment.``
@@ -49,7 +53,8 @@ drift                  0     JSON    Success             ``drift.actions_taken``
 governance_refused     1     none    -                   governance refusal ``Error:`` line
 slow                   0     JSON    Success             ~10 progress lines over >= 3 s (ignores DELAY)
 hang                   130   JSON    PartialFailure      hangs in the 2nd table (PartialFailure: the 1st
-                                                         landed); SIGTERM/SIGINT = graceful interrupt
+                                                         landed); SIGTERM/SIGINT = graceful interrupt on
+                                                         the replication path, a kill on the others
 hang_ignore_term       -9    none    -                   hangs and ignores SIGTERM/SIGINT (SIGKILL only)
 grandchild             130   JSON    PartialFailure      spawns a grandchild in its process group
                                                          (pid on stderr and in the record), then hangs
@@ -93,7 +98,12 @@ Knobs (environment):
   today's engine); shapes as above.
 * ``ROCKY_STANDIN_DELAY``: seconds before each progress line (default 0.02; 0 for fast tests).
 * ``ROCKY_STANDIN_RECORD``: JSON-lines file receiving ``start`` (argv, env, cwd, pid, pgid, scenario,
-  time), ``grandchild`` and ``end`` (pid, exit_code, status) events.
+  time), ``grandchild``, ``materialized`` (one per table and partition written: table, partition,
+  warehouse) and ``end`` (pid, exit_code, status, time) events. It is the stand-in's own account of
+  what it did: test what a DAG produced against it, not against the provider's summary.
+* ``ROCKY_STANDIN_ALLOW_NO_CONFIG``: ``1`` runs without ``rocky.toml`` on built-in defaults (see below).
+* ``ROCKY_STANDIN_GRANDCHILD``: ``1`` starts a silent helper in every run's process group.
+* ``ROCKY_STANDIN_DAG_NODES``: ``rocky dag`` / ``rocky run --dag`` use N synthetic nodes.
 * ``ROCKY_STANDIN_TABLES``: number of replicated tables to synthesize (default: from ``--filter``).
 * ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
   durations of ``many_lines``, ``stream_rate`` and ``interruptible``.
@@ -108,11 +118,17 @@ hangs in its second node; stderr is the engine's per-node stream (each node's ev
 ``materialize.table`` span, the executor's layer, failure and skip events).
 ``rocky seed`` loads CSV seeds (``_standin/seeds.py``).
 
-Deliberate differences from the engine: a missing config file is tolerated (built-in defaults, no
-warehouse writes); ``--watch`` is refused with ``Error:`` (its output is a stream); the subcommands are
-those of ``_standin/flags.py``; ``--resume-latest`` reports a synthesized ``resumed_from`` (no run
-history is kept); without ``models/`` and ``seeds/`` folders the demo project's models and seed
-stand in for them; a stand-in bug exits 101 like a Rust panic.
+Like the engine, the stand-in refuses to start without its config (exit 1, ``Error: failed to load
+config from rocky.toml``), so a DAG whose ``project_dir`` holds no project fails in a test as in
+production. Deliberate differences from the engine (see also docs/engine-fidelity.md):
+``ROCKY_STANDIN_ALLOW_NO_CONFIG=1`` lets a test run in a folder without ``rocky.toml`` (built-in
+defaults, no warehouse writes; the engine never does, the provider's own suite sets it); a config
+without pipelines is one built-in replication pipeline; ``--watch`` is refused with ``Error:`` (its
+output is a stream); the subcommands are those of ``_standin/flags.py`` (any other is clap's
+``unrecognized subcommand``, exit 2, with a ``note:`` naming them); ``--resume-latest`` reports a
+synthesized ``resumed_from`` (no run history is kept); without ``models/`` and ``seeds/`` folders the
+demo project's models and seed stand in for them; ``rocky run --dag`` runs that demo project node by
+node; a stand-in bug exits 101 like a Rust panic.
 """
 
 from __future__ import annotations
@@ -156,6 +172,7 @@ _ALL = (
     Scenario("adapter_transient", fates="transient"),
     Scenario("adapter_auth", fates="auth"),
     Scenario("hard_failure", hard_failure=True),
+    Scenario("network_failure", early="network_failure"),
     Scenario("usage", early="usage"),
     Scenario("state_locked", early="state_locked"),
     Scenario("state_busy", early="state_busy"),
@@ -180,10 +197,10 @@ _ALL = (
     Scenario("drift", drift=True),
     Scenario("governance_refused", early="governance_refused"),
     Scenario("slow", slow=True),
-    Scenario("hang", signals="graceful", hang=True),
+    Scenario("hang", hang=True),
     Scenario("hang_ignore_term", signals="ignore", hang=True),
-    Scenario("grandchild", signals="graceful", hang=True, grandchild=True),
-    Scenario("interruptible", signals="graceful", long_running=True),
+    Scenario("grandchild", hang=True, grandchild=True),
+    Scenario("interruptible", long_running=True),
     Scenario("garbage_stdout", stress="garbage_stdout"),
     Scenario("huge_stdout", kind="replication", stress="huge_stdout"),
     Scenario("non_utf8_stderr", stress="non_utf8_stderr"),

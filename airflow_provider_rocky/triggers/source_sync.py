@@ -21,10 +21,16 @@ Choices:
   Airflow 3.3 (so a restarted triggerer does not fire again for syncs it already reported), in memory
   before that. The first poll without a cursor only records it (``fire_on_start=True`` fires for every
   source already synced): a sync that lands while no triggerer runs is reported at the next sync.
+* **At least once**: the cursor moves only after the poll's events were handed to Airflow, at the
+  start of the next poll (a yielded event goes to the triggerer's supervisor, which stores it within
+  its next loop; ``poll_interval`` later it has). A triggerer that dies in between fires those events
+  again from the old cursor: a sync may be reported twice, never lost.
 * **Backlog cap**: at most ``max_events_per_poll`` events per poll; the sources beyond it are reported
   together in one more event (``{"sources": [...], "backlog": n}``), never dropped.
 * **``sync_trigger``** (engines that start their own syncs, rocky-sdk 0.29): the watcher stands down
-  (no events) unless ``include_rocky_triggered=True``, as dagster-rocky's sensor does.
+  (no events) unless ``include_rocky_triggered=True``, as dagster-rocky's sensor does; standing down,
+  it stops polling: one ``rocky discover`` an hour (:data:`STAND_DOWN_RECHECK_SECONDS`) checks whether
+  the pipeline still starts its own syncs, not one per ``poll_interval``.
 * A failed poll (the engine missing, a timeout, unreadable output) is logged and retried at the next
   interval: a watcher must outlive a bad minute. Failed sources are logged, never reported as synced.
 * kwargs are fixed at DAG parse time and identical on every parse (Airflow identifies a watcher's
@@ -49,10 +55,12 @@ from airflow_provider_rocky._engine.version import MIN_ENGINE_VERSION
 from airflow_provider_rocky._verdict.sources import interpret_discover, last_syncs, starts_own_syncs
 from airflow_provider_rocky.hooks.rocky import RockyHook
 
-__all__ = ["CURSOR_KEY", "RockySourceSyncTrigger"]
+__all__ = ["CURSOR_KEY", "STAND_DOWN_RECHECK_SECONDS", "RockySourceSyncTrigger"]
 
 #: Key of the cursor in the watched asset's state store (Airflow 3.3+).
 CURSOR_KEY = "rocky_source_sync_cursor"
+#: Seconds between two polls of a watcher standing down (the engine starts its own syncs).
+STAND_DOWN_RECHECK_SECONDS = 3600.0
 
 
 class RockySourceSyncTrigger(BaseEventTrigger):
@@ -123,15 +131,20 @@ class RockySourceSyncTrigger(BaseEventTrigger):
         hook = RockyHook(self.rocky_conn_id, **self.overrides)
         await hook.aget_settings()  # the connection lookup must not block the loop
         cursor = await self._load_cursor()
+        handed: dict[str, str] | None = None  # a cursor whose events Airflow has had a poll interval
         while True:
+            if handed is not None:
+                await self._save_cursor(handed)
+                handed = None
             synced = await self._poll(hook)
             if synced is not None:
                 events, cursor = self._events(synced, cursor)
-                if events:
-                    await self._save_cursor(cursor)
                 for event in events:
                     yield TriggerEvent(event)  # type: ignore[no-untyped-call]
-            await asyncio.sleep(self.poll_interval)
+                if events:
+                    handed = cursor
+            pause = STAND_DOWN_RECHECK_SECONDS if self._stood_down else self.poll_interval
+            await asyncio.sleep(max(pause, self.poll_interval))
 
     async def _poll(self, hook: RockyHook) -> dict[str, str] | None:
         """``{source: last_sync_at}`` now, or ``None`` when this poll could not tell (logged)."""
@@ -150,9 +163,14 @@ class RockySourceSyncTrigger(BaseEventTrigger):
             )
         if starts_own_syncs(verdict.result, record.outcome.stdout) and not self.include_rocky_triggered:
             if not self._stood_down:
-                self.log.info("the Rocky pipeline starts its own syncs (sync_trigger): standing down")
+                self.log.info(
+                    "the Rocky pipeline starts its own syncs (sync_trigger): standing down, checking again "
+                    "every %.0fs (include_rocky_triggered=True fires for them)",
+                    max(STAND_DOWN_RECHECK_SECONDS, self.poll_interval),
+                )
             self._stood_down = True
             return None
+        self._stood_down = False
         syncs = last_syncs(verdict.result)
         return {k: v for k, v in syncs.items() if self.sources is None or k in self.sources}
 

@@ -8,6 +8,9 @@
   prevents; reported as a NOTE, it depends on the scheduler's timing);
 * ``rocky_e2e_project_one_run``: the same project as one task, ``shape="one_run"``: the engine's own
   ``rocky run --dag`` (seeds, replication, models, snapshot, quality), in a third scratch project.
+* ``rocky_e2e_project_deferred``: the group as the README shows it, every node deferrable, under
+  its pool created exactly as the README says (``airflow pools set <pool> 1 "rocky state"
+  --include-deferred``): a deferred task keeps its slot, so no two engines open the state file.
 
 The manifest is the example's (``rocky_project_manifest.json``, copied beside this file by the e2e).
 """
@@ -29,6 +32,7 @@ PROJECTS = {
     "rocky_e2e_project": "project-graph",
     "rocky_e2e_project_unguarded": "project-graph-unguarded",
     "rocky_e2e_project_one_run": "project-one-run",
+    "rocky_e2e_project_deferred": "project-graph-deferred",
 }
 
 
@@ -36,7 +40,13 @@ def namespace(dag_id: str) -> str:
     return f"duckdb://{SCRATCH}/{PROJECTS[dag_id]}/warehouse.duckdb"
 
 
-for _dag_id, _isolation in (("rocky_e2e_project", "pool"), ("rocky_e2e_project_unguarded", "none")):
+GROUPS = (
+    ("rocky_e2e_project", "pool", False),
+    ("rocky_e2e_project_unguarded", "none", False),
+    ("rocky_e2e_project_deferred", "pool", True),
+)
+
+for _dag_id, _isolation, _deferrable in GROUPS:
     with DAG(
         dag_id=_dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["rocky", "e2e"]
     ) as _dag:
@@ -49,6 +59,7 @@ for _dag_id, _isolation in (("rocky_e2e_project", "pool"), ("rocky_e2e_project_u
                 "rocky_conn_id": "rocky_e2e_scratch",
                 "project_dir": f"{SCRATCH}/{PROJECTS[_dag_id]}",
                 "retries": 0,  # a collision must show, not be retried away
+                "deferrable": _deferrable,
             },
         )
     globals()[_dag_id] = _dag

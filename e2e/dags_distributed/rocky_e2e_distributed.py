@@ -8,7 +8,10 @@
   not written, so twenty engines do not queue on one DuckDB writer lock either. ``partial()`` declares
   each task's ``AssetAlias`` at parse time (``operators/materialize.py``): before it did, the first
   mapped tasks to finish created it at once and Airflow 3.3.2 failed one of 20 in one run of three.
-* ``rocky_e2e_triggerer_kill``: a deferred run long enough to SIGKILL the triggerer under it.
+* ``rocky_e2e_triggerer_kill``: a deferred run (transformation path) long enough to SIGKILL the
+  triggerer under it before it writes; the try fails within its hand-off bound and try 2 runs.
+* ``rocky_e2e_event_loss``: a deferred run whose event is held long enough to SIGKILL the triggerer
+  between the engine's success and the event.
 * ``rocky_e2e_worker_kill``: a sync run long enough to SIGKILL the Celery worker under it; one retry.
 
 Both start a quiet helper in the engine's process group (``ROCKY_STANDIN_GRANDCHILD``): the engine
@@ -56,14 +59,34 @@ with DAG(dag_id="rocky_e2e_fanout", tags=["rocky", "e2e"], max_active_tasks=32, 
         ).expand(filter=tenants)
 
 with DAG(dag_id="rocky_e2e_triggerer_kill", tags=["rocky", "e2e"], **COMMON):
+    # The transformation path (one model, its 20 s of work before it writes): no signal handler there,
+    # so the killed engine leaves its idempotency claim InFlight (contract §3.6); the copy that takes
+    # over asks for 30 s, then the try fails as state (retryable) and try 2 runs with its own key.
     RockyOperator(
         task_id="long_deferred",
         rocky_conn_id="rocky_e2e_scratch",
         project_dir=f"{SCRATCH}/triggerer-kill",
+        model="fct_daily_orders",
+        timeout_seconds=15 * 60,
+        deferrable=True,
+        in_flight_wait_seconds=30,
+        env_vars=standin("interruptible", ROCKY_STANDIN_SECONDS="40", ROCKY_STANDIN_GRANDCHILD="1"),
+        retries=1,
+        retry_delay=timedelta(seconds=2),
+    )
+
+with DAG(dag_id="rocky_e2e_event_loss", tags=["rocky", "e2e"], **COMMON):
+    # A quick run whose event the trigger holds 45 s: the triggerer holding it is SIGKILLed after the
+    # engine succeeded; the copy that takes over meets SkippedIdempotent and reports that run.
+    RockyOperator(
+        task_id="held_event",
+        rocky_conn_id="rocky_e2e_scratch",
+        project_dir=f"{SCRATCH}/event-loss",
         filter="source=orders",
         timeout_seconds=15 * 60,
         deferrable=True,
-        env_vars=standin("interruptible", ROCKY_STANDIN_SECONDS="20", ROCKY_STANDIN_GRANDCHILD="1"),
+        event_hold_seconds=45,
+        env_vars=standin("success"),
         retries=0,
     )
 

@@ -1,4 +1,8 @@
-"""DAGs whose asset events the tests read back from the metadata DB."""
+"""DAGs whose asset events the tests read back from the metadata DB.
+
+Each stand-in run writes its record to ``<ROCKY_TEST_WORKDIR>/<dag_id>.jsonl``: what the engine wrote,
+the reference the events are checked against.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,11 @@ for _name, (_kwargs, _scenario) in CASES.items():
                 asset_namespace=NAMESPACE,
                 deferrable=_mode == "deferrable",
                 event_hold_seconds=0,  # dag.test() runs the trigger inline: no worker deferral to settle
-                env_vars={"ROCKY_STANDIN_SCENARIO": _scenario, "ROCKY_STANDIN_DELAY": "0"},
+                env_vars={
+                    "ROCKY_STANDIN_SCENARIO": _scenario,
+                    "ROCKY_STANDIN_DELAY": "0",
+                    "ROCKY_STANDIN_RECORD": os.path.join(WORK, f"{_id}.jsonl"),
+                },
                 **_kwargs,
             )
         globals()[_id] = _dag

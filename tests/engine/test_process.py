@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from airflow_provider_rocky._engine.command import RockyCommand
-from airflow_provider_rocky._engine.process import ProcessOutcome, ProcessRunner
+from airflow_provider_rocky._engine.process import VERDICT_WINDOW_LINES, ProcessOutcome, ProcessRunner
 from airflow_provider_rocky._engine.stderr import LogLine
 
 
@@ -87,7 +87,9 @@ def test_stdout_is_kept_and_stderr_tail_is_bounded() -> None:
     )
     assert outcome.exit_code == 0 and outcome.stdout == b'{"ok": true}'
     assert len(lines) == 5000 and outcome.stderr_lines == 5000
-    assert outcome.stderr_tail == [f"line {i}" for i in range(4993, 5000)]
+    assert outcome.shown_tail == [f"line {i}" for i in range(4993, 5000)], "what an error shows"
+    window = [f"line {i}" for i in range(5000 - VERDICT_WINDOW_LINES, 5000)]
+    assert outcome.stderr_tail == window, "what the verdict reads: its own window, whatever is shown"
 
 
 def test_bad_bytes_huge_line_and_missing_final_newline_do_not_break_the_stream() -> None:
@@ -283,9 +285,10 @@ def test_a_spawn_cancelled_while_forking_leaves_no_process(monkeypatch: pytest.M
     from airflow_provider_rocky._engine import spawn
 
     created: list[subprocess.Popen[bytes]] = []
-    real_popen = subprocess.Popen
+    real_popen, forking = subprocess.Popen, threading.Event()
 
     def slow_popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        forking.set()
         time.sleep(0.5)
         proc = real_popen(*args, **kwargs)
         created.append(proc)
@@ -297,7 +300,10 @@ def test_a_spawn_cancelled_while_forking_leaves_no_process(monkeypatch: pytest.M
         task = asyncio.ensure_future(
             spawn.Child.spawn(py("import time; time.sleep(60)"), asyncio.Protocol(), asyncio.Protocol())
         )
-        await asyncio.sleep(0.1)
+        # Cancelled once the thread is inside Popen, however late a loaded host started it (a fixed
+        # 0.1 s could cancel a spawn not started yet, which then never forks: a different case).
+        while not forking.is_set():
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

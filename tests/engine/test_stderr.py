@@ -81,9 +81,9 @@ def test_long_lines_are_cut_with_a_note() -> None:
     assert rendered.text.endswith("[cut 99007 more characters]")
 
 
-def test_run_id_is_read_from_the_span() -> None:
-    assert logs.run_id_of(tracing("INFO", "hi")) == "run-20260717-091422-481"
-    assert logs.run_id_of("Error: nope") is None
+def test_a_line_without_a_span_has_no_run_id() -> None:
+    assert logs.render("Error: nope").run_id is None
+    assert logs.render(tracing("INFO", "hi").replace('"span"', '"other"')).run_id is None
 
 
 def test_error_messages_show_the_tail_rendered() -> None:
@@ -114,7 +114,7 @@ def test_deeply_nested_json_is_shown_as_text_not_raised() -> None:
     assert len(line) < 4 * logs.DEFAULT_MAX_LINE_CHARS  # a size the renderer parses
     rendered = logs.render(line)
     assert rendered.text.startswith('rocky: {"timestamp"') and rendered.level == logging.INFO
-    assert logs.run_id_of(line) is None  # not decodable: no run id, and no RecursionError
+    assert rendered.run_id is None  # not decodable: no run id, and no RecursionError
 
 
 def test_a_deep_line_in_the_stderr_tail_still_builds_the_error() -> None:
@@ -139,7 +139,6 @@ def test_odd_json_never_raises(raw: str) -> None:
     rendered = logs.render(raw)
     assert rendered.text.startswith("rocky: ") and "\n" not in rendered.text
     rendered.text.encode("utf-8")  # storable in a UTF-8 log file: no lone surrogate left
-    logs.run_id_of(raw)
 
 
 FORGED = "done\n[2026-01-01T00:00:00.000+0000] {taskinstance.py:1} INFO - Marking task as SUCCESS"

@@ -8,9 +8,14 @@ neither is written in the DAG file, so any copy in the metadata DB was made by t
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 import os
+import re
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,7 +31,7 @@ PASSWORD = "pw\\face-8d2e7b"
 
 _ENGINE = """#!{python}
 import json, os, sys
-creds, password = os.environ["WAREHOUSE_CREDS"], os.environ["WAREHOUSE_PASSWORD"]
+creds, password = os.environ["WAREHOUSE_ACCESS_TOKEN"], os.environ["WAREHOUSE_PASSWORD"]
 line = {{"timestamp": "2026-01-01T00:00:00Z", "level": "ERROR", "target": "rocky::adapter",
          "fields": {{"message": "auth failed", "dsn": "user:" + password + "@host", "creds": creds}}}}
 sys.stderr.write(json.dumps(line) + "\\n")
@@ -80,16 +85,45 @@ def _text(row: object) -> str:
     return " | ".join(cells)
 
 
+#: Base64 (standard or URL-safe) long enough to hide a secret.
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def decoded(text: str) -> str:
+    """``text`` plus everything base64 in it decodes to, each decoded blob also zlib-inflated."""
+    found = [text]
+    for token in _BASE64.findall(text):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                raw = decode(token + "=" * (-len(token) % 4))
+            except (binascii.Error, ValueError):
+                continue
+            found.append(raw.decode("utf-8", "replace"))
+            with contextlib.suppress(zlib.error):
+                found.append(zlib.decompress(raw).decode("utf-8", "replace"))
+    return "\n".join(found)
+
+
 def leaks(tables: dict[str, str]) -> list[tuple[str, str]]:
-    """(table, form) for every form of a secret found in a table."""
+    """(table, form) for every form of a secret found in a table, also once base64 and zlib undone."""
     forms = {form for secret in (CREDS, PASSWORD) for form in secret_forms(secret)}
-    return sorted((table, form) for table, text in tables.items() for form in forms if form in text)
+    readable = {table: decoded(text) for table, text in tables.items()}
+    return sorted((table, form) for table, text in readable.items() for form in forms if form in text)
+
+
+def test_the_scan_sees_through_base64_and_zlib() -> None:
+    packed = base64.b64encode(zlib.compress(f"password={PASSWORD}".encode())).decode()
+    assert leaks({"task_instance": f'{{"stdout": "{packed}"}}'}) != []
 
 
 @pytest.mark.usefixtures("leaky_deployment")
-@pytest.mark.parametrize("mode", ["sync", "deferrable"])
+@pytest.mark.parametrize("mode", ["sync", "deferrable", "start_from_trigger"])
 def test_no_secret_reaches_the_metadata_db_in_clear(mode: str) -> None:
-    """Trigger kwargs, the event in next_kwargs, XCom (summary and full result), rendered fields."""
+    """Trigger kwargs, the event in next_kwargs, XCom (summary and full result), rendered fields.
+
+    ``start_from_trigger``: the command is built in the triggerer, whose event 0.1.0 did not seal
+    (stdout zlib-compressed and base64-encoded, the engine's echo of the password readable in it).
+    """
     run = run_dag("rocky_face", f"face__leaky__{mode}")
     found = leaks(metadata_db_text())
     assert not found, f"secrets in clear in the metadata DB: {found}"
@@ -98,6 +132,23 @@ def test_no_secret_reaches_the_metadata_db_in_clear(mode: str) -> None:
     assert error["message"].startswith("auth failed: password=*** creds=***")
     assert error["message"].endswith("nul=\\x00"), "a NUL is shown, not stored (JSONB refuses it)"
     assert "***" in run.xcoms["rocky_result"]["errors"][0]["error"]
+
+
+@pytest.mark.usefixtures("leaky_deployment")
+def test_a_start_from_trigger_event_holds_nothing_decodable() -> None:
+    """The event as the triggerer fires it (what Airflow stores in ``next_kwargs`` until the task
+    resumes; ``dag.test()`` clears it after, so the DB scan above cannot see it). 0.1.0 sent the engine's
+    stdout zlib-compressed and base64-encoded only: the password it echoed was one decode away."""
+    import asyncio
+    import importlib
+
+    from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+
+    dag = importlib.import_module("rocky_face").face__leaky__start_from_trigger
+    args = dag.get_task("rocky_run").start_trigger_args
+    event = asyncio.run(anext(RockyRunTrigger(**args.trigger_kwargs).run()))
+    assert not leaks({"task_instance.next_kwargs": json.dumps(event.payload)})
+    assert event.payload.get("sealed") is True
 
 
 def _run_record_leaking(secret: str) -> object:
@@ -172,10 +223,10 @@ def test_without_a_fernet_key_the_task_log_says_the_secrets_are_stored_unencrypt
     class TI:
         dag_id, run_id, task_id, map_index, try_number = "d", "r", "t", -1, 1
 
-    op = RockyOperator(task_id="t", deferrable=True, env_vars={"WAREHOUSE_CREDS": "no-key-creds-31"})
+    op = RockyOperator(task_id="t", deferrable=True, env_vars={"WAREHOUSE_ACCESS_TOKEN": "no-key-creds-31"})
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": TI()})  # type: ignore[arg-type]
-    assert deferred.value.trigger.command["env"]["WAREHOUSE_CREDS"] == "no-key-creds-31"  # type: ignore[attr-defined]
+    assert deferred.value.trigger.command["env"]["WAREHOUSE_ACCESS_TOKEN"] == "no-key-creds-31"  # type: ignore[attr-defined]
     assert "fernet_key is not set: the engine's 1 secret environment value(s) are stored unencrypted" in (
         capfd.readouterr().out
     )

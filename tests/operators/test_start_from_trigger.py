@@ -7,12 +7,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow_helpers import RecordingTI, trigger_of
 
 from airflow_provider_rocky._task.commands import RUN
+from airflow_provider_rocky.assets import openlineage_dataset_id, rocky_asset
 from airflow_provider_rocky.exceptions import RockyUsageError
 from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.testing import read_record
-from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
 from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
 TEMPLATED = RUN.templated
@@ -23,26 +24,6 @@ def renders_in_triggerer() -> bool:
 
 
 needs_rendering = pytest.mark.skipif(not renders_in_triggerer(), reason="Airflow < 3.3 renders nothing there")
-
-
-class RecordingTI:
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
-def trigger_of(op: RockyOperator, **context: Any) -> RockyRunTrigger:
-    """Build and render the trigger the way the triggerer does for a start-from-trigger task."""
-    args = op.start_trigger_args
-    assert op.start_from_trigger and args is not None
-    trigger = RockyRunTrigger(**args.trigger_kwargs)
-    ti = SimpleNamespace(dag_id="d", run_id="manual__1", task_id="t", map_index=-1, try_number=3, task=op)
-    trigger.task_instance = ti  # type: ignore[assignment]  # Airflow then picks the fields to render
-    if renders_in_triggerer():
-        trigger.render_template_fields(context=context)
-    return trigger
 
 
 def test_the_trigger_kwargs_are_the_operators_template_fields() -> None:
@@ -80,15 +61,23 @@ async def test_the_triggerer_renders_builds_and_runs_the_same_command(
     )
     trigger = trigger_of(op, ds="2026-04-07", params={"tenant": "acme"})
     event = await anext(trigger.run())
-    argv = next(r for r in read_record(record) if r["event"] == "start")["argv"]
+    argv = next(r for r in read_record(record) if r["event"] == "start" and "run" in r["argv"])["argv"]
     assert "--filter=tenant=acme" in argv and "--partition=2026-04-07" in argv
     assert "--idempotency-key=airflow:d:manual__1:t:-1:try3" in argv
-    ti = RecordingTI()
-    summary = op.execute_complete({"ti": ti, "outlet_events": _Events()}, event.payload)  # type: ignore[arg-type]
-    assert summary is not None and summary["outcome"] == "success" and summary["materializations_total"] >= 1
+    ti, outlet_events = RecordingTI(), _Events()
+    summary = op.execute_complete({"ti": ti, "outlet_events": outlet_events}, event.payload)  # type: ignore[arg-type]
+    assert summary is not None and summary["outcome"] == "success"
+    # What the engine wrote (its record), not what the provider says it did, is the reference.
+    written = [(r["table"], r["partition"]) for r in read_record(record) if r["event"] == "materialized"]
+    assert written and summary["materializations_total"] == len(written)
+    (alias,) = outlet_events.values()
+    expected = sorted((rocky_asset(table, namespace="rocky://acme").uri, key) for table, key in written)
+    assert sorted((asset.uri, (extra or {}).get("partition_key")) for asset, extra in alias.added) == expected
     lineage = op.get_openlineage_facets_on_complete(None)  # the real OpenLineage provider's classes
-    assert len(lineage.outputs) == summary["materializations_total"]
-    assert {ds.namespace for ds in lineage.outputs} == {"rocky://acme"}
+    datasets = {
+        openlineage_dataset_id(rocky_asset(table, namespace="rocky://acme").name) for table, _ in written
+    }
+    assert {(ds.namespace, ds.name) for ds in lineage.outputs} == datasets
 
 
 @pytest.mark.asyncio
@@ -104,7 +93,7 @@ async def test_the_triggerer_tells_rocky_who_started_the_run(standin_bin: Path, 
         env_vars={"ROCKY_STANDIN_RECORD": str(record), "ROCKY_STANDIN_DELAY": "0"},
     )
     await anext(trigger_of(op).run())
-    env = next(r for r in read_record(record) if r["event"] == "start")["env"]
+    env = next(r for r in read_record(record) if r["event"] == "start" and "run" in r["argv"])["env"]
     assert env["ROCKY_RUN_TRIGGER"] == "manual"  # the run id says manual__1
     assert env["ROCKY_SUBMISSION_ID"] == "d/manual__1/t/-1"
 

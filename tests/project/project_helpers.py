@@ -78,6 +78,16 @@ def run_order(record: Path) -> list[str]:
     return out
 
 
+def plain(value: Any) -> Any:
+    """A task's ``model``/``pipeline`` as the engine gets it: a group passes them as ``literal(...)``."""
+    return getattr(value, "value", value)
+
+
+def runs(task: Any) -> tuple[Any, Any]:
+    """``(model, pipeline)`` of a group's task, unwrapped."""
+    return plain(task.model), plain(task.pipeline)
+
+
 def events_by_uri(events: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     grouped: dict[str, list[dict[str, Any]]] = {}
     for uri, extra in events:

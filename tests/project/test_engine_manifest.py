@@ -20,10 +20,12 @@ pytestmark = pytest.mark.usefixtures("standin_bin")
 
 
 @pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+def _quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in [k for k in os.environ if k.startswith("ROCKY_STANDIN_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("ROCKY_STANDIN_DELAY", "0")
+    # A project: `rocky dag` loads the config first, as the engine does (dag.rs), and refuses without one.
+    (tmp_path / "rocky.toml").write_text('[adapter]\ntype = "duckdb"\n')
 
 
 def _write(standin_bin: Path, tmp_path: Path, *extra: str) -> tuple[int, Path]:
@@ -162,3 +164,54 @@ def test_a_connection_that_cannot_be_read_fails_as_2_not_as_stale(
     """A typo'd --conn-id was a traceback and exit 1, which --check reports as 'stale'."""
     assert main(["--conn-id", "no_such_conn", "--check", "--output", str(tmp_path / "m.json")]) == 2
     assert "no_such_conn" in capsys.readouterr().err
+
+
+def test_a_hanging_engine_times_out_before_the_import_does_and_the_previous_manifest_is_kept(
+    standin_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25.8: the default timeout (60 s) exceeded ``dagbag_import_timeout`` (30 s), so a hanging
+    engine timed the import out and the DAG disappeared. Now the engine gets half the import timeout,
+    through a real DagBag and its own import alarm (4 s here: the engine gets 2 s)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "rocky.toml").write_text('[adapter]\ntype = "duckdb"\n')  # rocky dag loads it first
+    cached_manifest(
+        EngineManifest(project_dir=str(project), binary_path=str(standin_bin))
+    )  # the previous one
+    (project / "rocky.toml").write_text(
+        '# changed: the next parse asks the engine again\n[adapter]\ntype = "duckdb"\n'
+    )
+    monkeypatch.setenv("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "4")
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "dev.py").write_text(
+        "from datetime import datetime\n"
+        "from airflow.sdk import DAG\n"
+        "from airflow_provider_rocky import RockyTaskGroup\n"
+        "from airflow_provider_rocky.task_group import EngineManifest\n"
+        "with DAG('dev_hang', schedule=None, start_date=datetime(2026, 1, 1)):\n"
+        f"    RockyTaskGroup('p', manifest=EngineManifest(project_dir={str(project)!r}, "
+        f"binary_path={str(standin_bin)!r}, env={{'ROCKY_STANDIN_SCENARIO': 'hang'}}))\n"
+    )
+    bag = DagBag(dag_folder=str(folder))
+    assert not bag.import_errors, bag.import_errors
+    assert len(bag.dags["dev_hang"].tasks) == 9, "rendered from the previous manifest"
+
+
+def test_an_explicit_timeout_above_the_import_timeout_is_capped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_rocky._project.engine import parse_time_budget
+
+    monkeypatch.setenv("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "30")
+    assert parse_time_budget(None) == 15 and parse_time_budget(5) == 5
+    with caplog.at_level(logging.WARNING):
+        assert parse_time_budget(60) == 15
+    assert "exceeds half of [core] dagbag_import_timeout=30" in caplog.text
+    monkeypatch.setenv("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "0")  # disabled: nothing to stay below
+    assert parse_time_budget(None) == 60 and parse_time_budget(90) == 90

@@ -11,7 +11,7 @@ import pytest
 import rocky_project as dags
 from airflow.sdk import Asset
 from airflow_helpers import asset_events
-from project_helpers import argv_of, events_by_uri, run_order, starts
+from project_helpers import argv_of, events_by_uri, plain, run_order, runs, starts
 
 from airflow_provider_rocky.assets import rocky_asset
 from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
@@ -39,7 +39,7 @@ def _assert_dependency_order(dag_id: str, record: Path) -> None:
     dag = getattr(dags, dag_id)
     order = run_order(record)
     assert len(order) == len(set(order)) == len(dag.tasks), "each node ran exactly once"
-    ran = {t.task_id: getattr(t, "seed", None) or t.model or t.pipeline for t in dag.tasks}
+    ran = {t.task_id: plain(getattr(t, "seed", None)) or runs(t)[0] or runs(t)[1] for t in dag.tasks}
     for task in dag.tasks:
         for upstream in task.upstream_task_ids:
             assert order.index(ran[upstream]) < order.index(ran[task.task_id]), (upstream, task.task_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG, Asset, AssetAlias
-from project_helpers import CORPUS_DAG, START, demo_manifest, synthetic_manifest, write_manifest
+from project_helpers import CORPUS_DAG, START, demo_manifest, plain, runs, synthetic_manifest, write_manifest
 
 from airflow_provider_rocky import RockyDAG, RockyTaskGroup
 from airflow_provider_rocky._project.manifest import ManifestError
@@ -53,12 +53,12 @@ def test_the_demo_project_renders_one_wired_task_per_materializing_node(tmp_path
     )
     assert tasks["fct_daily_orders"].upstream_task_ids == {"proj.load__raw_orders", "proj.dim_customers"}
     assert tasks["quality__orders_quality"].upstream_task_ids == {"proj.fct_daily_orders"}
-    assert (tasks["dim_customers"].model, tasks["dim_customers"].pipeline) == ("dim_customers", "marts")
-    assert (tasks["seed__country_codes"].seed, tasks["seed__country_codes"].pipeline) == (
+    assert runs(tasks["dim_customers"]) == ("dim_customers", "marts")
+    assert (plain(tasks["seed__country_codes"].seed), plain(tasks["seed__country_codes"].pipeline)) == (
         "country_codes",
         None,
     )
-    assert (tasks["load__raw_orders"].model, tasks["load__raw_orders"].pipeline) == (None, "raw_orders")
+    assert runs(tasks["load__raw_orders"]) == (None, "raw_orders")
     for name, table in [
         ("dim_customers", ".marts.dim_customers"),
         ("snapshot__customers_history", ".snapshots.customers_history"),
@@ -225,7 +225,7 @@ def test_a_seed_node_gets_the_task_arguments_but_not_the_run_arguments(tmp_path:
     args = {"retries": 4, "filter": "source=orders", "parallel": 2, "seeds_dir": "data/seeds"}
     _, tasks = _render(demo_manifest(tmp_path), operator_args=args)
     seed = tasks["seed__country_codes"]
-    assert (seed.retries, seed.seeds_dir, seed.seed) == (4, "data/seeds", "country_codes")
+    assert (seed.retries, seed.seeds_dir, plain(seed.seed)) == (4, "data/seeds", "country_codes")
     assert not hasattr(seed, "filter") and not hasattr(tasks["dim_customers"], "seeds_dir")
     assert (tasks["dim_customers"].filter, tasks["dim_customers"].parallel) == ("source=orders", 2)
     _, tasks = _render(demo_manifest(tmp_path), node_args={"country_codes": {"pipeline": "raw_orders"}})
@@ -269,7 +269,7 @@ def test_rocky_dag_renders_the_same_tasks_without_a_group(tmp_path: Path) -> Non
 def test_the_recorded_dag_json_renders() -> None:
     _, tasks = _render(CORPUS_DAG)
     assert list(tasks) == ["load__playground"]
-    assert tasks["load__playground"].pipeline == "playground" and _declared(tasks["load__playground"]) == []
+    assert runs(tasks["load__playground"])[1] == "playground" and _declared(tasks["load__playground"]) == []
 
 
 def test_a_thousand_node_manifest_renders(tmp_path: Path) -> None:

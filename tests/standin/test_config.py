@@ -39,6 +39,9 @@ def test_no_rocky_toml_is_refused_like_the_engine_refuses_it(tmp_path: Path) -> 
     outcome = ProcessOutcome(exit_code=1, stderr_tail=done.stderr.splitlines())
     verdict = interpret(outcome)
     assert verdict.error is not None and "failed to load config from rocky.toml" in str(verdict.error)
+    assert (verdict.error.category, verdict.error.retryable) == ("usage", False), (
+        "a retry reads the same folder"
+    )
 
 
 @pytest.mark.parametrize("opt_in", [True, False])

@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 from rocky_sdk.types_generated import DagRunOutput, SeedOutput
-from standin.test_standin import Live, run_standin, spawn
-
-__all__ = ["spawn"]  # the fixture, imported for pytest
+from standin_process import Live, run_standin
 
 ROCKY_TOML = '[adapter]\ntype = "duckdb"\npath = "warehouse.duckdb"\n'
 

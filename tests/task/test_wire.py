@@ -65,7 +65,8 @@ def test_a_refusal_naming_anything_but_a_registered_error_is_refused(name: str) 
 def test_a_malformed_event_fails_as_engine_naming_the_problem(event: object, says: str) -> None:
     with pytest.raises(RockyEngineError, match=says) as caught:
         wire.unpack(event)
-    assert caught.value.category == "engine" and not caught.value.retryable
+    # Retryable since issue 20 (not known to be permanent: a triggerer of another release, mid-upgrade).
+    assert caught.value.category == "engine" and caught.value.retryable
 
 
 def test_a_usage_refusal_keeps_its_category() -> None:

@@ -91,3 +91,58 @@ def test_bad_arguments_are_refused_at_parse_time() -> None:
         RockySourceSyncTrigger(projectdir="/x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="poll_interval"):
         RockySourceSyncTrigger(poll_interval=0)
+
+
+class RecordingStore:
+    """The watched asset's state store as the trigger sees it (``aget``/``aset``), recording each write."""
+
+    def __init__(self) -> None:
+        self.saved: list[dict[str, str]] = []
+
+    async def aget(self, key: str) -> Any:
+        return self.saved[-1] if self.saved else None
+
+    async def aset(self, key: str, value: dict[str, str]) -> None:
+        self.saved.append(dict(value))
+
+
+@pytest.mark.asyncio
+async def test_the_cursor_moves_only_after_the_events_were_handed_to_airflow(
+    standin_bin: Path, tmp_path: Path
+) -> None:
+    """0.1.0 saved the cursor before yielding: a triggerer dying in between lost those syncs for good."""
+    trig = trigger(standin_bin, tmp_path, fire_on_start=True, poll_interval=0.2)
+    store = RecordingStore()
+    trig.asset_state_store = store  # type: ignore[attr-defined]  # what Airflow 3.3 gives a watcher
+    events = trig.run()
+    try:
+        fired = [(await asyncio.wait_for(anext(events), 60)).payload for _ in range(3)]
+        assert store.saved == [], "not while the poll's events are still being handed over"
+        more = asyncio.ensure_future(anext(events))  # the generator goes on to its next poll
+        for _ in range(600):
+            if store.saved:
+                break
+            await asyncio.sleep(0.05)
+        more.cancel()
+        with pytest.raises((asyncio.CancelledError, StopAsyncIteration)):
+            await more
+    finally:
+        await events.aclose()
+    assert store.saved and set(store.saved[0]) == {event["source"] for event in fired}
+
+
+@pytest.mark.asyncio
+async def test_a_watcher_standing_down_starts_no_engine_per_poll(standin_bin: Path, tmp_path: Path) -> None:
+    """0.1.0 kept polling rocky discover every poll_interval while firing nothing."""
+    from airflow_provider_rocky.testing import read_record
+
+    record = tmp_path / "record.jsonl"
+    env = {"ROCKY_STANDIN_SCENARIO": "sync_trigger", "ROCKY_STANDIN_RECORD": str(record)}
+    trig = trigger(standin_bin, tmp_path, poll_interval=0.1, env=env)
+    polling = asyncio.ensure_future(anext(trig.run()))
+    await asyncio.sleep(3)  # 30 poll intervals
+    polling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await polling
+    discovers = [e for e in read_record(record) if e["event"] == "start" and "discover" in e["argv"]]
+    assert len(discovers) == 1, f"{len(discovers)} discover runs while standing down"

@@ -132,8 +132,9 @@ async def test_cancellation_ends_the_process_group() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_second_copy_of_the_same_try_waits_for_the_first(tmp_path) -> None:
-    """Two copies with one idempotency key: the engine's work runs once, and both report success."""
+async def test_a_second_copy_of_a_running_try_meets_its_lock_and_fails_retryable(tmp_path) -> None:
+    """Two copies with one idempotency key while the first runs: the second's claim meets the state
+    file's lock (the engine's claim opens the store) and reports it at once, retryable; the work runs once."""
     record = tmp_path / "record.jsonl"
 
     def copy() -> RockyRunTrigger:
@@ -143,12 +144,12 @@ async def test_a_second_copy_of_the_same_try_waits_for_the_first(tmp_path) -> No
         return RockyRunTrigger(command, in_flight_poll_seconds=0.5)
 
     first = asyncio.create_task(anext(copy().run()))
-    await asyncio.sleep(1.0)  # the first holds the key now
-    second = asyncio.create_task(anext(copy().run()))
-    events = await asyncio.gather(first, second)
-    verdicts = [interpret(wire.unpack(e.payload).outcome) for e in events]  # type: ignore[union-attr]
-    assert [v.outcome for v in verdicts] == ["success", "skipped"]
-    assert verdicts[1].result is not None and verdicts[1].result.skipped_by_run_id
+    await asyncio.sleep(1.0)  # the first holds the key and the state file now
+    second = await anext(copy().run())
+    verdict = interpret(wire.unpack(second.payload).outcome)  # type: ignore[union-attr]
+    assert verdict.error is not None and verdict.error.category == "state" and verdict.error.retryable
+    assert "locked by another process" in verdict.error.reason
+    assert interpret(wire.unpack((await first).payload).outcome).outcome == "success"  # type: ignore[union-attr]
     from airflow_provider_rocky.testing import read_record
 
     ran = [r for r in read_record(record) if r.get("event") == "end" and r.get("status") == "Success"]
@@ -222,6 +223,7 @@ async def test_a_triggerer_without_the_workers_key_refuses_naming_the_key(
 
     kwargs, _ = secrets.seal_command(_leaky("tok-other-key-9f"))
     monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+    secrets.forget_fernet()  # the triggerer is another process: it reads its own key
     event = await anext(RockyRunTrigger(kwargs).run())
     refused = wire.unpack(event.payload)
     assert isinstance(refused, wire.Refused) and refused.error.category == "usage"

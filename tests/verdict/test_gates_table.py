@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_rocky._engine.process import ProcessOutcome
+from airflow_provider_rocky._verdict import doctor as doctor_verdict
 from airflow_provider_rocky._verdict import gates, plan
 from airflow_provider_rocky._verdict.verdict import Verdict
 
 
-def check(name: str, status: str) -> dict[str, Any]:
-    return {"name": name, "status": status, "message": f"{name} is {status}", "duration_ms": 1}
+def check(name: str, status: str, message: str | None = None) -> dict[str, Any]:
+    return {"name": name, "status": status, "message": message or f"{name} is {status}", "duration_ms": 1}
 
 
 def doctor(*checks: dict[str, Any], overall: str = "healthy") -> bytes:
@@ -66,7 +67,9 @@ def rocky_test_json(failures: int, *, declarative: str | None = None, unit_faile
     if declarative is not None:
         result = {"model": "m", "table": "c.s.m", "test_type": "not_null", "column": "id", "sql": "select 1"}
         doc["declarative"] = {
-            "total": 1, "passed": 0, "failed": 1, "errored": 0, "warned": int(declarative == "warning"),
+            # The engine's tally (rocky-cli commands/test.rs): failed = fail at error severity only.
+            "total": 1, "passed": 0, "failed": int(declarative == "error"), "errored": 0,
+            "warned": int(declarative == "warning"),
             "results": [{**result, "status": "fail", "severity": declarative, "detail": "3 NULL rows"}],
         }  # fmt: skip
     if unit_failed:
@@ -137,39 +140,100 @@ class Row:
     stdout: bytes
     category: str | None = None
     options: dict[str, Any] | None = None
+    #: Whether the error is retryable; ``None``: not retryable (the gates' usual verdict).
+    retryable: bool = False
 
+
+DOCTOR = doctor_verdict.interpret_doctor
+AUTH_401 = "Ping failed: HTTP 401 Unauthorized: the access token has expired"
 
 ROWS = [
-    Row("doctor_healthy", gates.interpret_doctor, 0, doctor(check("state", "healthy"))),
-    Row("doctor_warning", gates.interpret_doctor, 0, doctor(check("auth", "warning"), overall="warning")),
-    Row(
-        "doctor_critical",
-        gates.interpret_doctor,
+    Row("doctor_healthy", DOCTOR, 0, doctor(check("state", "healthy"))),
+    Row("doctor_warning", DOCTOR, 0, doctor(check("auth", "warning"), overall="warning")),
+    Row(  # a live probe (the state schema: a rolling upgrade can end): retryable
+        "doctor_critical_probe",
+        DOCTOR,
         3,
-        doctor(check("state", "critical"), overall="critical"),
+        doctor(check("state_schema", "critical"), overall="critical"),
+        "health",
+        retryable=True,
+    ),
+    Row(  # the configuration: a retry re-reads the same file
+        "doctor_critical_config",
+        DOCTOR,
+        3,
+        doctor(check("config", "critical"), check("adapters", "critical"), overall="critical"),
+        "health",
+    ),
+    Row(  # a ping the warehouse answered with 401: the credentials, not the network
+        "doctor_critical_auth_refused",
+        DOCTOR,
+        3,
+        doctor(check("auth/default", "critical", AUTH_401), overall="critical"),
         "health",
     ),
     Row(
         "doctor_unknown_status_is_critical",
-        gates.interpret_doctor,
+        DOCTOR,
         0,
         doctor(check("state", "degraded")),
         "health",
+        retryable=True,
     ),
     Row(  # fail closed: the engine said critical (exit 3) though no row is
         "doctor_overall_critical_without_a_critical_row",
-        gates.interpret_doctor,
+        DOCTOR,
         3,
         doctor(check("state", "healthy"), overall="critical"),
         "health",
     ),
+    Row(  # fail closed: an overall the engine never prints
+        "doctor_unknown_overall",
+        DOCTOR,
+        0,
+        doctor(check("state", "healthy"), overall="degraded"),
+        "output",
+    ),
     Row(
         "doctor_critical_not_gating",
-        gates.interpret_doctor,
+        DOCTOR,
         3,
-        doctor(check("state", "critical")),
+        doctor(check("state", "critical"), check("auth", "healthy"), overall="critical"),
         None,
         {"checks": ["auth"]},
+    ),
+    Row(  # a typo: the gate would test nothing
+        "doctor_check_not_reported",
+        DOCTOR,
+        3,
+        doctor(check("state", "critical"), check("auth", "healthy"), overall="critical"),
+        "usage",
+        {"checks": ["stat", "auth"]},
+    ),
+    Row(  # --check=auth/default runs no check at all (doctor.rs should_run)
+        "doctor_nothing_reported",
+        DOCTOR,
+        0,
+        doctor(),
+        "usage",
+        {"checks": ["auth/default"]},
+    ),
+    Row(  # a group name gates every check of the group: auth/<adapter> without the summary row
+        "doctor_group_gates_its_checks",
+        DOCTOR,
+        3,
+        doctor(check("auth/default", "critical", "Ping failed: connection reset"), overall="critical"),
+        "health",
+        {"checks": ["auth"]},
+        retryable=True,
+    ),
+    Row(  # one check of a group gates alone
+        "doctor_one_check_of_a_group",
+        DOCTOR,
+        3,
+        doctor(check("auth/wh", "healthy"), check("auth/ft", "critical"), overall="critical"),
+        None,
+        {"checks": ["auth/wh"]},
     ),
     Row("compile_clean", gates.interpret_compile, 0, compiled()),
     Row("compile_warning", gates.interpret_compile, 0, compiled(diagnostic("W004", "Warning"))),
@@ -212,13 +276,22 @@ ROWS = [
     Row("ci_test_failure", gates.interpret_ci, 1, ci(True, 1, 1), "test"),
     Row("freshness_pass", gates.interpret_freshness, 0, fresh("pass", "pass")),
     Row("freshness_warn", gates.interpret_freshness, 0, fresh("pass", "warn")),
-    Row("freshness_error", gates.interpret_freshness, 1, fresh("pass", "error"), "freshness"),
-    Row("freshness_runtime_error", gates.interpret_freshness, 1, fresh("runtime_error"), "freshness"),
-    Row("freshness_unknown_status", gates.interpret_freshness, 0, fresh("stale"), "freshness"),
+    Row("freshness_error", gates.interpret_freshness, 1, fresh("pass", "error"), "freshness", retryable=True),
+    Row(
+        "freshness_runtime_error",
+        gates.interpret_freshness,
+        1,
+        fresh("runtime_error"),
+        "freshness",
+        retryable=True,
+    ),
+    Row(
+        "freshness_unknown_status", gates.interpret_freshness, 0, fresh("stale"), "freshness", retryable=True
+    ),
     Row("plan_ok", plan.interpret_plan, 0, planned()),
     Row("plan_over_budget", plan.interpret_plan, 1, planned(has_budget_errors=True), "budget"),
     Row("plan_without_id", plan.interpret_plan, 0, planned(plan_id=None), "output"),
-    Row("gate_without_json", gates.interpret_doctor, 1, b"", "engine"),
+    Row("gate_without_json", DOCTOR, 1, b"", "engine", retryable=True),
     Row("gate_garbage", gates.interpret_test, 0, b"not json", "output"),
 ]
 
@@ -234,7 +307,7 @@ def test_every_gate_row_reaches_its_verdict(row: Row) -> None:
         verdict.error
     )
     if verdict.error is not None:
-        assert not verdict.error.retryable
+        assert verdict.error.retryable is row.retryable
 
 
 def test_the_gates_cover_their_categories() -> None:

@@ -1,4 +1,6 @@
-"""The arguments of the gate commands: ``rocky doctor``, ``compile``, ``test``, ``ci``, ``freshness``.
+"""The arguments of the gate commands: ``rocky compile``, ``test``, ``ci``, ``freshness`` (and ``doctor``).
+
+``DoctorArgs`` lives in ``doctor.py`` with the engine's vocabulary of checks; it is re-exported here.
 
 argv follows rocky-sdk's builders for the same calls (``RockyClient.doctor/compile/test/ci/freshness``):
 ``--models`` is the connection's ``models_dir``; ``--var NAME=VALUE`` repeats, in the mapping's order.
@@ -12,8 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rocky._engine.args.base import blank_to_none
+from airflow_provider_rocky._engine.args.doctor import DoctorArgs
 from airflow_provider_rocky._engine.command import RockySettings, opt
 from airflow_provider_rocky.exceptions import RockyUsageError
+
+__all__ = ["CiArgs", "CompileArgs", "DoctorArgs", "FreshnessArgs", "TestArgs"]
 
 #: What the engine accepts as a ``--var`` name (``@var(name)`` in models).
 #: Matched whole (``fullmatch``): ``$`` would let a trailing newline through, which the engine's
@@ -41,48 +46,6 @@ def _vars(var: Mapping[str, Any] | None) -> list[str]:
             )
         argv += [opt("--var", f"{name}={value}")]
     return argv
-
-
-@dataclass(frozen=True)
-class DoctorArgs:
-    """``rocky doctor [--check NAME] [--verbose]``.
-
-    ``checks`` names the checks that gate the task; one name is also passed as ``--check`` (the
-    engine then runs only it), several run every check and gate on those named.
-    """
-
-    checks: list[str] | str | None = None
-    verbose: bool = False
-
-    @classmethod
-    def coerce(cls, **raw: Any) -> DoctorArgs:
-        values = blank_to_none(raw)
-        checks = values.get("checks")
-        if isinstance(checks, str):
-            values["checks"] = [part.strip() for part in checks.split(",") if part.strip()]
-        return cls(**values)
-
-    @classmethod
-    def check_shape(cls, **values: Any) -> None:
-        """Nothing depends only on which arguments are set."""
-
-    @property
-    def names(self) -> list[str]:
-        """The checks that gate the task (empty: every check)."""
-        return [self.checks] if isinstance(self.checks, str) else list(self.checks or [])
-
-    def validate(self) -> None:
-        for name in self.names:
-            if not re.fullmatch(r"[a-z_]+(/[A-Za-z0-9_.-]+)?", name):
-                raise RockyUsageError(
-                    f"checks: {name!r} is not a doctor check name (e.g. state, auth, auth/default)"
-                )
-
-    def argv(self, settings: RockySettings) -> list[str]:
-        args = ["doctor"]
-        if len(self.names) == 1:
-            args += [opt("--check", self.names[0])]
-        return args + (["--verbose"] if self.verbose else [])
 
 
 @dataclass(frozen=True)

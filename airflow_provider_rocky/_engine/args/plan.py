@@ -25,6 +25,13 @@ _HEX = re.compile(r"[0-9a-fA-F]{8,128}")
 SPEC_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
+def _shown(value: str | None, limit: int = 130) -> str:
+    """A refused value quoted, cut when long (a templated XCom may hold megabytes)."""
+    if value is None or len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
+
+
 @dataclass(frozen=True)
 class PlanArgs(RunSelection):
     """The arguments of one ``rocky plan``, after templating: a run's selection, plus ``env``."""
@@ -65,7 +72,7 @@ def _check_spec_digest(digest: str) -> None:
     bare = digest.lower().removeprefix("sha256:")
     if re.fullmatch(r"[0-9a-f]{64}", bare):
         hint += f": write 'sha256:{bare}'"
-    raise RockyUsageError(f"expect_spec_digest={digest!r} can never match: {hint}")
+    raise RockyUsageError(f"expect_spec_digest={_shown(digest)} can never match: {hint}")
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,8 @@ class ApplyArgs:
     def validate(self) -> None:
         if not self.plan_id or not _HEX.fullmatch(self.plan_id):
             raise RockyUsageError(
-                f"plan_id={self.plan_id!r} is not a plan id (the hex id `rocky plan` prints); did the plan "
-                "task push one? (its XCom return_value['plan_id'])"
+                f"plan_id={_shown(self.plan_id)} is not a plan id (the hex id `rocky plan` prints); did the "
+                "plan task push one? (its XCom return_value['plan_id'])"
             )
         if self.expect_spec_digest is not None:
             _check_spec_digest(self.expect_spec_digest)

@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow_provider_rocky.testing._standin.flags import (
     GLOBAL,
+    OPTIONAL_POSITIONALS,
     POSITIONALS,
     SINCE,
     SUBCOMMAND_OPTS,
@@ -64,6 +65,7 @@ Commands:
   discover   List the sources and when each last synced
   freshness  Check source and model freshness (engines 1.74 and later)
   dag        Print the project's unified DAG (nodes, edges, execution layers)
+  init       Initialize a new Rocky project (a DuckDB project that runs as it is)
 
 Options:
   -c, --config <PATH>            [default: rocky.toml]
@@ -235,14 +237,16 @@ def parse_argv(
     sub_seen: list[str] = []
     opts = (*SUBCOMMAND_OPTS[command], *GLOBAL)
     slots = list(POSITIONALS.get(command, ()))
+    optional = list(OPTIONAL_POSITIONALS.get(command, ()))
+    values.update({name.lower(): default for name, default in optional})
     while index < len(tokens):
         token = tokens[index]
         if token in ("-h", "--help"):
             raise EarlyExit(_sub_help(command))
         if not token.startswith("-") or len(token) == 1:
-            if not slots:
+            if not slots and not optional:
                 raise UsageError(f"unexpected argument '{token}' found", usage=usage)
-            values[slots.pop(0).lower()] = token
+            values[(slots.pop(0) if slots else optional.pop(0)[0]).lower()] = token
             index += 1
             continue
         index = _consume(tokens, index, opts, values, sub_seen, usage)

@@ -1,4 +1,5 @@
-"""The parts of ``rocky.toml`` the stand-in honours: adapter (DuckDB path), pipelines, budget, state.
+"""The parts of ``rocky.toml`` the stand-in honours: adapter (DuckDB path), pipelines, budget, state
+(its backend and ``[state.idempotency]``).
 
 The real engine refuses to start without its config, and so does the stand-in (exit 1, ``Error:
 failed to load config from rocky.toml``): a DAG whose ``project_dir`` holds no project must fail in a
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_rocky.testing._standin.errors import CommandError
+from airflow_provider_rocky.testing._standin.idempotency import Settings
 
 PIPELINE_TYPES = ("replication", "transformation", "quality", "snapshot", "load")
+#: Keys that make a bare ``[pipeline]`` one pipeline named ``default`` (config.rs ``is_bare_pipeline``).
+_BARE_PIPELINE_KEYS = ("source", "type", "models", "tables", "unique_key", "source_dir")
 #: Environment knob: ``1`` lets the stand-in run without a config file (the real engine never does).
 ALLOW_NO_CONFIG = "ROCKY_STANDIN_ALLOW_NO_CONFIG"
 
@@ -37,6 +41,10 @@ class ProjectConfig:
     budget_max_usd: float | None = None
     budget_on_breach: str = "warn"
     state_backend: str = "local"
+    #: ``[state.idempotency]`` (engine defaults when absent).
+    idempotency: Settings = field(default_factory=Settings)
+    #: ``(name, type, kind)`` of every adapter: ``[adapter]`` is named ``default``, ``[adapter.x]`` ``x``.
+    adapters: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def catalog(self) -> str:
@@ -50,16 +58,22 @@ def table(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _adapters(data: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def _named_adapters(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
     for section in ("adapter", "adapters"):
         block = data.get(section)
         if not isinstance(block, dict):
             continue
         if "type" in block:
-            found.append(block)
-        found.extend(value for value in block.values() if isinstance(value, dict) and "type" in value)
+            found.append(("default", block))
+        found.extend(
+            (str(name), value) for name, value in block.items() if isinstance(value, dict) and "type" in value
+        )
     return found
+
+
+def _adapters(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [block for _name, block in _named_adapters(data)]
 
 
 def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConfig:
@@ -93,6 +107,8 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
     pipelines: dict[str, str] = {}
     discovery: set[str] = set()
     block = data.get("pipeline", data.get("pipelines", {}))
+    if isinstance(block, dict) and any(key in block for key in _BARE_PIPELINE_KEYS):
+        block = {"default": block}  # config.rs normalize_toml_shorthands: [pipeline] → [pipeline.default]
     if isinstance(block, dict):
         for name, body in block.items():
             if isinstance(body, dict):
@@ -113,6 +129,11 @@ def load_config(config: str, cwd: Path, *, required: bool = True) -> ProjectConf
         budget_max_usd=float(max_usd) if isinstance(max_usd, int | float) else None,
         budget_on_breach=str(budget.get("on_breach", "warn")),
         state_backend=str(state.get("backend", "local")),
+        idempotency=Settings.from_toml(state.get("idempotency")),
+        adapters=tuple(
+            (name, str(block.get("type")), str(block.get("kind", "warehouse")))
+            for name, block in _named_adapters(data)
+        ),
     )
 
 

@@ -177,6 +177,8 @@ DISCOVER = (_str("pipeline"), Opt("with-schemas"), _str("emit-fivetran-state-to"
 FRESHNESS = (_str("pipeline"),)
 DAG = (_str("models"), _str("seeds"), _str("contracts"), Opt("column-lineage"))
 SEED = (_str("seeds"), _str("pipeline"), _str("filter"))
+#: ``rocky init [PATH] [--template TEMPLATE]`` (main.rs ``Command::Init``: ``path`` defaults to ".").
+INIT = (_str("template"),)
 SUBCOMMAND_OPTS = {
     "run": RUN,
     "doctor": DOCTOR,
@@ -189,9 +191,12 @@ SUBCOMMAND_OPTS = {
     "freshness": FRESHNESS,
     "dag": DAG,
     "seed": SEED,
+    "init": INIT,
 }
 #: Required positional arguments, by subcommand (clap value names).
 POSITIONALS = {"apply": ("PLAN_ID",)}
+#: Optional positional arguments (clap ``default_value``), by subcommand: (value name, default).
+OPTIONAL_POSITIONALS = {"init": (("PATH", "."),)}
 #: Subcommands newer engines added: the engine version they first appear in.
 SINCE = {"freshness": (1, 74, 0)}
 #: Subcommands the stand-in emulates; any other word is a clap "unrecognized subcommand" (exit 2).

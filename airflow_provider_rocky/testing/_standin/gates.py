@@ -1,10 +1,8 @@
-"""``rocky doctor``, ``compile``, ``test`` and ``ci`` (contract §7): the gates a DAG runs before a run.
+"""``rocky compile``, ``test`` and ``ci`` (contract §7): the gates a DAG runs before a run.
 
-Each is healthy/clean unless the scenario says otherwise (the names are in ``testing/scenarios.py``):
+(``rocky doctor`` is ``doctor.py``.) Each is clean unless the scenario says otherwise (the names are
+in ``testing/scenarios.py``):
 
-* doctor: ``state_locked`` / ``state_busy`` / ``state_schema_mismatch`` / ``adapter_auth`` /
-  ``doctor_critical`` make checks critical (exit 3, with the engine's suggestions);
-  ``doctor_warning`` one warning (exit 0). ``--check NAME`` reports that check only.
 * compile: ``compile_error`` (E001) / ``contract_violation`` (E010, E012, E013) are Error diagnostics
   (``has_errors``, JSON then exit 1); ``compile_warning`` a W004 warning (exit 0).
 * test: ``test_failure`` fails one test (JSON then exit 1).
@@ -17,36 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_rocky.testing._standin.cli import Invocation
-from airflow_provider_rocky.testing._standin.config import load_config
 from airflow_provider_rocky.testing._standin.errors import CommandError
 from airflow_provider_rocky.testing._standin.outputs import render
 from airflow_provider_rocky.testing._standin.selection import Unit, model_units
 from airflow_provider_rocky.testing._standin.tracing import StderrLog, write_fd
 from airflow_provider_rocky.testing.scenarios import DIAGNOSTICS, Scenario
 
-DOCTOR_CRITICAL_EXIT = 3
 CI_WARNINGS_EXIT = 4
-#: (check, status, message) the scenario forces.
-_DOCTOR = {
-    "state_locked": [("state", "critical", "state store is locked by another process")],
-    "state_busy": [
-        ("state", "critical", "state store is busy; another rocky process holds the write transaction")
-    ],
-    "state_schema_mismatch": [
-        ("state_schema", "critical", "state schema v23 on disk, this binary supports v22")
-    ],
-    "adapter_auth": [("auth", "critical", "adapter authentication failed: HTTP 401 Unauthorized")],
-    "doctor_warning": [("auth", "warning", "the access token of adapter default expires in 3 days")],
-    "doctor_critical": [
-        ("state", "critical", "state store is locked by another process"),
-        ("auth", "critical", "adapter authentication failed: HTTP 401 Unauthorized"),
-    ],
-}
-_SUGGESTIONS = {
-    "state": "stop the other rocky writer, or give each task its own --state-namespace",
-    "state_schema": "upgrade rocky, or restore a state file written by this version",
-    "auth": "refresh the warehouse credentials in the connection's secret env",
-}
 WARNING_DIAGNOSTIC = (
     "W004",
     "column 'email' is classified pii but has no masking policy",
@@ -60,41 +35,6 @@ def _print(document: dict[str, Any], fmt: str) -> None:
     else:
         lines = [f"{key}: {value}" for key, value in document.items() if not isinstance(value, list | dict)]
         write_fd(1, ("\n".join(lines) + "\n").encode("utf-8"))
-
-
-def doctor(inv: Invocation, scenario: Scenario, cwd: Path, log: StderrLog, fmt: str) -> int:
-    """Health checks; returns the exit code (3 when a check is critical)."""
-    config = load_config(inv.config, cwd, required=False)
-    checks = {
-        "config": "Config syntax valid" if config.exists else "No config file; stand-in defaults in use",
-        "state": "State store healthy",
-        "state_schema": "state schema v22 matches this binary",
-        "adapters": f"1 adapter(s) configured ({config.adapter_type})",
-        "pipelines": f"{max(1, len(config.pipelines))} pipeline(s) configured",
-        "auth": "all adapters authenticated",
-    }
-    forced = {name: (status, message) for name, status, message in _DOCTOR.get(scenario.name, [])}
-    wanted = inv.get("check")
-    results: list[dict[str, Any]] = [
-        {
-            "name": name,
-            "status": forced.get(name, ("healthy", message))[0],
-            "message": forced.get(name, ("healthy", message))[1],
-            "duration_ms": 1,
-        }
-        for name, message in checks.items()
-        if wanted is None or name == wanted
-    ]
-    statuses = {row["status"] for row in results}
-    overall = "critical" if "critical" in statuses else "warning" if "warning" in statuses else "healthy"
-    suggestions = [
-        _SUGGESTIONS.get(str(row["name"]), f"see the {row['name']} check")
-        for row in results
-        if row["status"] != "healthy"
-    ]
-    log.info(f"doctor finished: {overall}", overall=overall)
-    _print({"command": "doctor", "overall": overall, "checks": results, "suggestions": suggestions}, fmt)
-    return DOCTOR_CRITICAL_EXIT if overall == "critical" else 0
 
 
 def diagnostics(scenario: Scenario, units: list[Unit]) -> list[dict[str, Any]]:

@@ -159,6 +159,40 @@ def synthetic_nodes(count: int, fan_in: int = 3) -> list[dict[str, Any]]:
     return nodes[:count]
 
 
+def _seed(index: int) -> dict[str, Any]:
+    name = f"s{index:05d}"
+    return {"id": f"seed:{name}", "kind": "seed", "label": name, "target": _target(name, "seeds")}
+
+
+def shaped_nodes(shape: str, count: int) -> list[dict[str, Any]]:
+    """About ``count`` nodes in a shape that resolving through ephemeral models makes costly.
+
+    * ``hub``: ``k`` seeds, one ephemeral model reading them all, ``k`` models reading it (``k²``
+      edges once the ephemeral model is resolved through pairwise);
+    * ``ladder``: rung ``i`` is a seed, an ephemeral model reading the seed and the previous rung's
+      ephemeral model, and a model reading that ephemeral model (model ``i`` depends on seeds
+      ``1..i``: ``n²/2`` edges pairwise).
+    """
+    ephemeral = {"type": "ephemeral"}
+    full = {"type": "full_refresh"}
+    if shape == "hub":
+        k = max((count - 1) // 2, 1)
+        hub = _model("hub", [f"seed:s{i:05d}" for i in range(k)], ephemeral)
+        return [
+            *(_seed(i) for i in range(k)),
+            hub,
+            *(_model(f"m{i:05d}", ["transformation:hub"], full) for i in range(k)),
+        ]
+    if shape == "ladder":
+        nodes: list[dict[str, Any]] = []
+        for i in range(max(count // 3, 1)):
+            previous = [f"transformation:e{i - 1:05d}"] if i else []
+            nodes += [_seed(i), _model(f"e{i:05d}", [*previous, f"seed:s{i:05d}"], ephemeral)]
+            nodes.append(_model(f"m{i:05d}", [f"transformation:e{i:05d}"], full))
+        return nodes
+    raise ValueError(f"unknown shape {shape!r} (hub, ladder)")
+
+
 def dag_document(nodes: list[dict[str, Any]], version: str) -> dict[str, Any]:
     """A ``rocky dag --output json`` document: nodes, edges (``check`` into quality), layers, summary."""
     kinds = {node["id"]: node["kind"] for node in nodes}

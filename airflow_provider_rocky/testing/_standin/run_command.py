@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from airflow_provider_rocky.testing._standin import checks, state_lock, streams
@@ -42,6 +41,15 @@ def _early_error(run: RunEnv, state: Path) -> None:
         )
     if early == "governance_refused":
         raise CommandError(refusal_message())
+    if early == "network_failure":  # rocky-fivetran client.rs:80 (FivetranError::Http, a reqwest error)
+        raise CommandError(
+            f"failed to discover sources for pipeline {run.inv.get('pipeline') or 'default'}",
+            [
+                "HTTP error: error sending request for url (https://api.fivetran.com/v1/groups/grp/"
+                "connectors): connection closed before message completed",
+                "connection reset by peer (os error 104)",
+            ],
+        )
 
 
 def _refuse_unsupported_shadow(inv: Invocation, pipeline: str, pipeline_type: str) -> None:
@@ -86,47 +94,81 @@ def run_command(run: RunEnv) -> Outcome:
         cwd=run.cwd,
         today=utc_now().date(),
     )
-    mode = run.scenario.signals
-    run.interrupts.install(("graceful" if plan.replication_path else "default") if mode == "auto" else mode)
-    key = idempotency_key(inv, run.env)
-    store = IdempotencyStore(store_path(state)) if key is not None else None
-    if store is not None and key is not None:
-        claim = store.claim(key, log.run_id, os.getpid())
-        if claim.state != "claimed":
-            status = "SkippedIdempotent" if claim.state == "succeeded" else "SkippedInFlight"
-            log.event(
-                "INFO",
-                f"idempotency key {claim.state.replace('_', '-')} — skipping",
-                target="rocky::run",
-                backend="local",
-                skipped_by_run_id=claim.holder,
-            )
-            output = build_skipped_output(
-                status=status,
-                key=key,
-                prior_run_id=claim.holder or "",
-                filter_text=inv.get("filter") or "",
-                pipeline_type=plan.pipeline_type,
-                concurrency=inv.get("parallel") or 4,
-                version=run.knobs.engine.version,
-            )
-            write_fd(1, render(output, run.output_format).encode("utf-8"))
-            return Outcome(0, status)
-        if claim.reclaimed_from:
-            log.warn("reclaimed a stale in-flight idempotency claim", previous_run_id=claim.reclaimed_from)
-        log.info("idempotency key claimed — proceeding", backend="local")
-    outcome = Outcome(1)
+    run.interrupts.install("default" if run.scenario.signals == "auto" else run.scenario.signals)
     shown = state.relative_to(run.cwd) if state.is_relative_to(run.cwd) else state
-    try:
-        with state_lock.hold(state, shown):  # the single writer, for as long as the run executes
+    key = idempotency_key(inv, run.env)
+    store = IdempotencyStore(store_path(state), config.idempotency) if key is not None else None
+    if store is not None and key is not None:
+        skipped = _claim(run, store, key, state, shown, plan)
+        if skipped is not None:
+            return skipped
+    outcome: Outcome | None = None
+    with state_lock.hold(state, shown):  # the single writer, for as long as the run executes
+        try:
             outcome = _execute(run, plan, pipeline, config)
-    finally:
-        if store is not None and key is not None:
-            succeeded = (
-                outcome.status in ("Success", "PartialFailure") and outcome.exit_code != INTERRUPTED_EXIT
-            )
-            store.finish(key, log.run_id, succeeded=succeeded)
+        finally:  # a signal with the default disposition ends the process here: nothing finalizes
+            if store is not None and key is not None:
+                store.finalize(key, log.run_id, succeeded=_succeeded(run, plan, outcome))
+    assert outcome is not None  # _execute returned (an exception would have propagated)
     return outcome
+
+
+def _claim(
+    run: RunEnv, store: IdempotencyStore, key: str, state: Path, shown: Path, plan: RunPlan
+) -> Outcome | None:
+    """``try_claim_idempotency`` (``commands/run.rs``): the short-circuit output, or ``None`` to run."""
+    inv, log = run.inv, run.log
+    with state_lock.hold(
+        state, shown, context=f"failed to open state store at {shown} for idempotency claim"
+    ):
+        claim = store.claim(key, log.run_id)
+    if claim.verdict == "claimed":
+        log.info("idempotency key claimed — proceeding", idempotency_key=key, backend="local")
+        return None
+    if claim.verdict == "adopted":
+        log.warn(
+            "adopted stale idempotency claim (previous run appears crashed) — proceeding",
+            idempotency_key=key,
+            prior_run_id=claim.prior_run_id,
+            backend="local",
+        )
+        return None
+    status = "SkippedIdempotent" if claim.verdict == "skip_completed" else "SkippedInFlight"
+    if run.output_format != "json":  # emit_skipped_run_output: JSON mode prints the output only
+        label = "skipped_idempotent" if status == "SkippedIdempotent" else "skipped_in_flight"
+        log.info(
+            "idempotency key already claimed — skipping run",
+            idempotency_key=key,
+            prior_run_id=claim.prior_run_id,
+            status=label,
+        )
+    output = build_skipped_output(
+        status=status,
+        key=key,
+        prior_run_id=claim.prior_run_id or "",
+        filter_text=inv.get("filter") or "",
+        pipeline_type=plan.pipeline_type,
+        concurrency=inv.get("parallel") or 4,
+        version=run.knobs.engine.version,
+    )
+    write_fd(1, render(output, run.output_format).encode("utf-8"))
+    return Outcome(0, status)
+
+
+def _succeeded(run: RunEnv, plan: RunPlan, outcome: Outcome | None) -> bool:
+    """How the claim is finalized (``commands/run.rs``), per path.
+
+    The replication path and ``--model`` call ``finalize_idempotency`` with the output's derived status
+    (``Success`` only without failures or interruption, whatever the exit code: a budget breach still
+    stamps ``Succeeded``); the transformation, quality and snapshot arms stamp ``Succeeded`` only when
+    they return ``Ok`` (exit 0), and an error (``PartialFailure``, ``RunFailed``, a budget breach, a hard
+    failure) finalizes ``Failed`` (``finalize_idempotency_on_error``).
+    """
+    if outcome is None:  # a hard failure escaped the run body
+        return False
+    if plan.replication_path or run.inv.get("model") is not None:
+        return outcome.status == "Success" and outcome.exit_code != INTERRUPTED_EXIT
+    return outcome.exit_code == 0
 
 
 def _execute(run: RunEnv, plan: RunPlan, pipeline: str, config: ProjectConfig) -> Outcome:

@@ -140,6 +140,7 @@ class Runner:
         quiet = len(units) > 1000
         schemas_done: set[str] = set()
         for index, unit in enumerate(units):
+            self._signals_for(unit)
             if self._contain(unit):
                 continue
             started_at, t0 = utc_now(), time.monotonic()
@@ -165,6 +166,7 @@ class Runner:
             if fate.ok:
                 try:
                     result.rows = self.warehouse.materialize(unit) if self.warehouse else unit.rows
+                    self._record_write(unit)
                 except Exception as exc:  # a failing statement is a per-table failure, like the engine's
                     result.outcome, result.failure_kind, result.error = "failed", "query-rejected", str(exc)
             else:
@@ -195,8 +197,28 @@ class Runner:
                     self.blocker = unit.name
         if scenario.slow:
             self.run.interrupts.pause(max(0.0, SLOW_MINIMUM - (time.monotonic() - self.started)))
+        if self.plan.replication_path:
+            self.run.interrupts.install("drained")
         if self.run.interrupts.requested:
             self.report.interrupted = True
+
+    def _signals_for(self, unit: Unit) -> None:
+        """Handlers exist only while the replication fan-out copies tables (``signals.py``)."""
+        if self.plan.replication_path:
+            self.run.interrupts.install("drained" if unit.is_model else "graceful")
+
+    def _record_write(self, unit: Unit) -> None:
+        """The record's ``materialized`` event: what this process wrote (tests count writes by it)."""
+        self.run.recorder.append(
+            {
+                "event": "materialized",
+                "pid": os.getpid(),
+                "run_id": self.log.run_id,
+                "table": unit.full_name,
+                "partition": unit.partition.key if unit.partition is not None else None,
+                "warehouse": str(self.warehouse.path) if self.warehouse is not None else None,
+            }
+        )
 
     def _contain(self, unit: Unit) -> bool:
         """``[resilience] contain_failures``: a model after a failed one is not built, and says why."""
@@ -268,17 +290,21 @@ class Runner:
             return INTERRUPTED_EXIT
         failed_tables = [r for r in report.results if r.outcome == "failed" and not r.unit.is_model]
         code = {"Success": 0, "PartialFailure": 2}.get(output["status"], 1)
+        # A partial run's sentinel is mapped to exit 2 by ``std::process::exit(2)`` before ``main``
+        # returns it (``engine/rocky/src/main.rs`` ~4785): no ``Error:`` line; a total failure's is.
         if failed_tables:
-            self.log.plain(
-                f"Error: {output['tables_failed']} table(s) failed during parallel execution "
-                f"(run_id: {run_id}, use --resume {run_id} to retry)"
-            )
+            if code != 2:
+                self.log.plain(
+                    f"Error: {output['tables_failed']} table(s) failed during parallel execution "
+                    f"(run_id: {run_id}, use --resume {run_id} to retry)"
+                )
             return code
         if output["tables_failed"]:
-            self.log.plain(
-                f"Error: {output['tables_failed']} model(s) failed (run_id: {run_id}, see the `errors` "
-                "array in the JSON output)"
-            )
+            if code != 2:
+                self.log.plain(
+                    f"Error: {output['tables_failed']} model(s) failed (run_id: {run_id}, see the `errors` "
+                    "array in the JSON output)"
+                )
             return code
         for breach in report.budget_breaches:
             self.log.plain(

@@ -1,9 +1,20 @@
-"""SIGINT/SIGTERM the way the engine handles them (contract §3.1 row 130).
+"""SIGINT/SIGTERM the way the engine handles them, per command path (contract §3.1).
 
-* ``graceful`` (replication fan-out): the first signal prints the shutdown line and lets the run
-  finish as interrupted (JSON ``interrupted: true``, exit 130); a second one exits 130 at once.
-* ``default`` (transformation path, no handler in the engine): the signal kills the process, no JSON.
-* ``ignore`` (the ``hang_ignore_term`` scenario): only SIGKILL ends the process.
+Upstream (rocky-data/rocky at 1.71, ``engine/crates/rocky-cli/src/commands/run.rs``): only the
+replication fan-out registers handlers (``tokio::signal::ctrl_c()`` and a SIGTERM stream, ~3783-3935);
+every other path keeps the default disposition, so a signal kills the process without JSON, and
+without finalizing its idempotency claim.
+
+* ``default``: the process starts so (Rust's dispositions), and the transformation, quality and
+  snapshot paths stay so: SIGTERM/SIGINT kill it.
+* ``graceful`` (the replication fan-out, from its first table): the first signal prints the shutdown
+  line (``arm_hard_exit_on_second_signal``) and the run finishes as interrupted (JSON ``interrupted:
+  true``, exit 130); after it only a second **SIGINT** exits 130 at once (the watcher watches SIGINT
+  only; a second SIGTERM reaches a stream nobody polls any more).
+* ``drained`` (after the fan-out): tokio's handlers stay registered for the life of the process, so a
+  signal is swallowed, except the second SIGINT of an interrupted run.
+* ``ignore`` (the ``hang_ignore_term`` scenario: a drain stuck on a statement that ignores
+  cancellation): only SIGKILL ends the process.
 """
 
 from __future__ import annotations
@@ -31,10 +42,12 @@ class Interrupts:
         self.mode = "default"
 
     def install(self, mode: str) -> None:
-        """Switch to ``graceful``, ``default`` or ``ignore`` handling of SIGINT and SIGTERM."""
+        """Switch to ``graceful``, ``drained``, ``default`` or ``ignore`` handling of SIGINT and SIGTERM."""
+        if self.mode == "ignore" and mode in ("graceful", "drained"):
+            return  # a scenario that ignores signals keeps ignoring them
         self.mode = mode
         for sig in (signal.SIGINT, signal.SIGTERM):
-            if mode == "graceful":
+            if mode in ("graceful", "drained"):
                 signal.signal(sig, self._handle)
             elif mode == "ignore":
                 signal.signal(sig, signal.SIG_IGN)
@@ -43,8 +56,12 @@ class Interrupts:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested:
-            write_fd(2, (SECOND_SIGNAL_LINE + "\n").encode())
-            os._exit(INTERRUPTED_EXIT)
+            if signum == signal.SIGINT:  # the hard-exit watcher armed by the first signal
+                write_fd(2, (SECOND_SIGNAL_LINE + "\n").encode())
+                os._exit(INTERRUPTED_EXIT)
+            return
+        if self.mode == "drained":
+            return  # the fan-out is over: nobody polls the signal streams
         self.requested = True
         write_fd(2, (SHUTDOWN_LINE + "\n").encode())
 
