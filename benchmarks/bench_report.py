@@ -270,6 +270,8 @@ def _watch_liveness(t: Table, sec: Results) -> None:
             f"max {fmt(d['engine_side_max_s'])} s"
         )
         t.add(name, d["provider_side_p50_s"], None, note)
+
+
 def _manifest(t: Table, sec: Results) -> None:
     from bench_manifest import IMPORT_TIMEOUT_S, SHAPES
 

@@ -15,7 +15,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import doctor, fail_nodes, gates, init, plans, project, seeds, sources
+from airflow_provider_rocky.testing._standin import (
+    doctor,
+    fail_nodes,
+    gates,
+    init,
+    plans,
+    project,
+    seeds,
+    sources,
+)
 from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
 from airflow_provider_rocky.testing._standin.config import load_config
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
