@@ -14,7 +14,7 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator
@@ -188,35 +188,14 @@ class RockyBaseOperator(BaseOperator):
 
     def _start_trigger_args(self, request: RunRequest) -> StartTriggerArgs:
         """``StartTriggerArgs``: the templated values as kwargs the triggerer renders, plus a spec."""
-        from airflow.triggers.base import StartTriggerArgs
+        from airflow_provider_rocky._task.request import start_trigger_args
 
-        from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH
-        from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
-
-        if not AIRFLOW_V_3_3_PLUS:
-            templated = [name for name, value in request.templated().items() if "{{" in str(value)]
-            if templated:
-                raise ValueError(
-                    f"{self.task_id}: start_from_trigger with templated {', '.join(templated)} needs Airflow "
-                    "3.3+ (older triggerers do not render templates); use deferrable=True without it"
-                )
-        limits = self._limits().as_kwargs()
-        names = ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds", "min_engine_version")
-        kwargs = {name: limits[name] for name in names}
-        if self.in_flight_wait_seconds != IN_FLIGHT_WAIT_SECONDS:  # a previous triggerer refuses it
-            kwargs["in_flight_wait_seconds"] = self.in_flight_wait_seconds
-        return StartTriggerArgs(
-            trigger_cls=TRIGGER_CLASSPATH,
-            trigger_kwargs={
-                **request.templated(),
-                "spec": request.spec(),
-                **kwargs,
-                "command_name": request.command,
-            },
-            next_method="execute_complete",
-            next_kwargs=None,
-            timeout=None,  # the trigger enforces timeout_seconds / execution_timeout itself
-        )
+        wait = self.in_flight_wait_seconds
+        extra = {} if wait == IN_FLIGHT_WAIT_SECONDS else {"in_flight_wait_seconds": wait}  # 0.1.0 refuses it
+        try:
+            return start_trigger_args(request, self._limits().as_kwargs(), extra)
+        except ValueError as err:
+            raise ValueError(f"{self.task_id}: {err}") from None
 
     def build(self, context: Context, started: float | None = None) -> BuiltRun:
         """The validated command for this try (raises ``RockyUsageError`` & co. before anything runs).
@@ -240,7 +219,7 @@ class RockyBaseOperator(BaseOperator):
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
         from airflow_provider_rocky._engine.logsink import log_sink
         from airflow_provider_rocky._engine.run import EngineRun
-        from airflow_provider_rocky._task import bundles
+        from airflow_provider_rocky._task import bundles, secrets
 
         started = time.time()  # execution_timeout counts from here, in both modes
         try:
@@ -251,7 +230,7 @@ class RockyBaseOperator(BaseOperator):
                     raise refused
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
             self._push_summary(context, self._refused(err))
-            raise _storable(err) from None
+            raise secrets.storable_error(err) from None
         self._naming = built.carry()
         command = built.command
         self.log.info("rocky command: %s (cwd=%s)", command.shown(), command.cwd or ".")
@@ -302,17 +281,17 @@ class RockyBaseOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
         from airflow_provider_rocky._engine.run import RunRecord
-        from airflow_provider_rocky._task import wire
+        from airflow_provider_rocky._task import secrets, wire
 
         self._register_secrets()
         try:
             unpacked = wire.unpack(event)
         except RockyError as err:
             self._push_summary(context, self._refused(err))
-            raise _storable(err) from None
+            raise secrets.storable_error(err) from None
         if isinstance(unpacked, wire.Refused):  # start_from_trigger: refused in the triggerer
             self._push_summary(context, self._refused(unpacked.error))
-            raise _storable(unpacked.error)
+            raise secrets.storable_error(unpacked.error)
         self._naming = dict(unpacked.carry)
         return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
 
@@ -342,7 +321,7 @@ class RockyBaseOperator(BaseOperator):
             context["ti"].xcom_push(key=FULL_RESULT_KEY, value=secrets.for_the_db(full))
         if verdict.error is not None:
             self._push_summary(context, compact)
-            raise _storable(verdict.error)
+            raise secrets.storable_error(verdict.error)
         added = self.on_success(context, verdict, record)
         return secrets.for_the_db({**compact, **added})
 
@@ -410,16 +389,3 @@ class RockyBaseOperator(BaseOperator):
             grace = min(self.term_grace_seconds, ON_KILL_GRACE_SECONDS)
             self.log.warning("Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", grace)
             run.kill_now(grace)
-
-
-def _storable(error: RockyError) -> RockyError:
-    """``error`` with NUL-free text: its message may be stored (a retry policy's reason, callbacks)."""
-    from airflow_provider_rocky._task import secrets
-
-    if "\x00" not in str(error):
-        return error
-    rebuild, args = error.__reduce__()[:2]  # the taxonomy pickles by state: (rebuild, (cls, state))
-    cls, state = cast("tuple[type[RockyError], dict[str, Any]]", args)
-    state = {**state, "reason": secrets.storable(error.reason)}
-    state["stderr_tail"] = secrets.storable(error.stderr_tail)
-    return cast("RockyError", cast("Any", rebuild)(cls, state))

@@ -40,7 +40,6 @@ from airflow_provider_rocky._watch import reading
 from airflow_provider_rocky._watch.decide import Act, Decision, decide
 from airflow_provider_rocky._watch.documents import for_the_db
 from airflow_provider_rocky._watch.protocol import POLL_SECONDS, Detail
-from airflow_provider_rocky.operators.base import _storable
 from airflow_provider_rocky.operators.materialize import RockyMaterializingOperator
 from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.operators.seed import RockySeedOperator
@@ -168,13 +167,15 @@ class _WatchNode(RockyMaterializingOperator):
         return for_the_db(summary)
 
     def _fail(self, context: Context, decision: Decision) -> Any:
+        from airflow_provider_rocky._task import secrets
+
         self._log_lines(decision.detail)
         error = _node_error(self.rocky_node_id, decision)
         if getattr(self, "do_xcom_push", True):
             summary = _summary(decision.detail, self.watch_producer) if decision.detail else {}
             summary.update({"node": self.rocky_node_id, "status": "failed", "category": error.category})
             context["ti"].xcom_push(key="return_value", value=for_the_db(summary))
-        raise _storable(error)
+        raise secrets.storable_error(error)
 
     # -- running alone ----------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rocky.exceptions import RockyError
-from airflow_provider_rocky.operators.base import _storable
 from airflow_provider_rocky.operators.run_dag import RockyRunDagOperator
 
 if TYPE_CHECKING:  # the rest is imported when the task runs (parse cost: ``_task/declared.py``)
@@ -79,16 +78,16 @@ class RockyWatchProducerOperator(RockyRunDagOperator):
     def _watched(self, context: Context, tracker: WatchTracker, push: Any) -> Any:
         from airflow_provider_rocky._engine.logsink import log_sink
         from airflow_provider_rocky._engine.run import EngineRun
+        from airflow_provider_rocky._task import secrets
         from airflow_provider_rocky._task.context import runs_in_process
-        from airflow_provider_rocky._verdict import summary
         from airflow_provider_rocky._watch.publisher import Publisher
 
         started = time.time()
         try:
             built = self.build(context, started)
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
-            self._push_summary(context, summary.refused(err))
-            raise _storable(err) from None
+            self._push_summary(context, self._refused(err))
+            raise secrets.storable_error(err) from None
         self._naming = built.carry()
         command = built.command
         if self.deferrable:
@@ -130,7 +129,7 @@ class RockyWatchProducerOperator(RockyRunDagOperator):
             tracker.fail(error_document(error))
             publish(tracker, push)
             self._push_summary(context, compact)
-            raise _storable(error)
+            raise secrets.storable_error(error)
         tracker.finish(result.nodes)
         publish(tracker, push)
         for problem in tracker.contradictions:

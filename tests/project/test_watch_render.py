@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG, Asset
-from project_helpers import START, demo_manifest, write_manifest
+from project_helpers import START, demo_manifest, plain, runs, write_manifest
 
 from airflow_provider_rocky import RockyTaskGroup
 from airflow_provider_rocky._project.partitions import interval_args
@@ -44,8 +44,8 @@ def test_one_producer_and_one_task_per_node_wired_as_the_engines_graph(tmp_path:
         )
         assert task.watch_producer == "proj.run_dag" and task.pool == "default_pool", name
     assert tasks["dim_customers"].rocky_node_id == "transformation:dim_customers"
-    assert (tasks["dim_customers"].model, tasks["dim_customers"].pipeline) == ("dim_customers", "marts")
-    assert tasks["seed__country_codes"].seed == "country_codes"
+    assert runs(tasks["dim_customers"]) == ("dim_customers", "marts")
+    assert plain(tasks["seed__country_codes"].seed) == "country_codes"
     # the engine's edges between node tasks; the roots after the producer, started at once
     assert tasks["fct_daily_orders"].upstream_task_ids == {"proj.load__raw_orders", "proj.dim_customers"}
     assert tasks["fct_daily_orders"].trigger_rule == "all_success"

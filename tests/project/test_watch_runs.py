@@ -158,7 +158,8 @@ def test_an_engine_that_refuses_the_project_fails_every_node_task_never_green() 
     assert str(run.state) == "failed"
     assert "success" not in {state for state, _ in states.values()}
     summary = xcom_of("watch__no_config", run.run_id, "demo.seed__country_codes")
-    assert summary["status"] == "failed" and summary["category"] == "engine"
+    # the engine's `failed to load config` is a usage error: the producer's category, on every node
+    assert summary["status"] == "failed" and summary["category"] == "usage"
     assert len(_engine_runs("watch__no_config")) == 1
     assert asset_event_rows("watch__no_config", run.run_id) == []
 
