@@ -7,6 +7,7 @@ Each DAG runs the stand-in in a DuckDB project of its own under ROCKY_TEST_WORKD
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from datetime import datetime, timedelta
@@ -15,14 +16,29 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_provider_rocky import RockyTaskGroup
+
 try:
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # Airflow 3.1: only the core path
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
 
-from rocky_project import DEMO, GENERATED, NAMESPACE
 
-from airflow_provider_rocky import RockyTaskGroup
+def _sibling(name: str) -> Any:
+    """A module of this folder by path: Airflow puts each DAG file's folder on ``sys.path``, and
+    ``example_dags/`` has a ``rocky_project.py`` too, so a plain import can find the wrong one."""
+    spec = importlib.util.spec_from_file_location(
+        f"rocky_tests_dags_{name}", Path(__file__).with_name(f"{name}.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_project = _sibling("rocky_project")
+DEMO, GENERATED, NAMESPACE = _project.DEMO, _project.GENERATED, _project.NAMESPACE
+
 
 WORK = Path(os.environ.get("ROCKY_TEST_WORKDIR", "/tmp")) / "watch"
 STANDIN = os.path.join(os.environ.get("AIRFLOW_HOME", "/tmp"), "bin", "rocky")
