@@ -41,6 +41,8 @@ with DAG(
             "project_dir": f"{SCRATCH}/{PROJECT}",
             "deferrable": True,
             "retries": 0,
-            "env_vars": {"ROCKY_STANDIN_FAIL_NODES": "dim_customers:1"},
+            # 1.5 s of work per node (about 20 s for the project): long enough for a node task to be
+            # deferred and polled while the engine still runs, as on a real warehouse
+            "env_vars": {"ROCKY_STANDIN_FAIL_NODES": "dim_customers:1", "ROCKY_STANDIN_DELAY": "1.5"},
         },
     )
