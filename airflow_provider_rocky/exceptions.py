@@ -257,6 +257,17 @@ class RockyTransientEngineError(RockyError):
     category: ClassVar[Category] = "engine"
 
 
+class RockyNodeFailedError(RockyError):
+    """A node of a watched ``rocky run --dag`` failed (``shape="watch"``); a retry runs it alone.
+
+    At engine 1.71 the DAG run reports a failed model only as ``1 model(s) failed (run_id ...)``,
+    so the cause is not known here: retryable, as the retry runs the node alone and reads the
+    engine's own error (``rocky run --pipeline P --model M``).
+    """
+
+    category: ClassVar[Category] = "engine"
+
+
 class RockyEngineError(RockyError):
     """Any other failure the engine reported (exit 1 with an ``Error: ...`` this provider does not
     recognise, an unknown ``failure_kind``, an unexpected exit code): not known to be permanent, so
@@ -299,6 +310,7 @@ __all__ = [
     "RockyGovernanceError",
     "RockyHealthError",
     "RockyInterruptedError",
+    "RockyNodeFailedError",
     "RockyOutputError",
     "RockyPartialFailure",
     "RockyQualityCheckError",

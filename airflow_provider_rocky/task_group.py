@@ -66,11 +66,17 @@ class _Project:
             raise ValueError(
                 "shape='one_run' runs the whole project: select, exclude and node_args need shape='nodes'"
             )
+        if options.shape == "watch":  # imported here: the other shapes do not pay for it at parse time
+            from airflow_provider_rocky._watch import render as watch
+
+            watch.check(options, select, exclude)
         self.manifest = _manifest(manifest, placement["dag"])
         self.project_graph = build_graph(self.manifest, select, exclude)
-        self.rocky_tasks: list[RockyBaseOperator] = list(
-            build.render(self.manifest, self.project_graph, options, **placement)
-        )
+        if options.shape == "watch":
+            rendered = watch.render_watch(self.manifest, self.project_graph, options, **placement)
+        else:
+            rendered = list(build.render(self.manifest, self.project_graph, options, **placement))
+        self.rocky_tasks: list[RockyBaseOperator] = list(rendered)
 
 
 class RockyTaskGroup(TaskGroup, _Project):
@@ -90,8 +96,10 @@ class RockyTaskGroup(TaskGroup, _Project):
     :param select: selectors of the nodes to render (``kind:``, ``pipeline:``, ``name:``, ``id:``,
         globs, ``+x`` / ``x+``); default all. The tasks left keep the order of the nodes they skip.
     :param exclude: selectors of nodes to leave out.
-    :param shape: ``"nodes"`` (one task per node) or ``"one_run"`` (one ``rocky run --dag`` task: the
-        engine runs its whole DAG itself; ``RockyRunDagOperator``).
+    :param shape: ``"nodes"`` (one task per node), ``"one_run"`` (one ``rocky run --dag`` task: the
+        engine runs its whole DAG itself; ``RockyRunDagOperator``) or ``"watch"`` (one ``rocky run
+        --dag`` producer task and one task per node, each ending as the engine reports its node;
+        README, "shape='watch'").
     :param partitions: ``"data_interval"`` (a time_interval node runs the run's partitions at its grain)
         or ``"engine"`` (no partition arguments: the engine's ``--latest``).
     :param state_isolation: ``"pool"`` (one Airflow pool per state file), ``"namespace"`` (one

@@ -224,6 +224,54 @@ def _taskgroup(t: Table, sec: Results) -> None:
         )
 
 
+def _watch_shapes(t: Table, sec: Results) -> None:
+    for _size, d in [("small", sec["small"]), *_by_size(sec)]:
+        n = f"{d['models']:,} models, stand-in {d['delay']} s per node, median of {d['reps']}"
+        watch, one, nodes = (d[s]["task_span_median_s"] for s in ("watch", "one_run", "nodes"))
+        engines = "/".join(str(d[s]["engine_processes"]) for s in ("watch", "one_run", "nodes"))
+        t.add(
+            f"8. shape='watch' vs 'one_run', dag.test() task span (s; {n})",
+            watch,
+            one,
+            f"engine processes watch/one_run/nodes: {engines}",
+        )
+        t.add(
+            f"8. shape='watch' vs 'nodes', dag.test() task span (s; {n})",
+            watch,
+            nodes,
+            "dag.test() runs one task at a time: node tasks after the producer, not beside it",
+        )
+
+
+def _watch_waiting(t: Table, sec: Results) -> None:
+    for count, d in _by_size(sec):
+        t.add(
+            f"9. {count:,} watch node tasks waiting on one loop: ticker lag p99 (ms)",
+            d["lag_p99_ms"],
+            50.0,
+            f"max {fmt(d['lag_max_ms'])} ms; all {d['fired']} fired "
+            f"{fmt(d['release_s'])} s after the report, lag p99 {fmt(d['release_lag_p99_ms'])} ms then",
+        )
+        t.add(
+            f"9. their metadata DB statements/s, shared poller vs a poller per task ({count:,})",
+            d["statements_per_s_shared"],
+            d["statements_per_s_per_trigger"],
+            f"{fmt(d['statements_per_read'])} statements per read "
+            f"({fmt(d['read_api_ms'])} ms in-process API), every {d['poll_seconds']:g} s",
+        )
+
+
+def _watch_liveness(t: Table, sec: Results) -> None:
+    for models, d in _by_size(sec):
+        name = f"10. liveness, {models} models at {d['delay_s']:g} s/node: verdict → trigger fires (s, p50)"
+        note = (
+            f"p95 {fmt(d['provider_side_p95_s'])}, max {fmt(d['provider_side_max_s'])} s (publish 0.5 s, "
+            f"poll 2 s); last engine line → verdict p50 {fmt(d['engine_side_p50_s'])}, "
+            f"max {fmt(d['engine_side_max_s'])} s"
+        )
+        t.add(name, d["provider_side_p50_s"], None, note)
+
+
 def _manifest(t: Table, sec: Results) -> None:
     from bench_manifest import IMPORT_TIMEOUT_S, SHAPES
 
@@ -249,6 +297,9 @@ ROWS: dict[str, Callable[[Table, Results], None]] = {
     "interpret": _interpret,
     "parse": _parse,
     "taskgroup": _taskgroup,
+    "watch_shapes": _watch_shapes,
+    "watch_waiting": _watch_waiting,
+    "watch_liveness": _watch_liveness,
     "manifest": _manifest,
 }
 
@@ -294,6 +345,24 @@ def goals(results: Results) -> list[Goal]:
         d = _largest(results["taskgroup"])
         parse = ratio(d["rocky"]["exec_median_s"], d["cosmos"]["exec_median_s"])
         out.append(Goal("taskgroup_parse_vs_cosmos", parse, "<=", 1.0))
+    if "parse" in results:
+        d = results["parse"]
+        out.append(
+            Goal(
+                "dag_parse_rocky_vs_bash",
+                ratio(d["rocky_processor_exec_s"], d["bash_processor_exec_s"]),
+                "<=",
+                1.2,
+            )
+        )
+    if "watch_shapes" in results:
+        d = _largest(results["watch_shapes"])
+        spans = {s: d[s]["task_span_median_s"] for s in ("watch", "one_run", "nodes")}
+        out.append(Goal("watch_vs_one_run_wall", ratio(spans["watch"], spans["one_run"]), "<=", 1.2))
+        out.append(Goal("watch_vs_nodes_wall", ratio(spans["watch"], spans["nodes"]), "<=", 0.5))
+    if "watch_waiting" in results:
+        d = _largest(results["watch_waiting"])
+        out.append(Goal("watch_waiting_lag_p99_per_50ms", d["lag_p99_ms"] / 50, "<=", 1.0))
     if "manifest" in results:
         out += _manifest_goals(results["manifest"])
     return out
@@ -360,6 +429,8 @@ def report(results: Results, argv: list[str], took: float, load_before: str) -> 
             f"- Goals: {passed} of {len(found)} pass",
             "",
             "Baselines: rocky_sdk `RockyClient.run_cli` (rows 1-4), rocky_sdk's own parse (row 5), "
+            "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), the other shapes (row 7), 50 ms and a "
+            "poller per waiting task (row 8).",
             "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), `[core] dagbag_import_timeout` (row 7).",
             "",
             table(results),

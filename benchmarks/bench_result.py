@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -146,10 +147,18 @@ def write_dags(directory: Path, count: int) -> dict[str, Path]:
     return paths
 
 
+def _parse_env(path: Path) -> dict[str, str]:
+    """Bytecode for both sides, as installed packages have it (this checkout's is not compiled:
+    PYTHONDONTWRITEBYTECODE is set here), written under the scratch directory by an untimed parse."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(path.parent / "pycache")}
+
+
 def _parse_once(path: Path, mode: str) -> dict[str, float]:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _PARSE, str(path), mode],
+        env=_parse_env(path),
         capture_output=True,
         text=True,
         timeout=300,
@@ -166,6 +175,8 @@ def _parse_once(path: Path, mode: str) -> dict[str, float]:
 def dag_parse(ctx: Ctx, count: int, reps: int) -> dict[str, Any]:
     """Median over ``reps`` fresh interpreters per DAG file and mode (rocky and bash interleaved)."""
     paths = write_dags(ctx.workdir / "dags", count)
+    for path in paths.values():  # untimed: writes the bytecode, warms the file cache
+        _parse_once(path, "cold")
     samples: dict[str, list[dict[str, float]]] = {}
     for _ in range(reps):
         for mode in ("cold", "processor"):

@@ -26,6 +26,7 @@ import bench_manifest
 import bench_report
 import bench_result
 import bench_stream
+import bench_watch
 
 README = common.HERE / "README.md"
 SECTIONS = (
@@ -37,6 +38,9 @@ SECTIONS = (
     "interpret",
     "parse",
     "taskgroup",
+    "watch_shapes",
+    "watch_waiting",
+    "watch_liveness",
     "manifest",
 )
 Pair = tuple[int, int]
@@ -60,6 +64,16 @@ class Config:
     dag_reps: int = 7
     group_nodes: Pair = (100, 1000)
     group_reps: int = 7
+    #: ``shape="watch"``: models of the three shapes' runs (a third, smaller size: watch_small_models),
+    #: their repetitions and the stand-in's seconds per node.
+    watch_models: Pair = (100, 1000)
+    watch_small_models: int = 30
+    watch_reps: int = 1
+    watch_delay: float = 0.05
+    waiting_triggers: Pair = (100, 1000)
+    waiting_seconds: float = 20.0
+    liveness_models: Pair = (20, 60)
+    liveness_delay: float = 0.5
     manifest_nodes: Pair = (1_000, 10_000)
     manifest_reps: int = 3
     sections: tuple[str, ...] = SECTIONS
@@ -76,6 +90,10 @@ QUICK: dict[str, Any] = {
     "fairness_lines": 5_000,
     "interp_reps": 3,
     "group_reps": 1,
+    "watch_models": (10, 30),
+    "watch_small_models": 5,
+    "waiting_seconds": 8.0,
+    "liveness_models": (10, 20),
     "manifest_reps": 1,
     "sections": tuple(s for s in SECTIONS if s not in ("rss", "parse")),
 }
@@ -158,6 +176,25 @@ def steps(cfg: Config, ctx: common.Ctx, log: Any) -> dict[str, Any]:
         "taskgroup": lambda: sized(
             cfg.group_nodes, lambda n: bench_result.taskgroup_parse(n, cfg.group_reps)
         ),
+        "watch_shapes": lambda: {
+            "small": bench_watch.shapes(cfg.watch_small_models, cfg.watch_reps, str(cfg.watch_delay)),
+            **sized(
+                cfg.watch_models,
+                lambda n: bench_watch.shapes(n, cfg.watch_reps, str(cfg.watch_delay)),
+            ),
+        },
+        "watch_waiting": lambda: sized(
+            cfg.waiting_triggers,
+            lambda n: run_child(
+                ctx,
+                "watch_waiting",
+                {"triggers": n, "seconds": cfg.waiting_seconds, "interval": 2.0},
+                timeout=900,
+            ),
+        ),
+        "watch_liveness": lambda: sized(
+            cfg.liveness_models, lambda n: bench_watch.liveness(ctx, n, cfg.liveness_delay)
+        ),
         "manifest": lambda: sized(
             cfg.manifest_nodes, lambda n: bench_manifest.manifest_parse(ctx.workdir, n, cfg.manifest_reps)
         ),
@@ -186,6 +223,7 @@ CHILDREN = {
     "rss": bench_stream.child_rss,
     "fleet": bench_fleet.child_fleet,
     "fairness": bench_fleet.child_fairness,
+    "watch_waiting": bench_watch.child_waiting,
 }
 
 

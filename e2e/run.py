@@ -39,6 +39,9 @@ from checks_runs import (
 from checks_view import DAG_ID as VIEW_DAG
 from checks_view import check_view_refuses_strangers, check_view_render, secured_api_server
 from checks_watch import check_source_watch
+from checks_watch_group import DAG_ID as WATCH_GROUP
+from checks_watch_group import prepare as prepare_watch_group
+from checks_watch_group import watch_group_checks
 from deployment import MARKER_NAME, Deployment
 from report import Record, Reporter, indent
 from screenshot import capture, task_log_url
@@ -57,6 +60,7 @@ DAGS = (
     "rocky_e2e_on_orders_sync",
     VIEW_DAG,
     *PROJECT_DAGS,
+    WATCH_GROUP,
 )
 RUN_TIMEOUT = 240.0
 #: Every wait has its own timeout; this bounds their sum: past it, the run stops and tears down.
@@ -89,6 +93,7 @@ def setup(began: float) -> Deployment:
     progress(f"deployment under {base}", began)
     dep.prepare()
     prepare_project(dep)
+    prepare_watch_group(dep)
     return dep
 
 
@@ -234,6 +239,8 @@ def scenario_checks(ctx: Ctx, began: float) -> None:
     )
     progress("RockyTaskGroup: assets before the run, the pooled run, the unguarded one", began)
     project_checks(ctx)
+    progress("RockyTaskGroup(shape='watch'): a failing node, then a clear of it", began)
+    watch_group_checks(ctx)
     dead = [s.name for s in ctx.dep.dead_services()]
     ctx.rep.verdict(
         "services: every Airflow service ran to the end",

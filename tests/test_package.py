@@ -104,9 +104,12 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         "airflow_provider_rocky.operators.plan",
         "airflow_provider_rocky.operators.seed",
         "airflow_provider_rocky.operators.run_dag",
+        "airflow_provider_rocky.operators.watch",
+        "airflow_provider_rocky.operators.watch_producer",
         "airflow_provider_rocky.task_group",
         "airflow_provider_rocky.triggers.rocky",
         "airflow_provider_rocky.triggers.source_sync",
+        "airflow_provider_rocky.triggers.watch",
         "airflow_provider_rocky.retry",
         "airflow_provider_rocky.testing",
         "airflow_provider_rocky.version_compat",
@@ -122,9 +125,54 @@ def test_internals_are_marked_and_the_face_is_declared() -> None:
         "_project",
         "_task",
         "_verdict",
+        "_watch",
         "hooks",
         "operators",
         "triggers",
         "testing",
         "ui",
     }
+
+
+def test_importing_an_operator_loads_what_building_a_task_needs_not_what_running_one_does() -> None:
+    """A DAG file pays for the operator, not for the interpreters, the trigger or the hook (parse cost:
+    benchmarks/README.md, ``dag_parse_rocky_vs_bash``)."""
+    code = (
+        "import sys, airflow_provider_rocky.operators.rocky, airflow_provider_rocky.operators.seed, "
+        "airflow_provider_rocky.operators.run_dag; "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_provider_rocky')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = set(ast.literal_eval(loaded.stdout.strip().splitlines()[-1]))
+    heavy = {"_task.commands", "_task.request", "_verdict", "triggers.rocky", "hooks.rocky", "_engine.run"}
+    assert not {m for m in modules if any(m.startswith(f"airflow_provider_rocky.{h}") for h in heavy)}
+
+
+def test_a_lazy_command_is_the_declared_one() -> None:
+    from airflow_provider_rocky._engine import defaults, process
+    from airflow_provider_rocky._task import commands
+    from airflow_provider_rocky.hooks.rocky import RockyHook
+    from airflow_provider_rocky.operators.rocky import RockyOperator
+    from airflow_provider_rocky.operators.run_dag import RockyRunDagOperator
+    from airflow_provider_rocky.operators.seed import RockySeedOperator
+
+    for operator, spec in (
+        (RockyOperator, commands.RUN),
+        (RockySeedOperator, commands.SEED),
+        (RockyRunDagOperator, commands.RUN_DAG),
+    ):
+        lazy = operator.command
+        assert (lazy.name, lazy.args, lazy.templated, lazy.flags) == (
+            spec.name,
+            spec.args,
+            spec.templated,
+            spec.flags,
+        )
+        assert (lazy.interpret, lazy.min_engine_version, lazy.emits_assets) == (
+            spec.interpret,
+            spec.min_engine_version,
+            spec.emits_assets,
+        )
+        assert tuple(operator.template_fields) == spec.templated
+    assert RockyHook.default_conn_name == defaults.DEFAULT_CONN_ID
+    assert process.DEFAULT_TERM_GRACE_SECONDS == defaults.DEFAULT_TERM_GRACE_SECONDS

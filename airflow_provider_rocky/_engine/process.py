@@ -39,15 +39,12 @@ from typing import Any
 
 from airflow_provider_rocky._engine import stderr as logs
 from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.defaults import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
 from airflow_provider_rocky._engine.descendants import KILL_WAIT_SECONDS
 from airflow_provider_rocky._engine.spawn import Child, SpawnError
 from airflow_provider_rocky._engine.streams import LineReader, OutputKeeper
 from airflow_provider_rocky._engine.untrusted import one_line
 
-#: stdout beyond this many bytes is counted, not kept (a 10,000-table RunResult is about 9 MB).
-DEFAULT_MAX_STDOUT_BYTES = 128 * 1024 * 1024
-#: Seconds between SIGTERM and SIGKILL: long enough for rocky to flush watermarks and print its JSON.
-DEFAULT_TERM_GRACE_SECONDS = 15.0
 #: Seconds processes the engine left behind get after its exit, between SIGTERM and SIGKILL.
 LEFTOVER_GRACE_SECONDS = 1.0
 #: Seconds ``end_now`` waits after SIGKILL: its caller is SIGKILLed itself soon after.

@@ -27,6 +27,7 @@ from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 
 from airflow_provider_rocky._engine.admission import start_slot
 from airflow_provider_rocky._engine.command import RockyCommand
+from airflow_provider_rocky._engine.defaults import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
 from airflow_provider_rocky._engine.pipes import (
     KEPT_PER_METHOD,
     PipesChannel,
@@ -38,8 +39,6 @@ from airflow_provider_rocky._engine.pipes import (
 )
 from airflow_provider_rocky._engine.pipes_tail import tail
 from airflow_provider_rocky._engine.process import (
-    DEFAULT_MAX_STDOUT_BYTES,
-    DEFAULT_TERM_GRACE_SECONDS,
     LineSink,
     ProcessOutcome,
     ProcessRunner,

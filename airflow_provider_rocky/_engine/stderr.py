@@ -50,7 +50,9 @@ class LogLine(NamedTuple):
     """One rendered engine line: the ``logging`` level and the text to log (prefixed ``rocky: ``).
 
     ``run_id`` is the tracing span's run id (for the supervisor, which logs it once per run);
-    ``label`` the engine's level word, dropped from ``text`` because the record's level carries it.
+    ``label`` the engine's level word, dropped from ``text`` because the record's level carries it;
+    ``record`` the parsed tracing object itself (bounded, untrusted), for a reader that needs more
+    than the text (a watched ``rocky run --dag``: its spans and fields), ``None`` for a plain line.
     A named tuple, not a frozen dataclass: one is made per engine line, and a frozen dataclass's
     ``__init__`` cost more than the rest of the line's rendering (benchmarks/README.md).
     """
@@ -59,6 +61,7 @@ class LogLine(NamedTuple):
     text: str
     run_id: str | None = None
     label: str | None = None
+    record: dict[str, Any] | None = None
 
     @property
     def labelled(self) -> str:
@@ -169,7 +172,7 @@ def _render_tracing(record: dict[str, Any], max_chars: int) -> LogLine:
                 text += f"{key}={value if plain else _fmt(value)} "
     text = one_line(text.rstrip(" "))
     cut_text = text if len(text) <= max_chars else cut(text, max_chars)
-    return _new_line(LogLine, (level, cut_text, _span_run_id(record), label))  # no __new__ call
+    return _new_line(LogLine, (level, cut_text, _span_run_id(record), label, record))  # no __new__ call
 
 
 def _level_of(value: Any) -> tuple[int, str | None, str]:

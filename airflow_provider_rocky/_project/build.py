@@ -33,7 +33,7 @@ from airflow_provider_rocky.operators.rocky import RockyOperator
 from airflow_provider_rocky.operators.run_dag import RockyRunDagOperator
 from airflow_provider_rocky.operators.seed import RockySeedOperator
 
-SHAPES = ("nodes", "one_run")
+SHAPES = ("nodes", "one_run", "watch")
 #: A node name usable as a task id as it is (Airflow's key characters).
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 #: The one-run shape's task id.

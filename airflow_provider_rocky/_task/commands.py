@@ -12,14 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_rocky._engine.args.base import flag_names, templated_names
+from airflow_provider_rocky._engine.args.base import flag_names, task_template_fields
 from airflow_provider_rocky._engine.args.dag_run import DagRunArgs
 from airflow_provider_rocky._engine.args.gates import CiArgs, CompileArgs, DoctorArgs, FreshnessArgs, TestArgs
 from airflow_provider_rocky._engine.args.plan import ApplyArgs, PlanArgs
 from airflow_provider_rocky._engine.args.run import RunArgs
 from airflow_provider_rocky._engine.args.seed import SeedArgs
 from airflow_provider_rocky._engine.args.sources import DiscoverArgs
-from airflow_provider_rocky._engine.command import SETTING_OVERRIDES
 from airflow_provider_rocky._engine.pipes import PipesRecord
 from airflow_provider_rocky._engine.version import MIN_ENGINE_VERSION
 from airflow_provider_rocky._verdict import (
@@ -61,7 +60,7 @@ class CommandSpec:
     @property
     def templated(self) -> tuple[str, ...]:
         """The operator's ``template_fields``: the argument values, ``env_vars``, the setting overrides."""
-        return (*templated_names(self.args), "env_vars", *SETTING_OVERRIDES)
+        return task_template_fields(self.args)
 
     @property
     def flags(self) -> tuple[str, ...]:

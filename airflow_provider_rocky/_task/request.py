@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import literal
 
@@ -35,6 +35,9 @@ from airflow_provider_rocky._task.commands import CommandSpec, command
 from airflow_provider_rocky._task.context import audit_env, deadline_from, try_key_of
 from airflow_provider_rocky.exceptions import RockyUsageError
 from airflow_provider_rocky.hooks.rocky import RockyHook
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import StartTriggerArgs
 
 TRIGGER_CLASSPATH = "airflow_provider_rocky.triggers.rocky.RockyRunTrigger"
 #: Airflow's never-rendered wrapper (``airflow.sdk.literal``), its class found through the public API.
@@ -182,4 +185,32 @@ def _wants_key(spec: CommandSpec, args: Mapping[str, Any], request: RunRequest) 
         and request.auto_idempotency_key
         and args.get("idempotency_key") is None
         and not args.get("resume_latest")
+    )
+
+
+def start_trigger_args(
+    request: RunRequest, limits: Mapping[str, Any], extra: Mapping[str, Any]
+) -> StartTriggerArgs:
+    """A ``start_from_trigger`` task's ``StartTriggerArgs``: its templated values as kwargs the
+    triggerer renders, the request's spec, the run's limits, and ``extra`` kwargs (only those a
+    previous triggerer would not refuse: a default is left out)."""
+    from airflow.triggers.base import StartTriggerArgs
+
+    from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if not AIRFLOW_V_3_3_PLUS:
+        templated = [name for name, value in request.templated().items() if "{{" in str(value)]
+        if templated:
+            raise ValueError(
+                f"start_from_trigger with templated {', '.join(templated)} needs Airflow 3.3+ (older "
+                "triggerers do not render templates); use deferrable=True without it"
+            )
+    names = ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds", "min_engine_version")
+    kwargs = {**request.templated(), "spec": request.spec(), **{name: limits[name] for name in names}}
+    return StartTriggerArgs(
+        trigger_cls=TRIGGER_CLASSPATH,
+        trigger_kwargs={**kwargs, **extra, "command_name": request.command},
+        next_method="execute_complete",
+        next_kwargs=None,
+        timeout=None,  # the trigger enforces timeout_seconds / execution_timeout itself
     )

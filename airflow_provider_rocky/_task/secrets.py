@@ -35,10 +35,10 @@ import json
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_rocky._engine.command import RockyCommand
-from airflow_provider_rocky.exceptions import RockyUsageError
+from airflow_provider_rocky.exceptions import RockyError, RockyUsageError
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -168,6 +168,17 @@ def _open(token: str, what: str) -> bytes:
 def storable(value: Any) -> Any:
     """``value`` with every NUL in its strings (and keys) written as ``\\x00``: JSONB refuses ``\\u0000``."""
     return _walk(value, lambda text: text)
+
+
+def storable_error(error: RockyError) -> RockyError:
+    """``error`` with NUL-free text: its message may be stored (a retry policy's reason, callbacks)."""
+    if "\x00" not in str(error):
+        return error
+    rebuild, args = error.__reduce__()[:2]  # the taxonomy pickles by state: (rebuild, (cls, state))
+    cls, state = cast("tuple[type[RockyError], dict[str, Any]]", args)
+    state = {**state, "reason": storable(error.reason)}
+    state["stderr_tail"] = storable(error.stderr_tail)
+    return cast("RockyError", cast("Any", rebuild)(cls, state))
 
 
 def for_the_db(value: Any) -> Any:

@@ -10,34 +10,30 @@ is spawned.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator
 
-from airflow_provider_rocky._engine.args.base import from_operator
-from airflow_provider_rocky._engine.command import RockyCommand
-from airflow_provider_rocky._engine.logsink import log_sink
-from airflow_provider_rocky._engine.process import DEFAULT_MAX_STDOUT_BYTES, DEFAULT_TERM_GRACE_SECONDS
-from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
-from airflow_provider_rocky._task import bundles, secrets, wire
-from airflow_provider_rocky._task import context as task_context
-from airflow_provider_rocky._task.commands import CommandSpec
-from airflow_provider_rocky._task.request import TRIGGER_CLASSPATH, BuiltRun, RunRequest, build_run
-from airflow_provider_rocky._verdict import summary
-from airflow_provider_rocky._verdict.facts import facts
-from airflow_provider_rocky._verdict.interpret import Verdict
+from airflow_provider_rocky._engine import defaults
+from airflow_provider_rocky._engine.args.base import operator_name
+from airflow_provider_rocky._task.handoff import IN_FLIGHT_WAIT_SECONDS
 from airflow_provider_rocky.exceptions import RockyError
-from airflow_provider_rocky.hooks.rocky import RockyHook, mask_secret, sensitive_names
-from airflow_provider_rocky.triggers.rocky import IN_FLIGHT_WAIT_SECONDS, RockyRunTrigger
-from airflow_provider_rocky.version_compat import AIRFLOW_V_3_3_PLUS
 
 if TYPE_CHECKING:
+    # The rest is imported where it is used: a DAG file pays for building tasks, not running them.
     from airflow.sdk import Context
     from airflow.triggers.base import StartTriggerArgs
+
+    from airflow_provider_rocky._engine.command import RockyCommand
+    from airflow_provider_rocky._engine.run import EngineRun, RunLimits, RunRecord
+    from airflow_provider_rocky._task.declared import CommandLike
+    from airflow_provider_rocky._task.request import BuiltRun, RunRequest
+    from airflow_provider_rocky._verdict.interpret import Verdict
 
 __all__ = ["DEFER_TIMEOUT_MARGIN", "FULL_RESULT_KEY", "ON_KILL_GRACE_SECONDS", "RockyBaseOperator"]
 
@@ -80,8 +76,9 @@ class RockyBaseOperator(BaseOperator):
     ``state_path``, ``state_namespace``, ``models_dir``.
     """
 
-    #: The engine command this operator runs (a declaration; see ``_task/commands.py``).
-    command: ClassVar[CommandSpec]
+    #: The engine command this operator runs (a declaration; see ``_task/commands.py``, or a
+    #: ``_task.declared.LazyCommand`` that imports it only when a task runs).
+    command: ClassVar[CommandLike]
     template_fields_renderers: ClassVar[dict[str, str]] = {"env_vars": "json"}
     ui_color = "#2b2d42"
     ui_fgcolor = "#ffffff"
@@ -90,7 +87,7 @@ class RockyBaseOperator(BaseOperator):
         self,
         *,
         env_vars: Mapping[str, str] | None = None,
-        rocky_conn_id: str = RockyHook.default_conn_name,
+        rocky_conn_id: str = defaults.DEFAULT_CONN_ID,
         binary_path: str | None = None,
         project_dir: str | None = None,
         config_path: str | None = None,
@@ -100,8 +97,8 @@ class RockyBaseOperator(BaseOperator):
         timeout_seconds: float | None = None,
         stderr_tail_lines: int = 20,
         push_full_result: bool = False,
-        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
-        term_grace_seconds: float = DEFAULT_TERM_GRACE_SECONDS,
+        max_stdout_bytes: int = defaults.DEFAULT_MAX_STDOUT_BYTES,
+        term_grace_seconds: float = defaults.DEFAULT_TERM_GRACE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         auto_idempotency_key: bool = True,
         pipes: bool = False,
@@ -145,20 +142,24 @@ class RockyBaseOperator(BaseOperator):
             raise ValueError(f"{self.task_id}: stderr_tail_lines must be >= 0")
         if not self.in_flight_wait_seconds >= 0:
             raise ValueError(f"{self.task_id}: in_flight_wait_seconds must be >= 0")
-        request = self.run_request()
+        args = self.command.args
         try:
-            self.command.args.check_shape(**from_operator(self.command.args, dict(request.values)))
+            args.check_shape(
+                **{f.name: getattr(self, operator_name(f), None) for f in dataclasses.fields(args)}
+            )
         except Exception as err:
             raise ValueError(f"{self.task_id}: {err}") from None
         if self.start_from_trigger:
             if not self.deferrable:
                 raise ValueError(f"{self.task_id}: start_from_trigger=True needs deferrable=True")
-            self.start_trigger_args = self._start_trigger_args(request)
+            self.start_trigger_args = self._start_trigger_args(self.run_request())
 
     # -- building ---------------------------------------------------------------------------------
 
     def run_request(self) -> RunRequest:
         """This task's request, from its (raw or rendered) attributes; names come from the command."""
+        from airflow_provider_rocky._task.request import RunRequest
+
         names = (*self.command.templated, *self.command.flags)
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         return RunRequest(
@@ -173,6 +174,8 @@ class RockyBaseOperator(BaseOperator):
         )
 
     def _limits(self, deadline: float | None = None, reason: str | None = None) -> RunLimits:
+        from airflow_provider_rocky._engine.run import RunLimits
+
         return RunLimits(
             self.stderr_tail_lines,
             self.max_stdout_bytes,
@@ -185,38 +188,23 @@ class RockyBaseOperator(BaseOperator):
 
     def _start_trigger_args(self, request: RunRequest) -> StartTriggerArgs:
         """``StartTriggerArgs``: the templated values as kwargs the triggerer renders, plus a spec."""
-        from airflow.triggers.base import StartTriggerArgs
+        from airflow_provider_rocky._task.request import start_trigger_args
 
-        if not AIRFLOW_V_3_3_PLUS:
-            templated = [name for name, value in request.templated().items() if "{{" in str(value)]
-            if templated:
-                raise ValueError(
-                    f"{self.task_id}: start_from_trigger with templated {', '.join(templated)} needs Airflow "
-                    "3.3+ (older triggerers do not render templates); use deferrable=True without it"
-                )
-        limits = self._limits().as_kwargs()
-        names = ("stderr_tail_lines", "pipes", "max_stdout_bytes", "term_grace_seconds", "min_engine_version")
-        kwargs = {name: limits[name] for name in names}
-        if self.in_flight_wait_seconds != IN_FLIGHT_WAIT_SECONDS:  # a previous triggerer refuses it
-            kwargs["in_flight_wait_seconds"] = self.in_flight_wait_seconds
-        return StartTriggerArgs(
-            trigger_cls=TRIGGER_CLASSPATH,
-            trigger_kwargs={
-                **request.templated(),
-                "spec": request.spec(),
-                **kwargs,
-                "command_name": request.command,
-            },
-            next_method="execute_complete",
-            next_kwargs=None,
-            timeout=None,  # the trigger enforces timeout_seconds / execution_timeout itself
-        )
+        wait = self.in_flight_wait_seconds
+        extra = {} if wait == IN_FLIGHT_WAIT_SECONDS else {"in_flight_wait_seconds": wait}  # 0.1.0 refuses it
+        try:
+            return start_trigger_args(request, self._limits().as_kwargs(), extra)
+        except ValueError as err:
+            raise ValueError(f"{self.task_id}: {err}") from None
 
     def build(self, context: Context, started: float | None = None) -> BuiltRun:
         """The validated command for this try (raises ``RockyUsageError`` & co. before anything runs).
 
         ``started``: when ``execute()`` was entered; ``execution_timeout`` counts from it.
         """
+        from airflow_provider_rocky._task import context as task_context
+        from airflow_provider_rocky._task.request import build_run
+
         request = self.run_request()
         hook = request.hook()
         hook.get_settings()
@@ -229,6 +217,10 @@ class RockyBaseOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Validate, then run the engine here (sync) or hand it to the triggerer (deferrable)."""
+        from airflow_provider_rocky._engine.logsink import log_sink
+        from airflow_provider_rocky._engine.run import EngineRun
+        from airflow_provider_rocky._task import bundles, secrets
+
         started = time.time()  # execution_timeout counts from here, in both modes
         try:
             built = self.build(context, started)
@@ -238,7 +230,7 @@ class RockyBaseOperator(BaseOperator):
                     raise refused
         except RockyError as err:  # refused before anything was spawned: still say why in XCom
             self._push_summary(context, self._refused(err))
-            raise _storable(err) from None
+            raise secrets.storable_error(err) from None
         self._naming = built.carry()
         command = built.command
         self.log.info("rocky command: %s (cwd=%s)", command.shown(), command.cwd or ".")
@@ -254,6 +246,9 @@ class RockyBaseOperator(BaseOperator):
         return self._finish(context, record, command.redacted())
 
     def _defer(self, command: RockyCommand, limits: RunLimits) -> None:
+        from airflow_provider_rocky._task import secrets
+        from airflow_provider_rocky.triggers.rocky import RockyRunTrigger
+
         kwarg, sealed = secrets.seal_command(command)
         if not sealed:
             self.log.warning(
@@ -278,21 +273,25 @@ class RockyBaseOperator(BaseOperator):
 
     def _hold_until(self) -> float | None:
         """The event hold, except under ``dag.test()``, where the race it guards against cannot happen."""
-        if task_context.runs_in_process():
-            return None
-        return task_context.event_hold_until(self.event_hold_seconds)
+        from airflow_provider_rocky._task import context as task_context
+
+        in_process = task_context.runs_in_process()
+        return None if in_process else task_context.event_hold_until(self.event_hold_seconds)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: the same interpreter as the sync path decides what it meant."""
+        from airflow_provider_rocky._engine.run import RunRecord
+        from airflow_provider_rocky._task import secrets, wire
+
         self._register_secrets()
         try:
             unpacked = wire.unpack(event)
         except RockyError as err:
             self._push_summary(context, self._refused(err))
-            raise _storable(err) from None
+            raise secrets.storable_error(err) from None
         if isinstance(unpacked, wire.Refused):  # start_from_trigger: refused in the triggerer
             self._push_summary(context, self._refused(unpacked.error))
-            raise _storable(unpacked.error)
+            raise secrets.storable_error(unpacked.error)
         self._naming = dict(unpacked.carry)
         return self._finish(context, RunRecord(unpacked.outcome, unpacked.pipes), unpacked.command)
 
@@ -302,29 +301,35 @@ class RockyBaseOperator(BaseOperator):
         """Command-specific options of the interpreter (``fail_on_partial`` for ``rocky run``)."""
         return {}
 
-    def _finish(self, context: Context, record: RunRecord, command: Sequence[str]) -> Any:
-        spec = self.command
-        verdict = spec.interpret(
-            record.outcome,
-            command=command,
-            binary=command[0] if command else "rocky",
-            max_stdout_bytes=self.max_stdout_bytes,
-            **self.interpret_options(),
-        )
+    def _read(self, record: RunRecord, command: Sequence[str]) -> tuple[Verdict, dict[str, Any]]:
+        """The interpreter's verdict on a finished run, its report logged, and its XCom summary."""
+        from airflow_provider_rocky._verdict.facts import facts
+
+        spec, binary = self.command, command[0] if command else "rocky"
+        options = dict(command=command, binary=binary, max_stdout_bytes=self.max_stdout_bytes)
+        verdict = spec.interpret(record.outcome, **options, **self.interpret_options())
         for text, is_warning in spec.report(verdict, record.pipes):
             (self.log.warning if is_warning else self.log.info)(text)
-        compact = {**spec.summarize(verdict, record.pipes), **facts(spec.name, command, verdict.error)}
+        return verdict, {**spec.summarize(verdict, record.pipes), **facts(spec.name, command, verdict.error)}
+
+    def _finish(self, context: Context, record: RunRecord, command: Sequence[str]) -> Any:
+        from airflow_provider_rocky._task import secrets
+
+        verdict, compact = self._read(record, command)
         if self.push_full_result and verdict.result is not None:
             full = verdict.result.model_dump(mode="json")
             context["ti"].xcom_push(key=FULL_RESULT_KEY, value=secrets.for_the_db(full))
         if verdict.error is not None:
             self._push_summary(context, compact)
-            raise _storable(verdict.error)
+            raise secrets.storable_error(verdict.error)
         added = self.on_success(context, verdict, record)
         return secrets.for_the_db({**compact, **added})
 
     def _refused(self, error: RockyError) -> dict[str, Any]:
         """The summary of a try refused before anything ran, with what the Rocky view shows of it."""
+        from airflow_provider_rocky._verdict import summary
+        from airflow_provider_rocky._verdict.facts import facts
+
         return {**summary.refused(error), **facts(self.command.name, None, error)}
 
     def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> dict[str, Any]:
@@ -336,6 +341,8 @@ class RockyBaseOperator(BaseOperator):
 
     def _push_summary(self, context: Context, value: dict[str, Any]) -> None:
         """Push the summary, redacted and storable (Airflow redacts no XCom; JSONB refuses NUL)."""
+        from airflow_provider_rocky._task import secrets
+
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=secrets.for_the_db(value))
 
@@ -352,6 +359,8 @@ class RockyBaseOperator(BaseOperator):
 
     def _mask_env_vars(self) -> None:
         """Register the ``env_vars`` values whose names look sensitive (the others are configuration)."""
+        from airflow_provider_rocky.hooks.rocky import mask_secret, sensitive_names
+
         if isinstance(self.env_vars, Mapping):
             for name in sensitive_names(self.env_vars):
                 mask_secret(str(self.env_vars[name]))
@@ -380,14 +389,3 @@ class RockyBaseOperator(BaseOperator):
             grace = min(self.term_grace_seconds, ON_KILL_GRACE_SECONDS)
             self.log.warning("Task killed: stopping rocky (SIGTERM, then SIGKILL after %ss)", grace)
             run.kill_now(grace)
-
-
-def _storable(error: RockyError) -> RockyError:
-    """``error`` with NUL-free text: its message may be stored (a retry policy's reason, callbacks)."""
-    if "\x00" not in str(error):
-        return error
-    rebuild, args = error.__reduce__()[:2]  # the taxonomy pickles by state: (rebuild, (cls, state))
-    cls, state = cast("tuple[type[RockyError], dict[str, Any]]", args)
-    state = {**state, "reason": secrets.storable(error.reason)}
-    state["stderr_tail"] = secrets.storable(error.stderr_tail)
-    return cast("RockyError", cast("Any", rebuild)(cls, state))

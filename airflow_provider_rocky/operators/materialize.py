@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, AssetAlias
 
-from airflow_provider_rocky._engine.run import RunRecord
-from airflow_provider_rocky._task import secrets
-from airflow_provider_rocky._verdict import events, summary
-from airflow_provider_rocky._verdict.interpret import Verdict
 from airflow_provider_rocky.assets import default_alias_name, resolve_namespace
 from airflow_provider_rocky.operators.base import RockyBaseOperator
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what a run needs is imported when it runs (``_task/declared.py``)
     from airflow.sdk import Context
+
+    from airflow_provider_rocky._engine.run import RunRecord
+    from airflow_provider_rocky._verdict import events
+    from airflow_provider_rocky._verdict.interpret import Verdict
 
 __all__ = ["RockyMaterializingOperator"]
 
@@ -30,6 +30,8 @@ LOGGED_ASSETS = 50
 
 
 def _asset_row(spec: events.AssetEventSpec) -> dict[str, Any]:
+    from airflow_provider_rocky._verdict import summary
+
     row: dict[str, Any] = {
         "table": summary.readable_table(str(spec.extra.get("target_table") or "")),
         "uri": spec.uri,
@@ -112,6 +114,9 @@ class RockyMaterializingOperator(RockyBaseOperator):
         schedules on, next to the table name the engine printed, so a mismatch is visible at once.
         A declared outlet whose table failed gets no event, whatever ``emit_assets`` says.
         """
+        from airflow_provider_rocky._task import secrets
+        from airflow_provider_rocky._verdict import events
+
         if verdict.outcome == "skipped":
             self._say_skipped(verdict)
         if verdict.result is None:
@@ -198,6 +203,8 @@ class RockyMaterializingOperator(RockyBaseOperator):
 
     def _specs(self, verdict: Verdict, record: RunRecord) -> list[events.AssetEventSpec]:
         """The run's events from stdout, plus the tables only Pipes reported."""
+        from airflow_provider_rocky._verdict import events
+
         namespace, catalog = self._naming.get("asset_namespace"), self._naming.get("default_catalog")
         specs = events.asset_events(
             verdict.result, namespace=namespace, default_catalog=catalog, observations=verdict.observations
@@ -215,6 +222,8 @@ class RockyMaterializingOperator(RockyBaseOperator):
 
     def _report_assets(self, specs: list[events.AssetEventSpec]) -> dict[str, Any]:
         """Log ``table -> URI`` per event (the first :data:`LOGGED_ASSETS`); the summary's rows."""
+        from airflow_provider_rocky._verdict import summary
+
         rows = [_asset_row(spec) for spec in specs]
         for row in rows[:LOGGED_ASSETS]:
             at = f" [{row['partition_key']}]" if "partition_key" in row else ""

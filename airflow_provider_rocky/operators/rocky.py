@@ -1,6 +1,7 @@
 """``RockyOperator``: run ``rocky run`` as an Airflow task, on the worker or under the triggerer.
 
-The command is declared (:data:`~airflow_provider_rocky._task.commands.RUN`); spawning, both modes,
+The command is declared (:data:`~airflow_provider_rocky._task.commands.RUN`, imported when a task
+runs: ``_task/declared.py``); spawning, both modes,
 the interpreter, XCom and the asset events are the shared path of
 :class:`~airflow_provider_rocky.operators.base.RockyBaseOperator` and
 :class:`~airflow_provider_rocky.operators.materialize.RockyMaterializingOperator`.
@@ -11,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from airflow_provider_rocky._task.commands import RUN
+from airflow_provider_rocky._engine.args.base import task_template_fields
+from airflow_provider_rocky._engine.args.run import RunArgs
+from airflow_provider_rocky._task.declared import LazyCommand
 from airflow_provider_rocky.operators.base import FULL_RESULT_KEY, ON_KILL_GRACE_SECONDS
 from airflow_provider_rocky.operators.materialize import RockyMaterializingOperator
 
@@ -33,8 +36,8 @@ class RockyOperator(RockyMaterializingOperator):
         by default a partial run succeeds with a loud warning, as dagster-rocky does.
     """
 
-    command = RUN
-    template_fields: Sequence[str] = RUN.templated
+    command = LazyCommand("run", RunArgs)
+    template_fields: Sequence[str] = task_template_fields(RunArgs)
     template_fields_renderers: ClassVar[dict[str, str]] = {"governance_override": "json", "env_vars": "json"}
 
     def __init__(

@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset
 
-from airflow_provider_rocky._engine.run import RunRecord
-from airflow_provider_rocky._task.commands import RUN_DAG
-from airflow_provider_rocky._verdict.dag_run import completed_nodes
-from airflow_provider_rocky._verdict.interpret import Verdict
-from airflow_provider_rocky._verdict.summary import capped
+from airflow_provider_rocky._engine.args.base import task_template_fields
+from airflow_provider_rocky._engine.args.dag_run import DagRunArgs
+from airflow_provider_rocky._task.declared import LazyCommand
 from airflow_provider_rocky.operators.base import RockyBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_rocky._engine.run import RunRecord
+    from airflow_provider_rocky._verdict.interpret import Verdict
 
 __all__ = ["RockyRunDagOperator"]
 
@@ -46,8 +47,8 @@ class RockyRunDagOperator(RockyBaseOperator):
     ``--dag`` (``_engine/args/dag_run.py`` says which, and where), so this operator does not take them.
     """
 
-    command = RUN_DAG
-    template_fields: Sequence[str] = RUN_DAG.templated
+    command = LazyCommand("run_dag", DagRunArgs)
+    template_fields: Sequence[str] = task_template_fields(DagRunArgs)
 
     def __init__(
         self,
@@ -75,6 +76,9 @@ class RockyRunDagOperator(RockyBaseOperator):
 
     def on_success(self, context: Context, verdict: Verdict, record: RunRecord) -> dict[str, Any]:
         """Keep the declared outlets of completed nodes, with the node's status as the event's extra."""
+        from airflow_provider_rocky._verdict.dag_run import completed_nodes
+        from airflow_provider_rocky._verdict.summary import capped
+
         done = completed_nodes(verdict.result)
         by_node = {n.id: n for n in verdict.result.nodes}
         owner = {uri: node for node, uris in self.node_outlets.items() for uri in uris}

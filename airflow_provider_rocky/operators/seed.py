@@ -9,14 +9,17 @@ or runs a model of the same name instead. ``rocky seed --filter <seed>`` loads i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rocky._engine.run import RunRecord
-from airflow_provider_rocky._task.commands import SEED
-from airflow_provider_rocky._verdict import events
-from airflow_provider_rocky._verdict.interpret import Verdict
-from airflow_provider_rocky._verdict.seed import seed_events
+from airflow_provider_rocky._engine.args.base import task_template_fields
+from airflow_provider_rocky._engine.args.seed import SeedArgs
+from airflow_provider_rocky._task.declared import LazyCommand
 from airflow_provider_rocky.operators.materialize import RockyMaterializingOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_rocky._engine.run import RunRecord
+    from airflow_provider_rocky._verdict import events
+    from airflow_provider_rocky._verdict.interpret import Verdict
 
 __all__ = ["RockySeedOperator"]
 
@@ -35,8 +38,8 @@ class RockySeedOperator(RockyMaterializingOperator):
     and exit 0).
     """
 
-    command = SEED
-    template_fields: Sequence[str] = SEED.templated
+    command = LazyCommand("seed", SeedArgs)
+    template_fields: Sequence[str] = task_template_fields(SeedArgs)
 
     def __init__(
         self,
@@ -54,6 +57,8 @@ class RockySeedOperator(RockyMaterializingOperator):
 
     def _specs(self, verdict: Verdict, record: RunRecord) -> list[events.AssetEventSpec]:
         """The seed's table, from ``SeedOutput.tables[].target`` (no Pipes: ``rocky seed`` writes none)."""
+        from airflow_provider_rocky._verdict.seed import seed_events
+
         naming = self._naming
         return seed_events(
             verdict.result,

@@ -15,7 +15,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from airflow_provider_rocky.testing._standin import doctor, gates, init, plans, project, seeds, sources
+from airflow_provider_rocky.testing._standin import (
+    doctor,
+    fail_nodes,
+    gates,
+    init,
+    plans,
+    project,
+    seeds,
+    sources,
+)
 from airflow_provider_rocky.testing._standin.cli import Invocation, parse_argv
 from airflow_provider_rocky.testing._standin.config import load_config
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
@@ -92,6 +101,7 @@ def run_engine(argv: Sequence[str]) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # rocky resets SIGPIPE: a closed stdout kills it (141)
     try:
         knobs = read_knobs()
+        fail_nodes.parse(os.environ.get(fail_nodes.ENV_FAIL_NODES, ""))
     except KnobError as exc:
         write_fd(2, f"Error: [rocky stand-in] {exc}\n".encode())
         return SETUP_ERROR_EXIT

@@ -107,10 +107,15 @@ Knobs (environment):
 * ``ROCKY_STANDIN_TABLES``: number of replicated tables to synthesize (default: from ``--filter``).
 * ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
   durations of ``many_lines``, ``stream_rate`` and ``interruptible``.
+* ``ROCKY_STANDIN_FAIL_NODES``: ``name[:N],...``: these models and seeds fail (every build, or their
+  first N builds, counted per project) in ``run --dag``, ``run --model`` and ``seed``, whatever the
+  scenario (``_standin/fail_nodes.py``): a watch test's failing node and its retry alone succeeding.
 
 ``rocky run --dag`` runs the stand-in's project (its demo, or ``ROCKY_STANDIN_DAG_NODES`` synthetic
 nodes) node by node and prints a ``DagRunOutput`` (``_standin/dag_run.py``): a node fails when one of
-its units fails under the scenario (``partial``: every 2nd), ``hang`` hangs in its second node.
+its units fails under the scenario (``partial``: every 2nd) or the failure knob names it, ``hang``
+hangs in its second node; stderr is the engine's per-node stream (each node's events inside its
+``materialize.table`` span, the executor's layer, failure and skip events).
 ``rocky seed`` loads CSV seeds (``_standin/seeds.py``).
 
 Like the engine, the stand-in refuses to start without its config (exit 1, ``Error: failed to load

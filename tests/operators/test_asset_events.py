@@ -138,6 +138,7 @@ def test_pipes_run_logs_messages_and_merges_materializations_without_duplicates(
     written = written_tables(run.dag_id)
     assert pipes["problems"] == 0 and pipes["checks_total"] >= 1
     assert pipes["materializations_reported"] == len(written), "every written table reported over Pipes"
+    assert run.summary["materializations_total"] == len(written), "stdout's tables: each one the engine wrote"
     uris = sorted(uri for uri, _ in events)
     expected = sorted(rocky_asset(table, namespace=NAMESPACE).uri for table, _ in written)
     assert uris == expected, "one event per written table: Pipes and stdout merged, no duplicates"

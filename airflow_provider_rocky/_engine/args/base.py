@@ -30,6 +30,13 @@ def templated_names(cls: type) -> tuple[str, ...]:
     return tuple(operator_name(f) for f in dataclasses.fields(cls) if not isinstance(f.default, bool))
 
 
+def task_template_fields(cls: type) -> tuple[str, ...]:
+    """An operator's ``template_fields``: the argument values, ``env_vars``, the setting overrides."""
+    from airflow_provider_rocky._engine.command import SETTING_OVERRIDES
+
+    return (*templated_names(cls), "env_vars", *SETTING_OVERRIDES)
+
+
 def flag_names(cls: type) -> tuple[str, ...]:
     """Operator names of the boolean fields (fixed at DAG parse time)."""
     return tuple(operator_name(f) for f in dataclasses.fields(cls) if isinstance(f.default, bool))

@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow_provider_rocky.testing._standin import checks, streams
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
+from airflow_provider_rocky.testing._standin.fail_nodes import FailNodes, model_error
 from airflow_provider_rocky.testing._standin.outputs import (
     RunReport,
     UnitResult,
@@ -28,7 +29,7 @@ from airflow_provider_rocky.testing._standin.signals import INTERRUPTED_EXIT
 from airflow_provider_rocky.testing._standin.tracing import new_run_id, utc_now, write_fd
 from airflow_provider_rocky.testing._standin.validation import idempotency_key, parse_vars
 from airflow_provider_rocky.testing._standin.warehouse import Warehouse
-from airflow_provider_rocky.testing.scenarios import compile_error_text, fate_for
+from airflow_provider_rocky.testing.scenarios import Fate, compile_error_text, fate_for
 
 SLOW_DELAY = 0.35
 SLOW_MINIMUM = 3.0
@@ -61,6 +62,8 @@ class Runner:
         self.blocker: str | None = None
         self.pipes: PipesWriter | None = None
         self.warehouse: Warehouse | None = None
+        #: ``ROCKY_STANDIN_FAIL_NODES``: models that fail this build.
+        self.fail_nodes = FailNodes(run.env, run.cwd)
 
     def _resumed_from(self) -> str | None:
         if self.run.inv.get("resume") is not None:
@@ -157,6 +160,8 @@ class Runner:
                 self._interrupt(index, started_at)
                 return
             fate = fate_for(scenario, index, unit)
+            if unit.is_model and self.fail_nodes.fails(unit.name):
+                fate = Fate(False, "unknown", model_error(unit.name, unit.full_name))
             result = UnitResult(unit, "ok", started_at)
             if fate.ok:
                 try:

@@ -32,6 +32,7 @@ from airflow_provider_rocky.testing._standin.config import ProjectConfig, load_c
 from airflow_provider_rocky.testing._standin.config import table as toml_table
 from airflow_provider_rocky.testing._standin.env import Outcome, RunEnv
 from airflow_provider_rocky.testing._standin.errors import CommandError
+from airflow_provider_rocky.testing._standin.fail_nodes import FailNodes, seed_error
 from airflow_provider_rocky.testing._standin.outputs import render
 from airflow_provider_rocky.testing._standin.tracing import StderrLog, write_fd
 from airflow_provider_rocky.testing._standin.warehouse import Warehouse
@@ -112,11 +113,15 @@ def discover(directory: Path, shown: str, *, explicit: bool) -> list[Seed]:
     return seeds
 
 
-def load(seed: Seed, warehouse: Warehouse | None, log: StderrLog) -> dict[str, Any]:
+def load(
+    seed: Seed, warehouse: Warehouse | None, log: StderrLog, fail: FailNodes | None = None
+) -> dict[str, Any]:
     """Load one seed (drop and recreate its table); its ``SeedTableOutput`` row."""
     started = time.monotonic()
     log.info("loading seed", target="rocky::seed", seed=seed.name, target_table=seed.target)
     error = seed.problem
+    if error is None and fail is not None and fail.fails(seed.name):
+        error = seed_error(seed.name)
     if error is None and warehouse is not None:
         try:
             warehouse.load_rows(seed.schema, seed.table, seed.columns, seed.rows)
@@ -138,7 +143,12 @@ def load(seed: Seed, warehouse: Warehouse | None, log: StderrLog) -> dict[str, A
 
 
 def run_seeds(
-    config: ProjectConfig, cwd: Path, seeds_dir: str | None, only: str | None, log: StderrLog
+    config: ProjectConfig,
+    cwd: Path,
+    seeds_dir: str | None,
+    only: str | None,
+    log: StderrLog,
+    fail: FailNodes | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Discover, filter and load; the seeds directory as printed and one row per seed."""
     shown = seeds_dir or DEFAULT_SEEDS_DIR
@@ -146,7 +156,7 @@ def run_seeds(
     chosen = [s for s in found if only in (None, s.name)]
     warehouse = Warehouse.open(config.duckdb_path, log) if chosen else None
     try:
-        return shown, [load(seed, warehouse, log) for seed in chosen]
+        return shown, [load(seed, warehouse, log, fail) for seed in chosen]
     finally:
         if warehouse is not None:
             warehouse.close()
@@ -175,7 +185,8 @@ def seed(run: RunEnv) -> Outcome:
     except CommandError as exc:
         raise CommandError("failed to resolve pipeline for seed", [exc.message]) from exc
     started = time.monotonic()
-    shown, tables = run_seeds(config, run.cwd, inv.get("seeds"), inv.get("filter"), run.log)
+    fail = FailNodes(run.env, run.cwd)
+    shown, tables = run_seeds(config, run.cwd, inv.get("seeds"), inv.get("filter"), run.log, fail)
     failed = sum(1 for row in tables if row["error"])
     output = {
         "version": run.knobs.engine.version,

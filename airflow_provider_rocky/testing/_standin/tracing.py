@@ -59,14 +59,44 @@ def max_level(rust_log: str | None) -> int:
     return _RANK["INFO"] if best is None else best
 
 
-class StderrLog:
-    """The engine's stderr: structured events in JSON or text mode, plus raw/plain lines."""
+#: A tracing span as ``tracing_subscriber``'s JSON layer prints it: its fields, then ``name``.
+Span = dict[str, Any]
 
-    def __init__(self, *, json_mode: bool, run_id: str, rust_log: str | None = None) -> None:
+
+def run_span(run_id: str) -> Span:
+    """The ``run`` span of ``commands/run.rs`` (``#[tracing::instrument(name = "run", fields(run_id))]``)."""
+    return {"run_id": run_id, "name": "run"}
+
+
+class StderrLog:
+    """The engine's stderr: structured events in JSON or text mode, plus raw/plain lines.
+
+    ``spans`` is the span stack events are written in, root first (``tracing_subscriber``'s JSON
+    layer prints the innermost as ``span`` and the stack as ``spans``, and neither key outside any
+    span); by default the one ``run`` span of a ``rocky run``. :meth:`scoped` gives a log writing
+    in another stack (``rocky run --dag``: the executor's events outside any span, a node's inside
+    ``materialize.table``).
+    """
+
+    def __init__(
+        self,
+        *,
+        json_mode: bool,
+        run_id: str,
+        rust_log: str | None = None,
+        spans: list[Span] | None = None,
+    ) -> None:
         self.json_mode = json_mode
         self.run_id = run_id
         self.limit = max_level(rust_log)
         self.lines_written = 0
+        self.spans: list[Span] = [run_span(run_id)] if spans is None else spans
+
+    def scoped(self, spans: list[Span], run_id: str | None = None) -> StderrLog:
+        """The same stderr, writing events inside ``spans`` (a sub-run: its own ``run_id``)."""
+        scoped = StderrLog(json_mode=self.json_mode, run_id=run_id or self.run_id, spans=spans)
+        scoped.limit = self.limit
+        return scoped
 
     def enabled(self, level: str) -> bool:
         """True when an event at ``level`` passes the ``RUST_LOG`` filter."""
@@ -76,23 +106,34 @@ class StderrLog:
         """Render one event the way ``tracing_subscriber::fmt`` does (JSON or compact text)."""
         stamp = rfc3339(utc_now(), micros=True)
         if self.json_mode:
-            span = {"run_id": self.run_id, "name": "run"}
-            record = {
+            record: dict[str, Any] = {
                 "timestamp": stamp,
                 "level": level,
                 "fields": {"message": message, **fields},
                 "target": target,
-                "span": span,
-                "spans": [span],
             }
+            if self.spans:  # no current span: the JSON layer prints neither key
+                record["span"] = self.spans[-1]
+                record["spans"] = self.spans
             return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         extra = "".join(f" {key}={value}" for key, value in fields.items())
-        return f"{stamp} {level:>5} run{{run_id={self.run_id}}}: {message}{extra}"
+        return f"{stamp} {level:>5} {_compact_spans(self.spans)}{message}{extra}"
 
-    def event(self, level: str, message: str, *, target: str = "rocky::run", **fields: Any) -> None:
-        """Write one tracing event (dropped when ``RUST_LOG`` filters its level out)."""
+    def event(
+        self,
+        level: str,
+        message: str,
+        *,
+        target: str = "rocky::run",
+        fields: dict[str, Any] | None = None,
+        **more: Any,
+    ) -> None:
+        """Write one tracing event (dropped when ``RUST_LOG`` filters its level out).
+
+        ``fields`` holds fields whose names are this method's own (an event's ``target`` field).
+        """
         if self.enabled(level):
-            self.plain(self.format_event(level, message, target, fields))
+            self.plain(self.format_event(level, message, target, {**(fields or {}), **more}))
 
     def info(self, message: str, **fields: Any) -> None:
         """An INFO event on ``rocky::run``."""
@@ -118,3 +159,12 @@ class StderrLog:
         """Bytes exactly as given (used by the stress scenarios)."""
         write_fd(2, data)
         self.lines_written += data.count(b"\n")
+
+
+def _compact_spans(spans: list[Span]) -> str:
+    """The compact formatter's span prefix: ``name{field=value ...}:`` per span, root first."""
+    parts = []
+    for span in spans:
+        fields = " ".join(f"{key}={value}" for key, value in span.items() if key != "name")
+        parts.append(f"{span.get('name', '')}{{{fields}}}:")
+    return "".join(parts) + (" " if parts else "")
