@@ -429,9 +429,8 @@ def report(results: Results, argv: list[str], took: float, load_before: str) -> 
             f"- Goals: {passed} of {len(found)} pass",
             "",
             "Baselines: rocky_sdk `RockyClient.run_cli` (rows 1-4), rocky_sdk's own parse (row 5), "
-            "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), the other shapes (row 7), 50 ms and a "
-            "poller per waiting task (row 8).",
-            "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), `[core] dagbag_import_timeout` (row 7).",
+            "`BashOperator` and cosmos's `DbtTaskGroup` (row 6), `[core] dagbag_import_timeout` (row 7), "
+            "the other shapes (row 8), 50 ms and a poller per waiting task (row 9).",
             "",
             table(results),
             "",
