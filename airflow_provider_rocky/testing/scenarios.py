@@ -107,6 +107,8 @@ Knobs (environment):
 * ``ROCKY_STANDIN_TABLES``: number of replicated tables to synthesize (default: from ``--filter``).
 * ``ROCKY_STANDIN_LINES``, ``ROCKY_STANDIN_LINES_PER_SEC``, ``ROCKY_STANDIN_SECONDS``: sizes and
   durations of ``many_lines``, ``stream_rate`` and ``interruptible``.
+* ``ROCKY_STANDIN_DRAIN``: seconds a replication run interrupted by its first signal takes to finish
+  its in-flight statements before it prints its JSON (default 0), its handlers armed meanwhile.
 * ``ROCKY_STANDIN_FAIL_NODES``: ``name[:N],...``: these models and seeds fail (every build, or their
   first N builds, counted per project) in ``run --dag``, ``run --model`` and ``seed``, whatever the
   scenario (``_standin/fail_nodes.py``): a watch test's failing node and its retry alone succeeding.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,13 +41,16 @@ def test_replication_fan_out_finishes_interrupted_on_the_first_sigterm(spawn: Ca
 
 def test_after_the_first_signal_only_a_second_sigint_exits_at_once(spawn: Callable[..., Live]) -> None:
     """``arm_hard_exit_on_second_signal`` watches SIGINT only; a second SIGTERM is swallowed."""
-    live = spawn(
-        *REPLICATION, "--parallel", "1", scenario="interruptible", env={"ROCKY_STANDIN_SECONDS": "60"}
-    )
+    # the in-flight statements take 30 s to finish: the second signals reach a draining engine however
+    # slowly this test reads (without it, a loaded host could send them after the run had ended)
+    env = {"ROCKY_STANDIN_SECONDS": "60", "ROCKY_STANDIN_DRAIN": "30"}
+    live = spawn(*REPLICATION, "--parallel", "1", scenario="interruptible", env=env)
     live.wait_for(lambda line: "copying" in line)
     live.proc.send_signal(signal.SIGTERM)
     live.wait_for(lambda line: line == SHUTDOWN_LINE)
     live.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # a swallowed SIGTERM leaves the engine draining: it is still alive
+    assert live.proc.poll() is None
     live.proc.send_signal(signal.SIGINT)
     done = live.finish()
     assert done.returncode == 130 and SECOND_SIGINT in done.stderr_lines

@@ -230,6 +230,9 @@ class Runner:
         return True
 
     def _interrupt(self, index: int, started_at: datetime) -> None:
+        # "finishing in-flight statements" (commands/run.rs, the shutdown line): they take
+        # ROCKY_STANDIN_DRAIN seconds, while the handlers stay armed (a second SIGINT exits at once)
+        time.sleep(self.run.knobs.drain)
         for unit in self.plan.units[index:]:
             self.report.results.append(UnitResult(unit, "interrupted", started_at))
         self.report.interrupted = True

@@ -33,6 +33,7 @@ ENV_SECONDS = "ROCKY_STANDIN_SECONDS"
 ENV_ENGINE_VERSION = "ROCKY_STANDIN_ENGINE_VERSION"
 ENV_SYNC_EVERY = "ROCKY_STANDIN_SYNC_EVERY"
 ENV_COOLDOWN = "ROCKY_STANDIN_COOLDOWN"
+ENV_DRAIN = "ROCKY_STANDIN_DRAIN"
 #: ``1``: every run starts the quiet helper of the ``grandchild`` scenario in its process group (a
 #: process that never writes, so a closed pipe cannot end it: only a group kill does).
 ENV_GRANDCHILD = "ROCKY_STANDIN_GRANDCHILD"
@@ -79,6 +80,8 @@ class Knobs:
     #: ``cooldown_seconds`` of the transient failures, instead of the scenario's 30/60.
     cooldown: int | None = None
     grandchild: bool = False
+    #: Seconds the in-flight statements take to finish after the first shutdown signal (0: at once).
+    drain: float = 0.0
 
 
 def _number(
@@ -131,4 +134,5 @@ def read_knobs(env: Mapping[str, str] | None = None) -> Knobs:
         sync_every=_number(env, ENV_SYNC_EVERY, None, minimum=0.001),
         cooldown=_integer(env, ENV_COOLDOWN, None, minimum=1),
         grandchild=env.get(ENV_GRANDCHILD, "").strip().lower() in ("1", "true", "yes"),
+        drain=_number(env, ENV_DRAIN, 0.0) or 0.0,
     )
