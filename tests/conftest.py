@@ -69,22 +69,27 @@ def marked_processes() -> list[int]:
 
 
 def _after_reapers_exit(left: list[int], seconds: float = 10.0) -> list[int]:
-    """Give the reapers of supervisors that just exited (a subprocess that ran an engine) time to exit.
+    """Give the reapers of supervisors that just exited (a subprocess that ran an engine) time to exit,
+    and the engine's ``--version`` probes time to end.
 
     A reaper notices its supervisor's exit by EOF and leaves at once when nothing is registered, but it
-    may still be starting (Python, ~50 ms) when a short-lived supervisor is already gone. Anything
-    else left is reported at once; a reaper still there after ``seconds`` is reported too.
+    may still be starting (Python, ~50 ms) when a short-lived supervisor is already gone. A probe is
+    shared by every run that waits for it (``_engine/version.py``), so a cancelled run leaves it to
+    finish under its own supervisor and deadline: on a loaded host it can outlive the test by a
+    moment. Anything else left is reported at once; a reaper or probe still there after ``seconds``
+    is reported too.
     """
     import psutil
 
-    def reapers_only(pids: list[int]) -> bool:
+    def ending_on_their_own(pids: list[int]) -> bool:
         try:
-            return all("reaper_main" in " ".join(psutil.Process(pid).cmdline()) for pid in pids)
+            lines = [psutil.Process(pid).cmdline() for pid in pids]
         except psutil.Error:
             return True  # one just exited: look again
+        return all("reaper_main" in " ".join(line) or line[-1:] == ["--version"] for line in lines)
 
     until = time.monotonic() + seconds
-    while left and reapers_only(left) and time.monotonic() < until:
+    while left and ending_on_their_own(left) and time.monotonic() < until:
         time.sleep(0.05)
         left = marked_processes()
     return left
