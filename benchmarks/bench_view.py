@@ -11,7 +11,7 @@ drawing (``draw``); then the time to draw the next page of the table list. Media
 
     .venv/bin/python benchmarks/bench_view.py [--sizes 100 1000 10000] [--repeat 7]
 
-Run it under the machine's heavy-work lock (``flock /tmp/rocky-heavy.lock ...``).
+Run it alone on the machine: another suite or benchmark beside it skews the figures.
 """
 
 from __future__ import annotations
