@@ -93,3 +93,18 @@ def events_by_uri(events: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, lis
     for uri, extra in events:
         grouped.setdefault(uri, []).append(extra)
     return grouped
+
+
+def forbid_spawns_and_lookups(monkeypatch: Any) -> None:
+    """Parse time is free: from here on, a spawn or a connection lookup fails the test."""
+    import asyncio
+    import subprocess
+
+    from airflow.sdk import BaseHook
+
+    def forbidden(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("parse time must not spawn or look up a connection")
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", forbidden)
+    monkeypatch.setattr(BaseHook, "get_connection", forbidden)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.sdk import DAG, Asset, AssetAlias
-from project_helpers import CORPUS_DAG, START, demo_manifest, plain, runs, synthetic_manifest, write_manifest
+from project_helpers import (
+    CORPUS_DAG,
+    START,
+    demo_manifest,
+    forbid_spawns_and_lookups,
+    plain,
+    runs,
+    synthetic_manifest,
+    write_manifest,
+)
 
 from airflow_provider_rocky import RockyDAG, RockyTaskGroup
 from airflow_provider_rocky._project.manifest import ManifestError
@@ -282,14 +289,7 @@ def test_a_thousand_node_manifest_renders(tmp_path: Path) -> None:
 def test_parse_time_spawns_nothing_and_looks_up_no_connection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def forbidden(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("parse time must not spawn or look up a connection")
-
-    from airflow.sdk import BaseHook
-
-    monkeypatch.setattr(subprocess, "Popen", forbidden)
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", forbidden)
-    monkeypatch.setattr(BaseHook, "get_connection", forbidden)
+    forbid_spawns_and_lookups(monkeypatch)
     _, tasks = _render(demo_manifest(tmp_path), operator_args={"rocky_conn_id": "rocky_prod"})
     assert len(tasks) == 9
 
